@@ -1,0 +1,148 @@
+//! Models `struct sk_buff` (include/linux/skbuff.h): a packet's bytes, the
+//! kernel's offsets into them and the metadata the IPv4 path reads and sets.
+
+use std::net::Ipv4Addr;
+
+use crate::core::dropreason::SkbDropReason;
+use crate::core::dst::Rtable;
+use crate::netns::IfIndex;
+
+/// Kernel: `PACKET_*` (`skb->pkt_type`): whom the frame was addressed to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PacketType {
+    /// `PACKET_HOST`: to this host's MAC.
+    #[default]
+    Host,
+    /// `PACKET_BROADCAST`: to the link-layer broadcast address.
+    Broadcast,
+    /// `PACKET_MULTICAST`: to a link-layer group address.
+    Multicast,
+    /// `PACKET_OTHERHOST`: to somebody else's MAC.
+    OtherHost,
+    /// `PACKET_OUTGOING`.
+    Outgoing,
+    /// `PACKET_LOOPBACK`.
+    Loopback,
+}
+
+/// `IPSKB_*` flags of the IPv4 control block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct IpskbFlags(pub u16);
+
+#[allow(missing_docs)]
+impl IpskbFlags {
+    pub const IPSKB_FORWARDED: IpskbFlags = IpskbFlags(1);
+    pub const IPSKB_XFRM_TUNNEL_SIZE: IpskbFlags = IpskbFlags(2);
+    pub const IPSKB_XFRM_TRANSFORMED: IpskbFlags = IpskbFlags(4);
+    pub const IPSKB_FRAG_COMPLETE: IpskbFlags = IpskbFlags(8);
+    pub const IPSKB_REROUTED: IpskbFlags = IpskbFlags(16);
+    pub const IPSKB_DOREDIRECT: IpskbFlags = IpskbFlags(32);
+    pub const IPSKB_FRAG_PMTU: IpskbFlags = IpskbFlags(64);
+    pub const IPSKB_L3SLAVE: IpskbFlags = IpskbFlags(128);
+    pub const IPSKB_NOPOLICY: IpskbFlags = IpskbFlags(256);
+    pub const IPSKB_MULTIPATH: IpskbFlags = IpskbFlags(512);
+
+    /// True when every bit of `o` is set.
+    pub const fn contains(self, o: IpskbFlags) -> bool {
+        self.0 & o.0 == o.0
+    }
+}
+
+/// Kernel: `struct inet_skb_parm` (`IPCB(skb)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Ipcb {
+    /// `iif`: the ingress device.
+    pub iif: IfIndex,
+    /// `flags` (`IPSKB_*`).
+    pub flags: IpskbFlags,
+}
+
+/// An ICMP message the host sends because of this packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IcmpOut {
+    /// ICMP type.
+    pub icmp_type: u8,
+    /// ICMP code.
+    pub code: u8,
+}
+
+/// Kernel: `struct sk_buff` with the fields the IPv4 input path uses.
+#[derive(Debug)]
+pub struct SkBuff<'a> {
+    /// The frame's bytes from the MAC header on.
+    pub data: &'a mut [u8],
+    /// `len`: bytes from the network header on.
+    pub len: u32,
+    /// Offset of the MAC header in `data`.
+    pub mac_header: u16,
+    /// Offset of the IP header in `data`.
+    pub network_header: u16,
+    /// Offset of the transport header in `data`.
+    pub transport_header: u16,
+    /// `protocol`: the EtherType (0x0800 for IPv4).
+    pub protocol: u16,
+    /// `pkt_type`.
+    pub pkt_type: PacketType,
+    /// `dev`: the device the packet is on.
+    pub dev: IfIndex,
+    /// `skb_iif`: the device it arrived on.
+    pub skb_iif: IfIndex,
+    /// `mark`.
+    pub mark: u32,
+    /// `priority`.
+    pub priority: u32,
+    /// The IP protocol of the packet (for multicast source checks).
+    pub ip_protocol: u8,
+    /// `_skb_refdst`: the route decision.
+    pub dst: Option<Rtable>,
+    /// `cb`: the IPv4 control block.
+    pub cb: Ipcb,
+    /// The reason the packet was freed with, when dropped.
+    pub drop_reason: SkbDropReason,
+    /// The ICMP error sent back, if any.
+    pub icmp: Option<IcmpOut>,
+}
+
+/// `ETH_P_IP`.
+pub const ETH_P_IP: u16 = 0x0800;
+
+impl<'a> SkBuff<'a> {
+    /// An skb over `data` received on `dev`, with its network header at `network_header`.
+    pub fn new(data: &'a mut [u8], dev: IfIndex, network_header: u16) -> Self {
+        let len = (data.len() as u32).saturating_sub(network_header as u32);
+        SkBuff {
+            data,
+            len,
+            mac_header: 0,
+            network_header,
+            transport_header: network_header,
+            protocol: ETH_P_IP,
+            pkt_type: PacketType::Host,
+            dev,
+            skb_iif: dev,
+            mark: 0,
+            priority: 0,
+            ip_protocol: 0,
+            dst: None,
+            cb: Ipcb {
+                iif: dev,
+                flags: IpskbFlags(0),
+            },
+            drop_reason: SkbDropReason::NOT_DROPPED_YET,
+            icmp: None,
+        }
+    }
+
+    /// The route decision attached to the skb (`skb_rtable`).
+    pub fn rtable(&self) -> Option<&Rtable> {
+        self.dst.as_ref()
+    }
+
+    /// The IPv4 header's destination address (`ip_hdr(skb)->daddr`), if the header is there.
+    pub fn ip_daddr(&self) -> Option<Ipv4Addr> {
+        let o = self.network_header as usize;
+        self.data
+            .get(o + 16..o + 20)
+            .map(|b| Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+    }
+}

@@ -1,0 +1,224 @@
+//! Models net/ipv4/fib_semantics.c: what a route points at (`fib_info` with
+//! its next hops `fib_nh`), the per-type lookup result (`fib_props`) and the
+//! choice among equal-cost paths (`fib_rebalance`, `fib_select_multipath`).
+
+use std::net::Ipv4Addr;
+
+use crate::core::dst::Rtable;
+use crate::netns::IfIndex;
+use crate::uapi::{Errno, RouteType, RtProt, RtScope, RtnhFlags};
+
+/// Index of a `FibInfo` in the namespace's arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FibInfoId(pub u32);
+
+/// Kernel: `struct fib_nh` (with its `fib_nh_common`): one next hop.
+#[derive(Clone, Debug)]
+pub struct FibNh {
+    /// `nh_dev`: the output device.
+    pub nh_dev: IfIndex,
+    /// `nh_gw`: the IPv4 gateway, if any.
+    pub nh_gw: Option<Ipv4Addr>,
+    /// `nh_flags`: DEAD, ONLINK, LINKDOWN.
+    pub nh_flags: RtnhFlags,
+    /// `nh_scope`: LINK for a gateway reached on a link, HOST for a
+    /// device route (the gateway-less "directly connected" case).
+    pub nh_scope: RtScope,
+    /// `fib_nh_weight` (1..=256).
+    pub nh_weight: u32,
+    /// `fib_nh_upper_bound`: this path's share of the 31-bit hash space, -1 when unusable.
+    pub nh_upper_bound: i32,
+    /// `nh_saddr`: the preferred source address toward this hop.
+    pub nh_saddr: Ipv4Addr,
+    /// `nhc_rth_input`: the cached input route through this next hop.
+    pub nh_rth_input: Option<Rtable>,
+}
+
+impl FibNh {
+    /// A next hop through `dev`, optionally via `gw`, weight 1.
+    pub fn new(dev: IfIndex, gw: Option<Ipv4Addr>) -> Self {
+        FibNh {
+            nh_dev: dev,
+            nh_gw: gw,
+            nh_flags: RtnhFlags(0),
+            nh_scope: if gw.is_some() {
+                RtScope::RT_SCOPE_LINK
+            } else {
+                RtScope::RT_SCOPE_HOST
+            },
+            nh_weight: 1,
+            nh_upper_bound: 0,
+            nh_saddr: Ipv4Addr::UNSPECIFIED,
+            nh_rth_input: None,
+        }
+    }
+}
+
+/// Kernel: `struct fib_info`: the shared part of a route (protocol, scope,
+/// metric, preferred source, next hops).
+#[derive(Clone, Debug)]
+pub struct FibInfo {
+    /// `fib_protocol`.
+    pub fib_protocol: RtProt,
+    /// `fib_scope`.
+    pub fib_scope: RtScope,
+    /// `fib_type`.
+    pub fib_type: RouteType,
+    /// `fib_priority`: the metric.
+    pub fib_priority: u32,
+    /// `fib_prefsrc`.
+    pub fib_prefsrc: Option<Ipv4Addr>,
+    /// `fib_flags` (RTNH_F_DEAD when every next hop is dead).
+    pub fib_flags: RtnhFlags,
+    /// `fib_dead`: the route was removed.
+    pub fib_dead: bool,
+    /// RTAX_MTU metric (0 = none) and whether it is locked.
+    pub fib_mtu: u32,
+    /// Whether the MTU metric is locked (`mtu lock`).
+    pub fib_mtu_locked: bool,
+    /// `fib_nh`: the next hops (empty for reject and local-only types).
+    pub fib_nh: Vec<FibNh>,
+}
+
+impl FibInfo {
+    /// `fib_info_num_path`.
+    pub fn num_path(&self) -> usize {
+        self.fib_nh.len()
+    }
+}
+
+/// Kernel: `fib_props[type]`: the error a lookup returns when it lands on a
+/// route of this type, and the type's scope.
+pub fn fib_props(t: RouteType) -> (Option<Errno>, RtScope) {
+    match t {
+        RouteType::RTN_UNICAST => (None, RtScope::RT_SCOPE_UNIVERSE),
+        RouteType::RTN_LOCAL => (None, RtScope::RT_SCOPE_HOST),
+        RouteType::RTN_BROADCAST => (None, RtScope::RT_SCOPE_LINK),
+        RouteType::RTN_ANYCAST => (None, RtScope::RT_SCOPE_LINK),
+        RouteType::RTN_MULTICAST => (None, RtScope::RT_SCOPE_UNIVERSE),
+        RouteType::RTN_BLACKHOLE => (Some(Errno::EINVAL), RtScope::RT_SCOPE_UNIVERSE),
+        RouteType::RTN_UNREACHABLE => (Some(Errno::EHOSTUNREACH), RtScope::RT_SCOPE_UNIVERSE),
+        RouteType::RTN_PROHIBIT => (Some(Errno::EACCES), RtScope::RT_SCOPE_UNIVERSE),
+        RouteType::RTN_THROW => (Some(Errno::EAGAIN), RtScope::RT_SCOPE_UNIVERSE),
+        RouteType::RTN_NAT | RouteType::RTN_XRESOLVE => {
+            (Some(Errno::EINVAL), RtScope::RT_SCOPE_NOWHERE)
+        }
+        _ => (Some(Errno::EINVAL), RtScope::RT_SCOPE_NOWHERE),
+    }
+}
+
+/// Kernel: `fib_rebalance`: gives each usable next hop its upper bound in the
+/// 31-bit hash space in proportion to its weight; unusable ones get -1.
+/// `usable(nh)` is false for dead next hops and for link-down ones whose
+/// device ignores routes with link down.
+pub fn fib_rebalance(fi: &mut FibInfo, usable: impl Fn(&FibNh) -> bool) {
+    if fi.fib_nh.len() < 2 {
+        return;
+    }
+    let total: u64 = fi
+        .fib_nh
+        .iter()
+        .filter(|nh| usable(nh))
+        .map(|nh| nh.nh_weight as u64)
+        .sum();
+    let mut w: u64 = 0;
+    for nh in fi.fib_nh.iter_mut() {
+        if !usable(nh) || total == 0 {
+            nh.nh_upper_bound = -1;
+            continue;
+        }
+        w += nh.nh_weight as u64;
+        // DIV_ROUND_CLOSEST_ULL(w << 31, total) - 1
+        let ub = (((w << 31) + total / 2) / total) as i64 - 1;
+        nh.nh_upper_bound = ub as i32;
+    }
+}
+
+/// Kernel: `fib_select_multipath` on the input path (no source address):
+/// the first usable next hop whose upper bound is at least `hash`, else the
+/// first usable one.
+pub fn fib_select_multipath(fi: &FibInfo, hash: u32) -> usize {
+    let mut first = None;
+    for (i, nh) in fi.fib_nh.iter().enumerate() {
+        if nh.nh_upper_bound == -1 {
+            continue;
+        }
+        if first.is_none() {
+            first = Some(i);
+        }
+        if hash as i64 > nh.nh_upper_bound as i64 {
+            continue;
+        }
+        return i;
+    }
+    first.unwrap_or(0)
+}
+
+/// A stand-in for `fib_multipath_hash` with policy 0 (L3: source and
+/// destination). The kernel keys its hash with a per-namespace random seed,
+/// so the path a given flow takes cannot be known from outside; this hash is
+/// deterministic and spreads flows the same way (31 bits, as the kernel's
+/// `mhash >> 1`).
+pub fn fib_multipath_hash(saddr: Ipv4Addr, daddr: Ipv4Addr) -> u32 {
+    let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
+    for v in [u32::from(saddr), u32::from(daddr)] {
+        h ^= v as u64;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+    }
+    ((h as u32) >> 1) & 0x7fff_ffff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fi(weights: &[u32]) -> FibInfo {
+        FibInfo {
+            fib_protocol: RtProt::RTPROT_BOOT,
+            fib_scope: RtScope::RT_SCOPE_UNIVERSE,
+            fib_type: RouteType::RTN_UNICAST,
+            fib_priority: 0,
+            fib_prefsrc: None,
+            fib_flags: RtnhFlags(0),
+            fib_dead: false,
+            fib_mtu: 0,
+            fib_mtu_locked: false,
+            fib_nh: weights
+                .iter()
+                .map(|&w| FibNh {
+                    nh_weight: w,
+                    ..FibNh::new(IfIndex(2), None)
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn rebalance_splits_the_hash_space_by_weight() {
+        let mut f = fi(&[1, 1]);
+        fib_rebalance(&mut f, |_| true);
+        assert_eq!(f.fib_nh[0].nh_upper_bound, (1 << 30) - 1);
+        assert_eq!(f.fib_nh[1].nh_upper_bound, i32::MAX);
+        assert_eq!(fib_select_multipath(&f, 5), 0);
+        assert_eq!(fib_select_multipath(&f, 1 << 30), 1);
+    }
+
+    #[test]
+    fn unusable_next_hops_are_skipped() {
+        let mut f = fi(&[1, 3]);
+        fib_rebalance(&mut f, |nh| nh.nh_weight != 1);
+        assert_eq!(f.fib_nh[0].nh_upper_bound, -1);
+        assert_eq!(fib_select_multipath(&f, 0), 1);
+    }
+
+    #[test]
+    fn props_match_the_kernel_table() {
+        assert_eq!(fib_props(RouteType::RTN_PROHIBIT).0, Some(Errno::EACCES));
+        assert_eq!(fib_props(RouteType::RTN_THROW).0, Some(Errno::EAGAIN));
+        assert_eq!(
+            fib_props(RouteType::RTN_LOCAL),
+            (None, RtScope::RT_SCOPE_HOST)
+        );
+    }
+}

@@ -1,0 +1,1096 @@
+//! Models the input route decision of net/ipv4/route.c:
+//! `ip_route_input_noref` → `ip_route_input_rcu` → `ip_route_input_slow`
+//! with its labels `brd_input`, `local_input`, `no_route`,
+//! `martian_source`, `martian_destination` and `make_route`; the multicast
+//! branch `ip_route_input_mc`; the forwarding route `ip_mkroute_input` /
+//! `__mkroute_input` with its per-next-hop cache; `rt_dst_alloc`; and the
+//! handler of unreachable routes, `ip_error`.
+
+use std::net::Ipv4Addr;
+
+use crate::core::dropreason::SkbDropReason;
+use crate::core::dst::{DstEntry, DstFlags, NetRx, Rtable};
+use crate::core::skbuff::{ETH_P_IP, IcmpOut, IpskbFlags, SkBuff};
+use crate::flow::{FibResult, Flowi4};
+use crate::ipv4::fib_frontend::fib_validate_source;
+use crate::ipv4::fib_rules::fib_lookup;
+use crate::ipv4::fib_semantics::{fib_multipath_hash, fib_select_multipath};
+use crate::ipv4::ip_forward::ip_forward;
+use crate::ipv4::ip_input::{dst_discard, ip_local_deliver, ip_mr_input};
+use crate::ipv4::ip_output::{ip_output, ip_rt_bug};
+use crate::netns::{IfIndex, Netns};
+use crate::trace::{Branch, Check, KernelFn, Step, Tracer};
+use crate::uapi::{Errno, RouteType, RtScope, RtcFlags};
+use crate::{dst_input_fn, dst_output_fn};
+
+/// `ipv4_is_multicast`: 224.0.0.0/4.
+#[inline]
+pub fn ipv4_is_multicast(a: Ipv4Addr) -> bool {
+    a.octets()[0] & 0xf0 == 0xe0
+}
+
+/// `ipv4_is_lbcast`: 255.255.255.255 only.
+#[inline]
+pub fn ipv4_is_lbcast(a: Ipv4Addr) -> bool {
+    a == Ipv4Addr::BROADCAST
+}
+
+/// `ipv4_is_zeronet`: exactly 0.0.0.0 (0.0.0.0/8 is ordinary unicast since 5.x).
+#[inline]
+pub fn ipv4_is_zeronet(a: Ipv4Addr) -> bool {
+    a.is_unspecified()
+}
+
+/// `ipv4_is_loopback`: 127.0.0.0/8.
+#[inline]
+pub fn ipv4_is_loopback(a: Ipv4Addr) -> bool {
+    a.octets()[0] == 127
+}
+
+/// `ipv4_is_local_multicast`: 224.0.0.0/24.
+#[inline]
+pub fn ipv4_is_local_multicast(a: Ipv4Addr) -> bool {
+    let o = a.octets();
+    o[0] == 224 && o[1] == 0 && o[2] == 0
+}
+
+/// `IPPROTO_IGMP`.
+pub const IPPROTO_IGMP: u8 = 2;
+
+/// Kernel: `rt_dst_alloc`: a new route of `rt_type` on `dev`. Output is
+/// `ip_output`; input is `ip_local_deliver` when `RTCF_LOCAL` is set, else
+/// `dst_discard` until the caller sets it.
+pub fn rt_dst_alloc(
+    ns: &Netns,
+    dev: IfIndex,
+    flags: RtcFlags,
+    rt_type: RouteType,
+    noxfrm: bool,
+) -> Rtable {
+    let input = if flags.contains(RtcFlags::RTCF_LOCAL) {
+        dst_input_fn!(ip_local_deliver)
+    } else {
+        dst_input_fn!(dst_discard)
+    };
+    Rtable {
+        dst: DstEntry {
+            dev,
+            input,
+            output: dst_output_fn!(ip_output),
+            error: Errno(0),
+            flags: if noxfrm {
+                DstFlags::DST_NOXFRM
+            } else {
+                DstFlags(0)
+            },
+        },
+        rt_genid: ns.rt_genid,
+        rt_flags: flags,
+        rt_type,
+        rt_is_input: false,
+        rt_uses_gateway: false,
+        rt_iif: IfIndex(0),
+        rt_gw4: Ipv4Addr::UNSPECIFIED,
+        rt_mtu_locked: false,
+        rt_pmtu: 0,
+        mtu_metric: 0,
+        table: 0,
+        dscp: 0,
+        prefsrc: None,
+    }
+}
+
+/// Kernel: `rt_cache_valid`: a cached route of the current generation.
+#[inline]
+pub fn rt_cache_valid(ns: &Netns, rt: Option<&Rtable>) -> bool {
+    rt.is_some_and(|rt| rt.rt_genid == ns.rt_genid)
+}
+
+/// Kernel: `ip_route_input_noref`: the input route decision for a packet
+/// from `saddr` to `daddr` with DSCP `dscp` (TOS byte, ECN bits ignored)
+/// received on `dev`. On success the skb holds the route (`skb.dst`);
+/// otherwise the reason a real packet is dropped with.
+pub fn ip_route_input_noref<T: Tracer>(
+    ns: &mut Netns,
+    skb: &mut SkBuff<'_>,
+    daddr: Ipv4Addr,
+    saddr: Ipv4Addr,
+    dscp: u8,
+    dev: IfIndex,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    t.enter(KernelFn::ip_route_input_noref);
+    let mut res = FibResult::empty();
+    let r = ip_route_input_rcu(ns, skb, daddr, saddr, dscp & 0xfc, dev, &mut res, t);
+    t.leave();
+    r
+}
+
+/// Kernel: `ip_route_input_rcu`: multicast destinations go to
+/// `ip_route_input_mc` when the group is joined on the device (or
+/// multicast forwarding applies), else are dropped without a counter;
+/// everything else to `ip_route_input_slow`.
+#[allow(clippy::too_many_arguments)]
+pub fn ip_route_input_rcu<T: Tracer>(
+    ns: &mut Netns,
+    skb: &mut SkBuff<'_>,
+    daddr: Ipv4Addr,
+    saddr: Ipv4Addr,
+    dscp: u8,
+    dev: IfIndex,
+    res: &mut FibResult,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    let mc = ipv4_is_multicast(daddr);
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::ip_route_input_rcu,
+            Check::DaddrMulticast { daddr, value: mc },
+            if mc {
+                Branch::Next
+            } else {
+                Branch::ip_route_input_slow
+            },
+        ));
+    }
+    if !mc {
+        return ip_route_input_slow(ns, skb, daddr, saddr, dscp, dev, res, t);
+    }
+    let Some(idev) = ns.in_dev(dev) else {
+        if T::ENABLED {
+            t.step(Step::new(
+                KernelFn::ip_route_input_rcu,
+                Check::InDevice {
+                    dev,
+                    present: false,
+                },
+                Branch::out,
+            ));
+        }
+        return Err(SkbDropReason::NOT_SPECIFIED);
+    };
+    // ip_check_mc_rcu: IGMP always counts when joined; the groups the kernel
+    // joins itself have no source filter.
+    let our = idev.mc_list.contains(&daddr);
+    let mforward = !ipv4_is_local_multicast(daddr) && ns.in_dev_mforward(idev);
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::ip_check_mc_rcu,
+            Check::McJoined {
+                dev,
+                group: daddr,
+                value: our,
+            },
+            Branch::Next,
+        ));
+        t.step(Step::new(
+            KernelFn::ip_route_input_rcu,
+            Check::McForwarding {
+                dev,
+                value: mforward,
+            },
+            if our || mforward {
+                Branch::ip_route_input_mc
+            } else {
+                Branch::out
+            },
+        ));
+    }
+    if our || mforward {
+        ip_route_input_mc(ns, skb, daddr, saddr, dscp, dev, our, t)
+    } else {
+        if T::ENABLED {
+            t.step(Step::new(
+                KernelFn::ip_route_input_rcu,
+                Check::Drop {
+                    reason: SkbDropReason::NOT_SPECIFIED,
+                },
+                Branch::out,
+            ));
+        }
+        Err(SkbDropReason::NOT_SPECIFIED)
+    }
+}
+
+/// Kernel: `ip_mc_validate_source`: the source checks for a multicast
+/// destination (no martian counter on failure).
+pub fn ip_mc_validate_source<T: Tracer>(
+    ns: &Netns,
+    skb: &SkBuff<'_>,
+    daddr: Ipv4Addr,
+    saddr: Ipv4Addr,
+    dscp: u8,
+    dev: IfIndex,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    let Some(idev) = ns.in_dev(dev) else {
+        return Err(SkbDropReason::NOT_SPECIFIED);
+    };
+    if ipv4_is_multicast(saddr) || ipv4_is_lbcast(saddr) {
+        return Err(SkbDropReason::IP_INVALID_SOURCE);
+    }
+    if skb.protocol != ETH_P_IP {
+        return Err(SkbDropReason::INVALID_PROTO);
+    }
+    if ipv4_is_loopback(saddr) && !ns.in_dev_route_localnet(idev) {
+        return Err(SkbDropReason::IP_LOCALNET);
+    }
+    if ipv4_is_zeronet(saddr) {
+        if !ipv4_is_local_multicast(daddr) && skb.ip_protocol != IPPROTO_IGMP {
+            return Err(SkbDropReason::IP_INVALID_SOURCE);
+        }
+        return Ok(());
+    }
+    fib_validate_source(
+        ns,
+        skb.mark,
+        saddr,
+        Ipv4Addr::UNSPECIFIED,
+        dscp,
+        IfIndex(0),
+        dev,
+        idev,
+        t,
+    )
+    .map(|_| ())
+}
+
+/// Kernel: `ip_route_input_mc`: a multicast input route on the loopback
+/// device, delivered locally when the group is joined (`RTCF_LOCAL`), to
+/// `ip_mr_input` when multicast forwarding applies, else discarded. Never cached.
+#[allow(clippy::too_many_arguments)]
+pub fn ip_route_input_mc<T: Tracer>(
+    ns: &mut Netns,
+    skb: &mut SkBuff<'_>,
+    daddr: Ipv4Addr,
+    saddr: Ipv4Addr,
+    dscp: u8,
+    dev: IfIndex,
+    our: bool,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    t.enter(KernelFn::ip_route_input_mc);
+    let r = (|| {
+        if let Err(reason) = ip_mc_validate_source(ns, skb, daddr, saddr, dscp, dev, t) {
+            if T::ENABLED {
+                t.step(Step::new(
+                    KernelFn::ip_mc_validate_source,
+                    Check::Drop { reason },
+                    Branch::out,
+                ));
+            }
+            return Err(reason);
+        }
+        let idev = ns.in_dev(dev).expect("checked by ip_mc_validate_source");
+        let nopolicy = ns.in_dev_nopolicy(idev);
+        let mforward = !ipv4_is_local_multicast(daddr) && ns.in_dev_mforward(idev);
+        let mut flags = RtcFlags::RTCF_MULTICAST;
+        if our {
+            flags |= RtcFlags::RTCF_LOCAL;
+        }
+        if nopolicy {
+            skb.cb.flags.0 |= IpskbFlags::IPSKB_NOPOLICY.0;
+        }
+        let mut rth = rt_dst_alloc(
+            ns,
+            ns.loopback_ifindex(),
+            flags,
+            RouteType::RTN_MULTICAST,
+            false,
+        );
+        rth.dst.output = dst_output_fn!(ip_rt_bug);
+        rth.rt_is_input = true;
+        if mforward {
+            rth.dst.input = dst_input_fn!(ip_mr_input);
+        }
+        ns.rt_cache_stat.in_slow_mc += 1;
+        trace_dst_made(t, KernelFn::ip_route_input_mc, &rth);
+        skb.dst = Some(rth);
+        Ok(())
+    })();
+    t.leave();
+    r
+}
+
+fn trace_dst_made<T: Tracer>(t: &mut T, f: KernelFn, rt: &Rtable) {
+    if T::ENABLED {
+        t.step(Step::new(
+            f,
+            Check::DstMade {
+                input: rt.dst.input.name,
+                output: rt.dst.output.name,
+                rt_type: rt.rt_type,
+                dev: rt.dst.dev,
+                error: rt.dst.error,
+            },
+            Branch::ok,
+        ));
+    }
+}
+
+/// Kernel: `ip_route_input_slow`: the unicast and broadcast input route
+/// decision, with every check in the kernel's order.
+#[allow(clippy::too_many_arguments)]
+pub fn ip_route_input_slow<T: Tracer>(
+    ns: &mut Netns,
+    skb: &mut SkBuff<'_>,
+    daddr: Ipv4Addr,
+    saddr: Ipv4Addr,
+    dscp: u8,
+    dev: IfIndex,
+    res: &mut FibResult,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    t.enter(KernelFn::ip_route_input_slow);
+    let r = input_slow(ns, skb, daddr, saddr, dscp, dev, res, t);
+    t.leave();
+    r
+}
+
+/// Where `ip_route_input_slow` goes after its checks.
+enum Label {
+    BrdInput,
+    LocalInput,
+    NoRoute(Errno),
+    MartianSource(SkbDropReason),
+    MartianDestination(SkbDropReason),
+    MakeRoute,
+    Out(SkbDropReason),
+}
+
+#[allow(clippy::too_many_arguments)]
+fn input_slow<T: Tracer>(
+    ns: &mut Netns,
+    skb: &mut SkBuff<'_>,
+    daddr: Ipv4Addr,
+    saddr: Ipv4Addr,
+    dscp: u8,
+    dev: IfIndex,
+    res: &mut FibResult,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    let mut do_cache = true;
+    let mut flags = RtcFlags(0);
+
+    let label = {
+        let Some(idev) = ns.in_dev(dev) else {
+            if T::ENABLED {
+                t.step(Step::new(
+                    KernelFn::ip_route_input_slow,
+                    Check::InDevice {
+                        dev,
+                        present: false,
+                    },
+                    Branch::out,
+                ));
+            }
+            return Err(SkbDropReason::NOT_SPECIFIED);
+        };
+        skb.dst = None;
+        decide(
+            ns,
+            skb,
+            idev,
+            daddr,
+            saddr,
+            dscp,
+            dev,
+            res,
+            &mut do_cache,
+            t,
+        )
+    };
+
+    match label {
+        Label::Out(reason) => Err(reason),
+        Label::MakeRoute => ip_mkroute_input(ns, skb, res, daddr, saddr, dscp, dev, t),
+        Label::MartianDestination(reason) => {
+            ns.rt_cache_stat.in_martian_dst += 1;
+            if T::ENABLED {
+                t.step(Step::new(
+                    KernelFn::ip_route_input_slow,
+                    Check::Counter {
+                        name: "in_martian_dst",
+                    },
+                    Branch::martian_destination,
+                ));
+                t.step(Step::new(
+                    KernelFn::ip_route_input_slow,
+                    Check::Drop { reason },
+                    Branch::out,
+                ));
+            }
+            Err(reason)
+        }
+        Label::MartianSource(reason) => {
+            ip_handle_martian_source(ns, t);
+            if T::ENABLED {
+                t.step(Step::new(
+                    KernelFn::ip_route_input_slow,
+                    Check::Drop { reason },
+                    Branch::out,
+                ));
+            }
+            Err(reason)
+        }
+        Label::BrdInput => {
+            // brd_input: the source was validated in decide().
+            flags |= RtcFlags::RTCF_BROADCAST;
+            res.rt_type = RouteType::RTN_BROADCAST;
+            ns.rt_cache_stat.in_brd += 1;
+            if T::ENABLED {
+                t.step(Step::new(
+                    KernelFn::ip_route_input_slow,
+                    Check::Counter { name: "in_brd" },
+                    Branch::local_input,
+                ));
+            }
+            local_input(ns, skb, res, flags, do_cache, Errno(0), dev, t)
+        }
+        Label::LocalInput => local_input(ns, skb, res, flags, do_cache, Errno(0), dev, t),
+        Label::NoRoute(err) => {
+            ns.rt_cache_stat.in_no_route += 1;
+            res.rt_type = RouteType::RTN_UNREACHABLE;
+            res.fi = None;
+            res.table = 0;
+            if T::ENABLED {
+                t.step(Step::new(
+                    KernelFn::ip_route_input_slow,
+                    Check::Counter {
+                        name: "in_no_route",
+                    },
+                    Branch::local_input,
+                ));
+            }
+            local_input(ns, skb, res, flags, do_cache, err, dev, t)
+        }
+    }
+}
+
+/// The checks of `ip_route_input_slow` up to the first label, with the
+/// device's IPv4 state borrowed.
+#[allow(clippy::too_many_arguments)]
+fn decide<T: Tracer>(
+    ns: &Netns,
+    skb: &mut SkBuff<'_>,
+    idev: &crate::ipv4::devinet::InDevice,
+    daddr: Ipv4Addr,
+    saddr: Ipv4Addr,
+    dscp: u8,
+    dev: IfIndex,
+    res: &mut FibResult,
+    do_cache: &mut bool,
+    t: &mut T,
+) -> Label {
+    const F: KernelFn = KernelFn::ip_route_input_slow;
+    macro_rules! step {
+        ($check:expr, $branch:expr) => {
+            if T::ENABLED {
+                t.step(Step::new(F, $check, $branch));
+            }
+        };
+    }
+
+    let v = ipv4_is_multicast(saddr) || ipv4_is_lbcast(saddr);
+    step!(
+        Check::SaddrMartian { saddr, value: v },
+        if v {
+            Branch::martian_source
+        } else {
+            Branch::Next
+        }
+    );
+    if v {
+        return Label::MartianSource(SkbDropReason::IP_INVALID_SOURCE);
+    }
+    *res = FibResult::empty();
+
+    let v = ipv4_is_lbcast(daddr) || (saddr.is_unspecified() && daddr.is_unspecified());
+    step!(
+        Check::DaddrBroadcast {
+            daddr,
+            saddr,
+            value: v
+        },
+        if v { Branch::brd_input } else { Branch::Next }
+    );
+    if v {
+        return brd_input(ns, skb, idev, saddr, dscp, dev, t);
+    }
+
+    let v = ipv4_is_zeronet(saddr);
+    step!(
+        Check::SaddrZeronet { saddr, value: v },
+        if v {
+            Branch::martian_source
+        } else {
+            Branch::Next
+        }
+    );
+    if v {
+        return Label::MartianSource(SkbDropReason::IP_INVALID_SOURCE);
+    }
+
+    let v = ipv4_is_zeronet(daddr);
+    step!(
+        Check::DaddrZeronet { daddr, value: v },
+        if v {
+            Branch::martian_destination
+        } else {
+            Branch::Next
+        }
+    );
+    if v {
+        return Label::MartianDestination(SkbDropReason::IP_INVALID_DEST);
+    }
+
+    if ipv4_is_loopback(daddr) {
+        let rl = ns.in_dev_route_localnet(idev);
+        step!(
+            Check::DaddrLoopback {
+                daddr,
+                route_localnet: rl,
+                value: true
+            },
+            if rl {
+                Branch::Next
+            } else {
+                Branch::martian_destination
+            }
+        );
+        if !rl {
+            return Label::MartianDestination(SkbDropReason::IP_LOCALNET);
+        }
+    } else if ipv4_is_loopback(saddr) {
+        let rl = ns.in_dev_route_localnet(idev);
+        step!(
+            Check::SaddrLoopback {
+                saddr,
+                route_localnet: rl,
+                value: true
+            },
+            if rl {
+                Branch::Next
+            } else {
+                Branch::martian_source
+            }
+        );
+        if !rl {
+            return Label::MartianSource(SkbDropReason::IP_LOCALNET);
+        }
+    }
+
+    let mut fl4 = Flowi4::new(daddr, saddr);
+    fl4.flowi4_iif = dev;
+    fl4.flowi4_mark = skb.mark;
+    fl4.flowi4_dscp = dscp;
+    fl4.flowi4_scope = RtScope::RT_SCOPE_UNIVERSE;
+    fl4.flowi4_uid = 0;
+    if ns
+        .fib
+        .rules
+        .iter()
+        .any(|r| r.ip_proto != 0 || r.sport.is_some() || r.dport.is_some())
+    {
+        fl4.flowi4_proto = skb.ip_protocol;
+    }
+    step!(
+        Check::Flow {
+            daddr,
+            saddr,
+            iif: dev,
+            oif: IfIndex(0),
+            mark: skb.mark,
+            tos: dscp
+        },
+        Branch::Next
+    );
+    let lookup = fib_lookup(ns, &fl4, 0, t);
+    step!(
+        Check::FibLookup {
+            result: (&lookup).into()
+        },
+        Branch::Next
+    );
+    let forward = ns.in_dev_forward(idev);
+    match lookup {
+        Err(err) => {
+            step!(
+                Check::InDevForward {
+                    dev,
+                    value: forward
+                },
+                Branch::no_route
+            );
+            return Label::NoRoute(if forward { err } else { Errno::EHOSTUNREACH });
+        }
+        Ok(r) => *res = r,
+    }
+
+    step!(
+        Check::ResType {
+            rt_type: res.rt_type
+        },
+        Branch::Next
+    );
+    if res.rt_type == RouteType::RTN_BROADCAST {
+        let bf = ns.in_dev_bforward(idev);
+        step!(
+            Check::InDevBforward { dev, value: bf },
+            if bf {
+                Branch::make_route
+            } else {
+                Branch::brd_input
+            }
+        );
+        if bf {
+            return Label::MakeRoute;
+        }
+        if ns
+            .devconf_all
+            .get(crate::ipv4::devinet::DevconfKey::BC_FORWARDING)
+            != 0
+        {
+            *do_cache = false;
+        }
+        return brd_input(ns, skb, idev, saddr, dscp, dev, t);
+    }
+
+    if res.rt_type == RouteType::RTN_LOCAL {
+        return match fib_validate_source(ns, skb.mark, saddr, daddr, dscp, IfIndex(0), dev, idev, t)
+        {
+            Err(reason) => {
+                step!(Check::Drop { reason }, Branch::martian_source);
+                Label::MartianSource(reason)
+            }
+            Ok(_) => {
+                step!(Check::Validated { ret: 0 }, Branch::local_input);
+                Label::LocalInput
+            }
+        };
+    }
+
+    step!(
+        Check::InDevForward {
+            dev,
+            value: forward
+        },
+        if forward {
+            Branch::Next
+        } else {
+            Branch::no_route
+        }
+    );
+    if !forward {
+        return Label::NoRoute(Errno::EHOSTUNREACH);
+    }
+    if res.rt_type != RouteType::RTN_UNICAST {
+        step!(
+            Check::ResType {
+                rt_type: res.rt_type
+            },
+            Branch::martian_destination
+        );
+        return Label::MartianDestination(SkbDropReason::IP_INVALID_DEST);
+    }
+    step!(
+        Check::ResType {
+            rt_type: res.rt_type
+        },
+        Branch::make_route
+    );
+    Label::MakeRoute
+}
+
+/// The `brd_input` label: only IPv4 may be delivered as broadcast; a
+/// nonzero source must pass `fib_validate_source`.
+fn brd_input<T: Tracer>(
+    ns: &Netns,
+    skb: &SkBuff<'_>,
+    idev: &crate::ipv4::devinet::InDevice,
+    saddr: Ipv4Addr,
+    dscp: u8,
+    dev: IfIndex,
+    t: &mut T,
+) -> Label {
+    let ip = skb.protocol == ETH_P_IP;
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::ip_route_input_slow,
+            Check::ProtocolIp { value: ip },
+            Branch::brd_input,
+        ));
+    }
+    if !ip {
+        return Label::Out(SkbDropReason::INVALID_PROTO);
+    }
+    if !ipv4_is_zeronet(saddr) {
+        if let Err(reason) = fib_validate_source(
+            ns,
+            skb.mark,
+            saddr,
+            Ipv4Addr::UNSPECIFIED,
+            dscp,
+            IfIndex(0),
+            dev,
+            idev,
+            t,
+        ) {
+            return Label::MartianSource(reason);
+        }
+    }
+    Label::BrdInput
+}
+
+/// Kernel: `ip_handle_martian_source`: counts `in_martian_src` (the log line
+/// with log_martians is not modelled).
+fn ip_handle_martian_source<T: Tracer>(ns: &mut Netns, t: &mut T) {
+    ns.rt_cache_stat.in_martian_src += 1;
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::ip_handle_martian_source,
+            Check::Counter {
+                name: "in_martian_src",
+            },
+            Branch::martian_source,
+        ));
+    }
+}
+
+/// The `local_input` label: a route on the loopback device delivering
+/// locally (`ip_local_deliver`), or for `no_route` an unreachable route
+/// whose input is `ip_error` with `dst.error = err`. Routes from a FIB entry
+/// are cached per next hop and reused while valid.
+#[allow(clippy::too_many_arguments)]
+fn local_input<T: Tracer>(
+    ns: &mut Netns,
+    skb: &mut SkBuff<'_>,
+    res: &FibResult,
+    flags: RtcFlags,
+    do_cache: bool,
+    err: Errno,
+    dev: IfIndex,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    if ns.in_dev(dev).is_some_and(|i| ns.in_dev_nopolicy(i)) {
+        skb.cb.flags.0 |= IpskbFlags::IPSKB_NOPOLICY.0;
+    }
+    let do_cache = do_cache && res.fi.is_some();
+    if do_cache {
+        let fi = res.fi.expect("checked");
+        let cached = ns
+            .fib
+            .info(fi)
+            .fib_nh
+            .get(res.nh_sel)
+            .and_then(|nh| nh.nh_rth_input);
+        let hit = rt_cache_valid(ns, cached.as_ref());
+        if T::ENABLED {
+            t.step(Step::new(
+                KernelFn::rt_cache_valid,
+                Check::NhCache { hit },
+                if hit { Branch::cached } else { Branch::Next },
+            ));
+        }
+        if hit {
+            let mut rt = cached.expect("valid");
+            rt.table = res.table;
+            trace_dst_made(t, KernelFn::ip_route_input_slow, &rt);
+            skb.dst = Some(rt);
+            return Ok(());
+        }
+    }
+    let mut rth = rt_dst_alloc(
+        ns,
+        ns.loopback_ifindex(),
+        flags | RtcFlags::RTCF_LOCAL,
+        res.rt_type,
+        false,
+    );
+    rth.dst.output = dst_output_fn!(ip_rt_bug);
+    rth.rt_is_input = true;
+    rth.table = res.table;
+    rth.dscp = res.dscp;
+    ns.rt_cache_stat.in_slow_tot += 1;
+    if res.rt_type == RouteType::RTN_UNREACHABLE {
+        rth.dst.input = dst_input_fn!(ip_error);
+        rth.dst.error = err;
+        rth.rt_flags.0 &= !RtcFlags::RTCF_LOCAL.0;
+    }
+    if do_cache {
+        let fi = res.fi.expect("checked");
+        if let Some(nh) = ns.fib.info_mut(fi).fib_nh.get_mut(res.nh_sel) {
+            nh.nh_rth_input = Some(rth);
+        }
+    }
+    trace_dst_made(t, KernelFn::rt_dst_alloc, &rth);
+    skb.dst = Some(rth);
+    Ok(())
+}
+
+/// Kernel: `ip_mkroute_input`: picks a path of a multipath route by the
+/// flow's hash, then `__mkroute_input`.
+#[allow(clippy::too_many_arguments)]
+pub fn ip_mkroute_input<T: Tracer>(
+    ns: &mut Netns,
+    skb: &mut SkBuff<'_>,
+    res: &mut FibResult,
+    daddr: Ipv4Addr,
+    saddr: Ipv4Addr,
+    dscp: u8,
+    dev: IfIndex,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    t.enter(KernelFn::ip_mkroute_input);
+    if let Some(fi) = res.fi {
+        let fi = ns.fib.info(fi);
+        if fi.num_path() > 1 {
+            let h = fib_multipath_hash(saddr, daddr);
+            res.nh_sel = fib_select_multipath(fi, h);
+            skb.cb.flags.0 |= IpskbFlags::IPSKB_MULTIPATH.0;
+            if T::ENABLED {
+                t.step(Step::new(
+                    KernelFn::fib_select_multipath,
+                    Check::Multipath {
+                        hash: h,
+                        nh_sel: res.nh_sel as u8,
+                    },
+                    Branch::Next,
+                ));
+            }
+        }
+    }
+    let r = __mkroute_input(ns, skb, res, daddr, saddr, dscp, dev, t);
+    t.leave();
+    r
+}
+
+/// Kernel: `__mkroute_input`: validates the source against the route's
+/// output device (rp_filter, local sources), flags a redirect when the
+/// packet would leave where it came from toward an on-link source, and makes
+/// (or reuses the next hop's cached) route whose input is `ip_forward`.
+#[allow(clippy::too_many_arguments)]
+pub fn __mkroute_input<T: Tracer>(
+    ns: &mut Netns,
+    skb: &mut SkBuff<'_>,
+    res: &FibResult,
+    daddr: Ipv4Addr,
+    saddr: Ipv4Addr,
+    dscp: u8,
+    dev: IfIndex,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    t.enter(KernelFn::__mkroute_input);
+    let r = mkroute_inner(ns, skb, res, daddr, saddr, dscp, dev, t);
+    t.leave();
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+fn mkroute_inner<T: Tracer>(
+    ns: &mut Netns,
+    skb: &mut SkBuff<'_>,
+    res: &FibResult,
+    daddr: Ipv4Addr,
+    saddr: Ipv4Addr,
+    dscp: u8,
+    dev: IfIndex,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    let Some(fi_id) = res.fi else {
+        return Err(SkbDropReason::NOT_SPECIFIED);
+    };
+    let (out_ifindex, gw, nh_scope, fib_mtu, fib_mtu_locked, prefsrc) = {
+        let fi = ns.fib.info(fi_id);
+        let nh = &fi.fib_nh[res.nh_sel];
+        (
+            nh.nh_dev,
+            nh.nh_gw,
+            nh.nh_scope,
+            fi.fib_mtu,
+            fi.fib_mtu_locked,
+            fi.fib_prefsrc,
+        )
+    };
+    let Some(_out_dev) = ns.in_dev(out_ifindex) else {
+        return Err(SkbDropReason::NOT_SPECIFIED);
+    };
+    let idev = ns.in_dev(dev).expect("the input device has IPv4 state");
+    let onlink =
+        match fib_validate_source(ns, skb.mark, saddr, daddr, dscp, out_ifindex, dev, idev, t) {
+            Ok(v) => v,
+            Err(reason) => {
+                ip_handle_martian_source(ns, t);
+                if T::ENABLED {
+                    t.step(Step::new(
+                        KernelFn::__mkroute_input,
+                        Check::Drop { reason },
+                        Branch::out,
+                    ));
+                }
+                return Err(reason);
+            }
+        };
+    let idev = ns.in_dev(dev).expect("the input device has IPv4 state");
+    let out_dev = ns.in_dev(out_ifindex).expect("checked above");
+    let do_cache = true; // res.fi is set and realms are not modelled (itag 0)
+    if out_ifindex == dev && onlink && ns.in_dev_tx_redirects(out_dev) && skb.protocol == ETH_P_IP {
+        let gw4 = gw.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let redirect = ns.in_dev_shared_media(out_dev) || out_dev.inet_addr_onlink(saddr, gw4);
+        if redirect {
+            skb.cb.flags.0 |= IpskbFlags::IPSKB_DOREDIRECT.0;
+        }
+        if T::ENABLED {
+            t.step(Step::new(
+                KernelFn::__mkroute_input,
+                Check::DoRedirect { value: redirect },
+                Branch::Next,
+            ));
+        }
+    }
+    if skb.protocol != ETH_P_IP && out_ifindex == dev && !ns.in_dev_proxy_arp_pvlan(idev) {
+        return Err(SkbDropReason::ARP_PVLAN_DISABLE);
+    }
+    if ns.in_dev_nopolicy(idev) {
+        skb.cb.flags.0 |= IpskbFlags::IPSKB_NOPOLICY.0;
+    }
+    let noxfrm = ns.in_dev_noxfrm(out_dev);
+    if do_cache {
+        let cached = ns.fib.info(fi_id).fib_nh[res.nh_sel].nh_rth_input;
+        let hit = rt_cache_valid(ns, cached.as_ref());
+        if T::ENABLED {
+            t.step(Step::new(
+                KernelFn::rt_cache_valid,
+                Check::NhCache { hit },
+                if hit { Branch::cached } else { Branch::Next },
+            ));
+        }
+        if hit {
+            let mut rt = cached.expect("valid");
+            rt.table = res.table;
+            rt.dscp = res.dscp;
+            trace_dst_made(t, KernelFn::__mkroute_input, &rt);
+            skb.dst = Some(rt);
+            return Ok(());
+        }
+    }
+    let mut rth = rt_dst_alloc(ns, out_ifindex, RtcFlags(0), res.rt_type, noxfrm);
+    rth.rt_is_input = true;
+    ns.rt_cache_stat.in_slow_tot += 1;
+    rth.dst.input = dst_input_fn!(ip_forward);
+    // rt_set_nexthop
+    if let Some(g) = gw {
+        if nh_scope == RtScope::RT_SCOPE_LINK {
+            rth.rt_uses_gateway = true;
+            rth.rt_gw4 = g;
+        }
+    }
+    rth.mtu_metric = fib_mtu;
+    rth.rt_mtu_locked = fib_mtu_locked;
+    rth.table = res.table;
+    rth.dscp = res.dscp;
+    rth.prefsrc = prefsrc;
+    if do_cache {
+        ns.fib.info_mut(fi_id).fib_nh[res.nh_sel].nh_rth_input = Some(rth);
+    }
+    trace_dst_made(t, KernelFn::rt_dst_alloc, &rth);
+    skb.dst = Some(rth);
+    Ok(())
+}
+
+/// What `ip_error` decides for an unreachable route: the drop reason, the
+/// Ip counter it bumps, and the ICMP destination-unreachable code it sends
+/// (none with forwarding off on the input device, or for `EINVAL`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpErrorVerdict {
+    /// The reason the packet is freed with.
+    pub reason: SkbDropReason,
+    /// The ICMP code (type 3), if one is sent.
+    pub icmp_code: Option<u8>,
+}
+
+/// `ICMP_NET_UNREACH`.
+pub const ICMP_NET_UNREACH: u8 = 0;
+/// `ICMP_HOST_UNREACH`.
+pub const ICMP_HOST_UNREACH: u8 = 1;
+/// `ICMP_PKT_FILTERED`.
+pub const ICMP_PKT_FILTERED: u8 = 13;
+
+/// Kernel: the decision part of `ip_error`: with forwarding off on the
+/// input device no ICMP is sent, and EHOSTUNREACH counts `InAddrErrors`
+/// (`IP_INADDRERRORS`), ENETUNREACH `InNoRoutes`; with forwarding on,
+/// EHOSTUNREACH → 3/1, ENETUNREACH → 3/0 (`IP_INNOROUTES`), EACCES → 3/13,
+/// anything else nothing. The per-source rate limit is applied by the caller.
+pub fn ip_error_verdict(forwarding: Option<bool>, error: Errno) -> IpErrorVerdict {
+    let Some(forwarding) = forwarding else {
+        return IpErrorVerdict {
+            reason: SkbDropReason::NOT_SPECIFIED,
+            icmp_code: None,
+        };
+    };
+    if !forwarding {
+        let reason = match error {
+            Errno::EHOSTUNREACH => SkbDropReason::IP_INADDRERRORS,
+            Errno::ENETUNREACH => SkbDropReason::IP_INNOROUTES,
+            _ => SkbDropReason::NOT_SPECIFIED,
+        };
+        return IpErrorVerdict {
+            reason,
+            icmp_code: None,
+        };
+    }
+    match error {
+        Errno::EHOSTUNREACH => IpErrorVerdict {
+            reason: SkbDropReason::NOT_SPECIFIED,
+            icmp_code: Some(ICMP_HOST_UNREACH),
+        },
+        Errno::ENETUNREACH => IpErrorVerdict {
+            reason: SkbDropReason::IP_INNOROUTES,
+            icmp_code: Some(ICMP_NET_UNREACH),
+        },
+        Errno::EACCES => IpErrorVerdict {
+            reason: SkbDropReason::NOT_SPECIFIED,
+            icmp_code: Some(ICMP_PKT_FILTERED),
+        },
+        _ => IpErrorVerdict {
+            reason: SkbDropReason::NOT_SPECIFIED,
+            icmp_code: None,
+        },
+    }
+}
+
+/// Kernel: `ip_error`: the input handler of an unreachable route. Counts,
+/// chooses the ICMP error and always drops.
+pub fn ip_error<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
+    t.enter(KernelFn::ip_error);
+    let error = skb.dst.map(|d| d.dst.error).unwrap_or(Errno(0));
+    let forwarding = ns.in_dev(skb.dev).map(|i| ns.in_dev_forward(i));
+    let v = ip_error_verdict(forwarding, error);
+    match v.reason {
+        SkbDropReason::IP_INADDRERRORS => ns.mib.ip.InAddrErrors += 1,
+        SkbDropReason::IP_INNOROUTES => ns.mib.ip_ext.InNoRoutes += 1,
+        _ => {}
+    }
+    if let Some(code) = v.icmp_code {
+        skb.icmp = Some(IcmpOut { icmp_type: 3, code });
+    }
+    skb.drop_reason = v.reason;
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::ip_error,
+            Check::IpError {
+                error,
+                forwarding: forwarding.unwrap_or(false),
+                icmp_code: v.icmp_code.unwrap_or(255),
+            },
+            Branch::Next,
+        ));
+        t.step(Step::new(
+            KernelFn::ip_error,
+            Check::Drop { reason: v.reason },
+            Branch::out,
+        ));
+    }
+    t.leave();
+    NetRx::Drop
+}
