@@ -46,5 +46,10 @@ pub mod sysctl;
 pub mod trace;
 pub mod uapi;
 
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+pub mod testutil;
+
 pub use crate::core::dropreason::SkbDropReason;
 pub use crate::netns::{IfIndex, Netns};

@@ -1,1 +1,6 @@
-//! fwdsim-render
+//! Every output format of fwdsim: `ip route get` text and JSON as iproute2
+//! prints them (`iproute2`), and the walk of a packet (`trace`). Rendering
+//! reads model values and resolves indices to names; it never decides.
+
+pub mod iproute2;
+pub mod trace;

@@ -1,0 +1,316 @@
+//! The walk of a packet as text (one step a line, nested calls indented,
+//! each check with the values it saw and the branch taken) and as JSON (an
+//! array of steps with `function`, `file`, `depth`, `check` and `branch`).
+
+use std::fmt::Write;
+
+use fwdsim_kernel::Netns;
+use fwdsim_kernel::ipv4::devinet::DevconfKey;
+use fwdsim_kernel::trace::{Branch, Check, LookupOutcome, Step};
+use fwdsim_kernel::uapi::RouteType;
+use serde_json::{Value, json};
+
+use crate::iproute2::table_name;
+
+fn b(v: bool) -> u8 {
+    v as u8
+}
+
+fn lookup(o: &LookupOutcome) -> String {
+    match o {
+        LookupOutcome::Found {
+            rt_type,
+            table,
+            prefix,
+            prefixlen,
+        } => format!(
+            "{} {}/{} table {}",
+            rt_type.word().unwrap_or("?"),
+            prefix,
+            prefixlen,
+            table_name(*table)
+        ),
+        LookupOutcome::Error(e) => format!("-{} ({})", e, e.message()),
+    }
+}
+
+/// Where a device's devconf value comes from, as the sysctl a user reads.
+fn conf(ns: &Netns, dev: fwdsim_kernel::IfIndex, k: DevconfKey) -> String {
+    let name = ns.dev_name(dev);
+    let v = ns.in_dev(dev).map(|i| i.cnf.get(k)).unwrap_or(0);
+    format!("net.ipv4.conf.{}.{} = {}", name, k.sysctl_name(), v)
+}
+
+fn conf_all(ns: &Netns, k: DevconfKey) -> String {
+    format!(
+        "net.ipv4.conf.all.{} = {}",
+        k.sysctl_name(),
+        ns.devconf_all.get(k)
+    )
+}
+
+/// One check in words, with the values it saw.
+pub fn describe(ns: &Netns, c: &Check) -> String {
+    match *c {
+        Check::Enter => String::new(),
+        Check::InDevice { dev, present } => {
+            format!("in_device({}) present = {}", ns.dev_name(dev), b(present))
+        }
+        Check::DaddrMulticast { daddr, value } => {
+            format!("ipv4_is_multicast(daddr {daddr}) = {}", b(value))
+        }
+        Check::McJoined { dev, group, value } => {
+            format!(
+                "group {group} joined on {} = {}",
+                ns.dev_name(dev),
+                b(value)
+            )
+        }
+        Check::McForwarding { dev, value } => {
+            format!(
+                "!ipv4_is_local_multicast && IN_DEV_MFORWARD({}) = {}",
+                ns.dev_name(dev),
+                b(value)
+            )
+        }
+        Check::SaddrMartian { saddr, value } => {
+            format!(
+                "ipv4_is_multicast(saddr {saddr}) || ipv4_is_lbcast(saddr) = {}",
+                b(value)
+            )
+        }
+        Check::DaddrBroadcast {
+            daddr,
+            saddr,
+            value,
+        } => format!(
+            "ipv4_is_lbcast(daddr {daddr}) || (saddr {saddr} == 0 && daddr == 0) = {}",
+            b(value)
+        ),
+        Check::SaddrZeronet { saddr, value } => {
+            format!("ipv4_is_zeronet(saddr {saddr}) = {}", b(value))
+        }
+        Check::DaddrZeronet { daddr, value } => {
+            format!("ipv4_is_zeronet(daddr {daddr}) = {}", b(value))
+        }
+        Check::DaddrLoopback {
+            daddr,
+            route_localnet,
+            value,
+        } => format!(
+            "ipv4_is_loopback(daddr {daddr}) = {}, IN_DEV_NET_ROUTE_LOCALNET = {}",
+            b(value),
+            b(route_localnet)
+        ),
+        Check::SaddrLoopback {
+            saddr,
+            route_localnet,
+            value,
+        } => format!(
+            "ipv4_is_loopback(saddr {saddr}) = {}, IN_DEV_NET_ROUTE_LOCALNET = {}",
+            b(value),
+            b(route_localnet)
+        ),
+        Check::Flow {
+            daddr,
+            saddr,
+            iif,
+            oif,
+            mark,
+            tos,
+        } => {
+            let mut s = format!(
+                "flowi4: daddr {daddr} saddr {saddr} iif {}",
+                ns.dev_name(iif)
+            );
+            if oif.0 != 0 {
+                let _ = write!(s, " oif {}", ns.dev_name(oif));
+            }
+            if mark != 0 {
+                let _ = write!(s, " mark 0x{mark:x}");
+            }
+            if tos != 0 {
+                let _ = write!(s, " tos 0x{tos:x}");
+            }
+            s
+        }
+        Check::FibLookup { result } => format!("fib_lookup = {}", lookup(&result)),
+        Check::TableLookup { table, result } => {
+            format!("table {}: {}", table_name(table), lookup(&result))
+        }
+        Check::RuleMatch { pref, matched } => {
+            format!(
+                "rule {pref}: {}",
+                if matched { "matches" } else { "does not match" }
+            )
+        }
+        Check::RuleAction {
+            pref,
+            table,
+            result,
+        } => {
+            format!(
+                "rule {pref} lookup {}: {}",
+                table_name(table),
+                lookup(&result)
+            )
+        }
+        Check::RuleSuppressed { pref } => format!("rule {pref}: result suppressed"),
+        Check::InDevForward { dev, value } => format!(
+            "IN_DEV_FORWARD({}) = {} ({})",
+            ns.dev_name(dev),
+            b(value),
+            conf(ns, dev, DevconfKey::FORWARDING)
+        ),
+        Check::InDevBforward { dev, value } => format!(
+            "IN_DEV_BFORWARD({}) = {} ({}, {})",
+            ns.dev_name(dev),
+            b(value),
+            conf_all(ns, DevconfKey::BC_FORWARDING),
+            conf(ns, dev, DevconfKey::BC_FORWARDING)
+        ),
+        Check::ResType { rt_type } => {
+            format!("res->type = {}", rt_type.kernel_name().unwrap_or("?"))
+        }
+        Check::ProtocolIp { value } => format!("skb->protocol == ETH_P_IP = {}", b(value)),
+        Check::RpFilter { dev, value } => format!(
+            "IN_DEV_RPFILTER({}) = {} (max of {}, {})",
+            ns.dev_name(dev),
+            value,
+            conf_all(ns, DevconfKey::RP_FILTER),
+            conf(ns, dev, DevconfKey::RP_FILTER)
+        ),
+        Check::AcceptLocal { dev, value } => {
+            format!("IN_DEV_ACCEPT_LOCAL({}) = {}", ns.dev_name(dev), b(value))
+        }
+        Check::CustomRules { value } => {
+            format!(
+                "fib_has_custom_local_routes || fib4_has_custom_rules = {}",
+                b(value)
+            )
+        }
+        Check::SaddrIsLocal { saddr, value } => {
+            format!(
+                "inet_lookup_ifaddr_rcu(saddr {saddr}) (source is ours) = {}",
+                b(value)
+            )
+        }
+        Check::ReverseLookup {
+            saddr,
+            oif,
+            mark,
+            result,
+        } => {
+            let mut s = format!("reverse lookup to {saddr}");
+            if oif.0 != 0 {
+                let _ = write!(s, " oif {}", ns.dev_name(oif));
+            }
+            if mark != 0 {
+                let _ = write!(s, " mark 0x{mark:x}");
+            }
+            let _ = write!(s, " = {}", lookup(&result));
+            s
+        }
+        Check::DevMatch { dev, value } => {
+            format!("reverse route uses {} = {}", ns.dev_name(dev), b(value))
+        }
+        Check::Validated { ret } => match ret {
+            0 => "source valid (0)".to_string(),
+            1 => "source valid, on-link (1)".to_string(),
+            _ => "source invalid".to_string(),
+        },
+        Check::NhCache { hit } => format!("nhc_rth_input cached and valid = {}", b(hit)),
+        Check::DoRedirect { value } => format!("IPSKB_DOREDIRECT = {}", b(value)),
+        Check::Multipath { hash, nh_sel } => format!("hash 0x{hash:08x} -> nexthop {nh_sel}"),
+        Check::DstMade {
+            input,
+            output,
+            rt_type,
+            dev,
+            error,
+        } => {
+            let mut s = format!(
+                "rtable {} dev {}: dst.input = {}, dst.output = {}",
+                rt_type.kernel_name().unwrap_or("?"),
+                ns.dev_name(dev),
+                input.name(),
+                output.name()
+            );
+            if error.0 != 0 {
+                let _ = write!(s, ", dst.error = {}", error);
+            }
+            s
+        }
+        Check::Counter { name } => format!("{name} += 1"),
+        Check::DstInputCall { input } => format!("dst_input(skb) -> {}", input.name()),
+        Check::IpError {
+            error,
+            forwarding,
+            icmp_code,
+        } => {
+            let mut s = format!("dst.error = {error}, IN_DEV_FORWARD = {}", b(forwarding));
+            if icmp_code != 255 {
+                let _ = write!(s, ", ICMP 3/{icmp_code}");
+            } else {
+                s.push_str(", no ICMP");
+            }
+            s
+        }
+        Check::Drop { reason } => format!("drop: SKB_DROP_REASON_{}", reason.name()),
+        Check::SourceAddress { saddr } => format!("source address {saddr}"),
+        Check::OutputDev { dev } => format!("output device {}", ns.dev_name(dev)),
+    }
+}
+
+/// The walk as text: one step a line, nested calls indented by two spaces.
+pub fn trace_text(ns: &Netns, steps: &[Step]) -> String {
+    let mut s = String::new();
+    for st in steps {
+        let indent = "  ".repeat(st.depth as usize);
+        if st.check == Check::Enter {
+            let _ = writeln!(s, "{indent}{} ({})", st.func.name(), st.func.file());
+            continue;
+        }
+        let _ = write!(s, "{indent}{}: {}", st.func.name(), describe(ns, &st.check));
+        if st.branch != Branch::Next {
+            let _ = write!(s, " -> {}", st.branch.name());
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// The walk as a JSON array of steps.
+pub fn trace_json(ns: &Netns, steps: &[Step]) -> Value {
+    Value::Array(
+        steps
+            .iter()
+            .map(|st| {
+                json!({
+                    "depth": st.depth,
+                    "function": st.func.name(),
+                    "file": st.func.file(),
+                    "check": if st.check == Check::Enter { Value::Null } else { json!(describe(ns, &st.check)) },
+                    "branch": if st.branch == Branch::Next { Value::Null } else { json!(st.branch.name()) },
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The last line of a walk: where the packet goes, or why it dies.
+pub fn trace_result_line(
+    rt_type: Option<RouteType>,
+    input: Option<&str>,
+    drop: Option<&str>,
+) -> String {
+    match (drop, input) {
+        (Some(d), _) => format!("result: drop, SKB_DROP_REASON_{d}"),
+        (None, Some(i)) => format!(
+            "result: {}, dst.input = {}",
+            rt_type.and_then(|t| t.kernel_name()).unwrap_or("?"),
+            i
+        ),
+        _ => "result: none".to_string(),
+    }
+}
