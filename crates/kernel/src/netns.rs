@@ -184,6 +184,22 @@ pub struct Fib {
     pub has_custom_local_routes: bool,
     /// Every `fib_info`, indexed by `FibInfoId`.
     pub infos: Vec<FibInfo>,
+    /// `fib_info_hash`: routes with the same attributes share one fib_info
+    /// (`fib_find_info`), and so its next hops' cached input routes.
+    pub info_hash: std::collections::HashMap<FibInfoKey, FibInfoId>,
+}
+
+/// What makes two routes' fib_info the same (`fib_find_info`): protocol,
+/// scope, type, metric, preferred source, MTU metric and next hops.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FibInfoKey {
+    protocol: u8,
+    scope: u8,
+    rt_type: u8,
+    priority: u32,
+    prefsrc: Option<Ipv4Addr>,
+    mtu: (u32, bool),
+    nhs: Vec<(u32, Option<Ipv4Addr>, u32, u32)>,
 }
 
 impl Fib {
@@ -408,22 +424,16 @@ impl Netns {
     /// order of routes that share a prefix. An existing route with the same
     /// prefix, TOS and metric is `EEXIST` (`File exists`) unless `append`.
     pub fn fib_table_insert(&mut self, spec: &RouteSpec, append: bool) -> Result<(), ConfigError> {
-        let desc = format!("{}/{} table {}", spec.dst, spec.dst_len, spec.table);
+        let desc = || format!("{}/{} table {}", spec.dst, spec.dst_len, spec.table);
         let (_, type_scope) = crate::ipv4::fib_semantics::fib_props(spec.rt_type);
         let mut nhs = Vec::with_capacity(spec.nexthops.len());
         for nh in &spec.nexthops {
             let dev = match nh.dev {
                 Some(d) => d,
                 None => match nh.gw {
-                    Some(gw) => self.gateway_dev(gw, spec.table).ok_or(ConfigError::Route(
-                        desc.clone(),
-                        "Nexthop has invalid gateway",
-                    ))?,
+                    Some(gw) => self.gateway_dev(gw, spec.table).ok_or_else(|| ConfigError::Route(desc(), "Nexthop has invalid gateway"))?,
                     None => {
-                        return Err(ConfigError::Route(
-                            desc,
-                            "a next hop needs a device or a gateway",
-                        ));
+                        return Err(ConfigError::Route(desc(), "a next hop needs a device or a gateway"));
                     }
                 },
             };
@@ -528,7 +538,7 @@ impl Netns {
         let r = table.insert(spec.dst, spec.dst_len, alias, prio, &self.fib.infos, append);
         if r.is_err() {
             self.fib.infos.pop();
-            return Err(ConfigError::Route(desc, "File exists"));
+            return Err(ConfigError::Route(desc(), "File exists"));
         }
         self.rt_cache_flush();
         Ok(())
