@@ -1,0 +1,109 @@
+//! Black-box tests of the `fwdsim` binary on the bundled fixtures: output
+//! formats, exit statuses and error lines. Semantics are checked against the
+//! kernel by the kernel_* suites; these pin what the contract fixes
+//! (interfaces.md sections 1, 2 and 4).
+
+use std::process::{Command, Output};
+
+fn fwdsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fwdsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run fwdsim")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const OFF: &str = "fixtures/hosts/docker-forwarding-off.toml";
+const ON: &str = "fixtures/hosts/docker-forwarding-on.toml";
+
+#[test]
+fn forwarding_off_is_no_route_to_host() {
+    let o = fwdsim(&["route", "get", "8.8.8.8", "from", "172.17.0.2", "iif", "docker0", "--host", OFF]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o), "RTNETLINK answers: No route to host\n");
+    assert_eq!(stdout(&o), "");
+}
+
+#[test]
+fn forwarding_off_json_names_errno_and_drop_reason() {
+    let o = fwdsim(&["route", "get", "8.8.8.8", "from", "172.17.0.2", "iif", "docker0", "--host", OFF, "-j"]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["errno"], "EHOSTUNREACH");
+    assert_eq!(v["message"], "No route to host");
+    assert_eq!(v["drop_reason"], "IP_INADDRERRORS");
+}
+
+#[test]
+fn forwarding_on_prints_what_ip_route_get_prints() {
+    let o = fwdsim(&["route", "get", "8.8.8.8", "from", "172.17.0.2", "iif", "docker0", "--host", ON]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "8.8.8.8 from 172.17.0.2 via 10.0.2.2 dev eth0 \n    cache iif docker0 \n");
+    let o = fwdsim(&["route", "get", "8.8.8.8", "from", "172.17.0.2", "iif", "docker0", "--host", ON, "-j"]);
+    assert_eq!(
+        stdout(&o),
+        "[{\"dst\":\"8.8.8.8\",\"from\":\"172.17.0.2\",\"gateway\":\"10.0.2.2\",\"dev\":\"eth0\",\"flags\":[],\"cache\":[],\"iif\":\"docker0\"}]\n"
+    );
+}
+
+#[test]
+fn sysctl_override_turns_forwarding_on() {
+    let o = fwdsim(&[
+        "route", "get", "8.8.8.8", "from", "172.17.0.2", "iif", "docker0", "--host", OFF, "--sysctl",
+        "net.ipv4.ip_forward=1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("8.8.8.8 from 172.17.0.2 via 10.0.2.2 dev eth0 "));
+}
+
+#[test]
+fn trace_shows_the_no_route_walk() {
+    let o = fwdsim(&["route", "get", "8.8.8.8", "from", "172.17.0.2", "iif", "docker0", "--host", OFF, "--trace"]);
+    assert_eq!(o.status.code(), Some(2));
+    let out = stdout(&o);
+    assert!(out.contains("ip_route_input_slow (net/ipv4/route.c)"), "{out}");
+    assert!(
+        out.contains("IN_DEV_FORWARD(docker0) = 0 (net.ipv4.conf.docker0.forwarding = 0) -> no_route"),
+        "{out}"
+    );
+    assert!(out.contains("dst.input = ip_error"), "{out}");
+    assert!(out.lines().last().unwrap().contains("SKB_DROP_REASON_IP_INADDRERRORS"), "{out}");
+    let o = fwdsim(&["route", "get", "8.8.8.8", "from", "172.17.0.2", "iif", "docker0", "--host", OFF, "--trace", "-j"]);
+    let first = stdout(&o).lines().next().unwrap().to_string();
+    let steps: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let steps = steps.as_array().unwrap();
+    assert!(steps.iter().all(|s| s.get("function").is_some() && s.get("branch").is_some()));
+    assert!(steps.iter().any(|s| s["branch"] == "no_route"));
+}
+
+#[test]
+fn without_iif_the_output_path_answers() {
+    let o = fwdsim(&["route", "get", "8.8.8.8", "--host", ON]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "8.8.8.8 via 10.0.2.2 dev eth0 src 10.0.2.15 uid 0 \n    cache \n");
+}
+
+#[test]
+fn bad_inputs_are_one_line_and_exit_1() {
+    let cases: &[&[&str]] = &[
+        &["route", "get", "8.8.8.8", "iif", "docker0", "--host", "fixtures/hosts/no-such-host.toml"],
+        &["route", "get", "8.8.8.8", "iif", "nosuch0", "--host", OFF],
+        &["route", "get", "8.8.8.300", "iif", "docker0", "--host", OFF],
+        &["route", "get", "8.8.8.8", "--host", OFF, "--sysctl", "net.ipv4.no_such_key=1"],
+    ];
+    for args in cases {
+        let o = fwdsim(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert_eq!(e.lines().count(), 1, "{args:?}: {e}");
+        assert!(e.starts_with("fwdsim: "), "{e}");
+    }
+}
