@@ -694,3 +694,35 @@ fn forwarding_route_is_cached_per_next_hop() {
 fn no_trace_is_zero_sized() {
     assert_eq!(std::mem::size_of::<crate::trace::NoTrace>(), 0);
 }
+
+fn out(ns: &mut Netns, dst: &str, src: &str, tos: u8, mark: u32) -> Result<RouteGetReply, RouteGetError> {
+    use crate::ipv4::rtnetlink::{RouteGetRequest, inet_rtm_getroute};
+    let mut req = RouteGetRequest::new(dst.parse().unwrap());
+    req.src = src.parse().unwrap();
+    req.tos = tos;
+    req.mark = mark;
+    let mut buf = [0; 28];
+    inet_rtm_getroute(ns, &req, &mut buf, &mut crate::trace::NoTrace)
+}
+
+#[test]
+fn output_path_selects_the_source_address() {
+    // Answers of `ip route get` without iif on the same host (kernel 6.18).
+    let mut ns = lab()
+        .sysctl("net.ipv4.ip_forward", 1)
+        .route(UNICAST, "10.0.8.0/24", Some("10.0.2.8"), Some("r1"), 254, 0, 0)
+        .route(UNICAST, "10.0.8.0/24", Some("10.0.2.18"), Some("r1"), 254, 0, 0x10)
+        .build();
+    let r = out(&mut ns, "10.0.8.1", "0.0.0.0", 0, 0).unwrap();
+    assert_eq!((name(&ns, r.dev), r.gateway.unwrap().to_string()), ("r1", "10.0.2.8".into()));
+    assert_eq!((r.prefsrc.unwrap().to_string(), r.uid, r.src), ("10.0.2.1".into(), Some(0), None));
+    let r = out(&mut ns, "10.0.8.1", "10.0.1.1", 0x10, 0).unwrap();
+    assert_eq!((r.gateway.unwrap().to_string(), r.tos, r.prefsrc), ("10.0.2.18".into(), 0x10, None));
+    let r = out(&mut ns, "10.0.1.1", "0.0.0.0", 0, 0).unwrap();
+    assert_eq!((r.rt_type, name(&ns, r.dev), r.prefsrc.unwrap().to_string()), (RouteType::RTN_LOCAL, "lo", "10.0.1.1".into()));
+    let r = out(&mut ns, "10.0.2.5", "0.0.0.0", 0, 3).unwrap();
+    assert_eq!((name(&ns, r.dev), r.gateway, r.mark), ("r1", None, 3));
+    // A source that is not ours: the output path refuses it.
+    assert_eq!(out(&mut ns, "10.0.2.2", "10.0.1.2", 0, 0).unwrap_err().errno, Errno::ENETUNREACH);
+    assert_eq!(out(&mut ns, "198.51.100.1", "0.0.0.0", 0, 0).unwrap_err().errno, Errno::ENETUNREACH);
+}
