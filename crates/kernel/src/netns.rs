@@ -431,9 +431,14 @@ impl Netns {
             let dev = match nh.dev {
                 Some(d) => d,
                 None => match nh.gw {
-                    Some(gw) => self.gateway_dev(gw, spec.table).ok_or_else(|| ConfigError::Route(desc(), "Nexthop has invalid gateway"))?,
+                    Some(gw) => self
+                        .gateway_dev(gw, spec.table)
+                        .ok_or_else(|| ConfigError::Route(desc(), "Nexthop has invalid gateway"))?,
                     None => {
-                        return Err(ConfigError::Route(desc(), "a next hop needs a device or a gateway"));
+                        return Err(ConfigError::Route(
+                            desc(),
+                            "a next hop needs a device or a gateway",
+                        ));
                     }
                 },
             };

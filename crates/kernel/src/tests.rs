@@ -695,7 +695,13 @@ fn no_trace_is_zero_sized() {
     assert_eq!(std::mem::size_of::<crate::trace::NoTrace>(), 0);
 }
 
-fn out(ns: &mut Netns, dst: &str, src: &str, tos: u8, mark: u32) -> Result<RouteGetReply, RouteGetError> {
+fn out(
+    ns: &mut Netns,
+    dst: &str,
+    src: &str,
+    tos: u8,
+    mark: u32,
+) -> Result<RouteGetReply, RouteGetError> {
     use crate::ipv4::rtnetlink::{RouteGetRequest, inet_rtm_getroute};
     let mut req = RouteGetRequest::new(dst.parse().unwrap());
     req.src = src.parse().unwrap();
@@ -710,19 +716,260 @@ fn output_path_selects_the_source_address() {
     // Answers of `ip route get` without iif on the same host (kernel 6.18).
     let mut ns = lab()
         .sysctl("net.ipv4.ip_forward", 1)
-        .route(UNICAST, "10.0.8.0/24", Some("10.0.2.8"), Some("r1"), 254, 0, 0)
-        .route(UNICAST, "10.0.8.0/24", Some("10.0.2.18"), Some("r1"), 254, 0, 0x10)
+        .route(
+            UNICAST,
+            "10.0.8.0/24",
+            Some("10.0.2.8"),
+            Some("r1"),
+            254,
+            0,
+            0,
+        )
+        .route(
+            UNICAST,
+            "10.0.8.0/24",
+            Some("10.0.2.18"),
+            Some("r1"),
+            254,
+            0,
+            0x10,
+        )
         .build();
     let r = out(&mut ns, "10.0.8.1", "0.0.0.0", 0, 0).unwrap();
-    assert_eq!((name(&ns, r.dev), r.gateway.unwrap().to_string()), ("r1", "10.0.2.8".into()));
-    assert_eq!((r.prefsrc.unwrap().to_string(), r.uid, r.src), ("10.0.2.1".into(), Some(0), None));
+    assert_eq!(
+        (name(&ns, r.dev), r.gateway.unwrap().to_string()),
+        ("r1", "10.0.2.8".into())
+    );
+    assert_eq!(
+        (r.prefsrc.unwrap().to_string(), r.uid, r.src),
+        ("10.0.2.1".into(), Some(0), None)
+    );
     let r = out(&mut ns, "10.0.8.1", "10.0.1.1", 0x10, 0).unwrap();
-    assert_eq!((r.gateway.unwrap().to_string(), r.tos, r.prefsrc), ("10.0.2.18".into(), 0x10, None));
+    assert_eq!(
+        (r.gateway.unwrap().to_string(), r.tos, r.prefsrc),
+        ("10.0.2.18".into(), 0x10, None)
+    );
     let r = out(&mut ns, "10.0.1.1", "0.0.0.0", 0, 0).unwrap();
-    assert_eq!((r.rt_type, name(&ns, r.dev), r.prefsrc.unwrap().to_string()), (RouteType::RTN_LOCAL, "lo", "10.0.1.1".into()));
+    assert_eq!(
+        (r.rt_type, name(&ns, r.dev), r.prefsrc.unwrap().to_string()),
+        (RouteType::RTN_LOCAL, "lo", "10.0.1.1".into())
+    );
     let r = out(&mut ns, "10.0.2.5", "0.0.0.0", 0, 3).unwrap();
     assert_eq!((name(&ns, r.dev), r.gateway, r.mark), ("r1", None, 3));
     // A source that is not ours: the output path refuses it.
-    assert_eq!(out(&mut ns, "10.0.2.2", "10.0.1.2", 0, 0).unwrap_err().errno, Errno::ENETUNREACH);
-    assert_eq!(out(&mut ns, "198.51.100.1", "0.0.0.0", 0, 0).unwrap_err().errno, Errno::ENETUNREACH);
+    assert_eq!(
+        out(&mut ns, "10.0.2.2", "10.0.1.2", 0, 0)
+            .unwrap_err()
+            .errno,
+        Errno::ENETUNREACH
+    );
+    assert_eq!(
+        out(&mut ns, "198.51.100.1", "0.0.0.0", 0, 0)
+            .unwrap_err()
+            .errno,
+        Errno::ENETUNREACH
+    );
+}
+
+#[test]
+fn iif_rules_and_detached_devices() {
+    let base = || {
+        lab().sysctl("net.ipv4.ip_forward", 1).route(
+            UNICAST,
+            "10.0.5.0/24",
+            Some("10.0.2.2"),
+            Some("r1"),
+            100,
+            0,
+            0,
+        )
+    };
+    let mut ns = base()
+        .rule(200, |r| {
+            r.iifname = Some("r1".into());
+            r.table = 100
+        })
+        .build();
+    let r = ok(&mut ns, "10.0.5.1", "10.0.2.2", "r1");
+    assert_eq!((r.table, name(&ns, r.dev)), (100, "r1"));
+    assert_ne!(r.rtm_flags & RtcFlags::RTCF_DOREDIRECT.0, 0);
+    expect_err(
+        &mut ns,
+        "10.0.5.1",
+        "10.0.1.2",
+        "r0",
+        Errno::ENETUNREACH,
+        R::IP_INNOROUTES,
+    );
+    // A rule naming a device that does not exist never matches.
+    let mut ns = base()
+        .rule(200, |r| {
+            r.iifname = Some("nosuch0".into());
+            r.table = 100
+        })
+        .build();
+    assert!(ns.fib.rules.iter().any(|r| r.iif_detached()));
+    expect_err(
+        &mut ns,
+        "10.0.5.1",
+        "10.0.2.2",
+        "r1",
+        Errno::ENETUNREACH,
+        R::IP_INNOROUTES,
+    );
+    // An oif rule never matches on input (the flow's oif is 0).
+    let mut ns = base()
+        .rule(200, |r| {
+            r.oifname = Some("r1".into());
+            r.table = 100
+        })
+        .build();
+    expect_err(
+        &mut ns,
+        "10.0.5.1",
+        "10.0.1.2",
+        "r0",
+        Errno::ENETUNREACH,
+        R::IP_INNOROUTES,
+    );
+}
+
+#[test]
+fn nop_suppress_and_unresolved_goto_continue_the_walk() {
+    let base = || {
+        lab()
+            .sysctl("net.ipv4.ip_forward", 1)
+            .route(
+                UNICAST,
+                "0.0.0.0/0",
+                Some("10.0.2.2"),
+                Some("r1"),
+                100,
+                0,
+                0,
+            )
+            .route(
+                UNICAST,
+                "10.0.5.0/24",
+                Some("10.0.2.3"),
+                Some("r1"),
+                254,
+                0,
+                0,
+            )
+    };
+    // suppress_prefixlength 0: table 100's default route is ignored, main answers.
+    let mut ns = base()
+        .rule(100, |r| {
+            r.table = 100;
+            r.suppress_prefixlen = 0
+        })
+        .build();
+    let r = ok(&mut ns, "10.0.5.1", "10.0.1.2", "r0");
+    assert_eq!(
+        (r.table, r.gateway.unwrap().to_string()),
+        (254, "10.0.2.3".into())
+    );
+    // nop continues; a goto to a pref that does not exist is skipped.
+    let mut ns = base()
+        .rule(90, |r| r.action = FibRuleAction::FR_ACT_NOP)
+        .rule(95, |r| {
+            r.action = FibRuleAction::FR_ACT_GOTO;
+            r.target = 96
+        })
+        .rule(100, |r| r.table = 100)
+        .build();
+    assert_eq!(ok(&mut ns, "10.0.5.1", "10.0.1.2", "r0").table, 100);
+}
+
+#[test]
+fn linkdown_next_hops_and_ignore_routes_with_linkdown() {
+    let base = || {
+        lab()
+            .dev("t0", "10.0.4.1/24")
+            .no_carrier("t0")
+            .sysctl("net.ipv4.ip_forward", 1)
+            .route(
+                UNICAST,
+                "10.0.9.0/24",
+                Some("10.0.4.2"),
+                Some("t0"),
+                254,
+                10,
+                0,
+            )
+            .route(
+                UNICAST,
+                "10.0.9.0/24",
+                Some("10.0.2.9"),
+                Some("r1"),
+                254,
+                20,
+                0,
+            )
+    };
+    let mut ns = base().build();
+    expect_fwd(
+        &mut ns,
+        "10.0.9.1",
+        "10.0.1.2",
+        "r0",
+        "t0",
+        Some("10.0.4.2"),
+    );
+    let mut ns = base()
+        .sysctl("net.ipv4.conf.t0.ignore_routes_with_linkdown", 1)
+        .build();
+    expect_fwd(
+        &mut ns,
+        "10.0.9.1",
+        "10.0.1.2",
+        "r0",
+        "r1",
+        Some("10.0.2.9"),
+    );
+}
+
+#[test]
+fn multipath_picks_one_of_the_next_hops() {
+    use crate::netns::{NexthopSpec, RouteSpec};
+    use crate::uapi::RtnhFlags;
+    let mut ns = lab().sysctl("net.ipv4.ip_forward", 1).build();
+    let mut spec = RouteSpec::new(UNICAST, "10.0.10.0".parse().unwrap(), 24);
+    for (gw, dev) in [("10.0.2.10", "r1"), ("10.0.1.10", "r0")] {
+        let dev = Some(ns.dev_by_name(dev).unwrap().ifindex);
+        spec.nexthops.push(NexthopSpec {
+            gw: Some(gw.parse().unwrap()),
+            dev,
+            weight: 1,
+            flags: RtnhFlags(0),
+        });
+    }
+    ns.fib_table_insert(&spec, false).unwrap();
+    let mut devs = std::collections::BTreeSet::new();
+    for i in 20..60 {
+        let r = ok(&mut ns, "10.0.10.1", &format!("10.0.1.{i}"), "r0");
+        devs.insert(name(&ns, r.dev).to_string());
+    }
+    assert_eq!(
+        devs.into_iter().collect::<Vec<_>>(),
+        ["r0", "r1"],
+        "flows spread over both paths"
+    );
+}
+
+#[test]
+fn a_device_without_ipv4_state_drops_without_counting() {
+    let mut ns = lab().sysctl("net.ipv4.ip_forward", 1).build();
+    let r0 = ns.dev_by_name("r0").unwrap().ifindex;
+    ns.dev_mut(r0).unwrap().ip_ptr = None;
+    let e = err(&mut ns, "10.0.2.2", "10.0.1.2", "r0");
+    assert_eq!(
+        (e.errno, e.drop_reason),
+        (Errno::EINVAL, Some(R::NOT_SPECIFIED))
+    );
+    assert_eq!(
+        ns.rt_cache_stat.in_martian_src + ns.rt_cache_stat.in_martian_dst,
+        0
+    );
 }

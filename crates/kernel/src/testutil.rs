@@ -59,6 +59,13 @@ impl HostBuilder {
         self
     }
 
+    /// Takes the carrier of a device down (its next hops become `linkdown`).
+    pub fn no_carrier(mut self, dev: &str) -> Self {
+        let i = self.ns.dev_by_name(dev).unwrap().ifindex;
+        self.ns.dev_mut(i).unwrap().carrier = false;
+        self
+    }
+
     /// Adds an address `A/len` to a device, with the kernel's routes.
     pub fn addr(mut self, dev: &str, addr: &str) -> Self {
         let (a, l) = addr.split_once('/').unwrap();
