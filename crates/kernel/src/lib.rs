@@ -20,10 +20,17 @@
 
 pub mod core {
     //! Protocol-independent parts: the packet, the route, drop reasons, rules.
+    pub mod dev;
     pub mod dropreason;
     pub mod dst;
     pub mod fib_rules;
+    pub mod neighbour;
     pub mod skbuff;
+    pub mod tx;
+}
+pub mod ethernet {
+    //! The link layer.
+    pub mod eth;
 }
 pub mod ipv4 {
     //! The IPv4 files of the kernel, one module each.
@@ -32,7 +39,10 @@ pub mod ipv4 {
     pub mod fib_rules;
     pub mod fib_semantics;
     pub mod fib_trie;
+    pub mod icmp;
+    pub mod inetpeer;
     pub mod ip_forward;
+    pub mod ip_hdr;
     pub mod ip_input;
     pub mod ip_output;
     pub mod route;
@@ -47,9 +57,14 @@ pub mod trace;
 pub mod uapi;
 
 #[cfg(test)]
+mod packet_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 pub mod testutil;
 
 pub use crate::core::dropreason::SkbDropReason;
+
+/// `HZ` of the modelled kernel: jiffies per second (CONFIG_HZ=250).
+pub const HZ: u64 = 250;
 pub use crate::netns::{IfIndex, Netns};

@@ -240,6 +240,22 @@ pub struct Netns {
     pub rt_cache_stat: RtCacheStat,
     /// `rt_genid`: bumped by `rt_cache_flush`; cached routes of an older generation are stale.
     pub rt_genid: u32,
+    /// The ARP table.
+    pub neigh: Vec<crate::core::neighbour::Neighbour>,
+    /// Frames sent while handling the current packet.
+    pub tx: crate::core::tx::TxQueue,
+    /// Per-source rate-limit state (`net->ipv4.peers`).
+    pub peers: crate::ipv4::inetpeer::InetPeers,
+    /// The clock: `jiffies` at the current packet (HZ = 250).
+    pub jiffies: u64,
+    /// `icmp_global_credit`.
+    pub icmp_global_credit: i64,
+    /// `icmp_global_stamp` (jiffies).
+    pub icmp_global_stamp: u64,
+    /// `rx_otherhost_dropped` per device (`ip -s -s link`: otherhost).
+    pub rx_otherhost_dropped: BTreeMap<IfIndex, u64>,
+    /// A reusable buffer for packets the host builds itself.
+    pub scratch: Vec<u8>,
 }
 
 impl Default for Netns {
@@ -260,6 +276,14 @@ impl Netns {
             mib: IpMib::default(),
             rt_cache_stat: RtCacheStat::default(),
             rt_genid: 0,
+            neigh: Vec::new(),
+            tx: Default::default(),
+            peers: Default::default(),
+            jiffies: 0,
+            icmp_global_credit: 50,
+            icmp_global_stamp: 0,
+            rx_otherhost_dropped: BTreeMap::new(),
+            scratch: Vec::with_capacity(2048),
         }
     }
 
@@ -364,6 +388,7 @@ impl Netns {
             dev.ip_ptr = Some(idev);
         }
         let ifindex = dev.ifindex;
+        self.rx_otherhost_dropped.insert(ifindex, 0);
         let pos = self.devices.partition_point(|d| d.ifindex < ifindex);
         self.devices.insert(pos, dev);
         Ok(ifindex)
@@ -448,10 +473,10 @@ impl Netns {
             fnh.nh_flags = nh.flags;
             if nh.flags.contains(RtnhFlags::RTNH_F_ONLINK) {
                 fnh.nh_scope = RtScope::RT_SCOPE_LINK;
-            } else if let Some(gw) = nh.gw {
-                if self.inet_addr_type_is_local(gw) {
-                    fnh.nh_scope = RtScope::RT_SCOPE_HOST;
-                }
+            } else if let Some(gw) = nh.gw
+                && self.inet_addr_type_is_local(gw)
+            {
+                fnh.nh_scope = RtScope::RT_SCOPE_HOST;
             }
             if !d.carrier && d.is_up() {
                 fnh.nh_flags.0 |= RtnhFlags::RTNH_F_LINKDOWN.0;
@@ -790,10 +815,10 @@ impl Netns {
                 self.devconf_dflt.mark_set(k);
                 // devinet_copy_dflt_conf
                 for d in self.devices.iter_mut() {
-                    if let Some(idev) = d.ip_ptr.as_mut() {
-                        if !idev.cnf.is_set(k) {
-                            idev.cnf.set(k, v);
-                        }
+                    if let Some(idev) = d.ip_ptr.as_mut()
+                        && !idev.cnf.is_set(k)
+                    {
+                        idev.cnf.set(k, v);
                     }
                 }
             }

@@ -171,3 +171,51 @@ pub fn get(
 pub fn name(ns: &Netns, i: IfIndex) -> &str {
     ns.dev_name(i)
 }
+
+/// The client and server MACs of the lab (c0 behind r0, s0 behind r1).
+pub const C0_MAC: [u8; 6] = [2, 0, 0, 0, 1, 2];
+/// The server's MAC.
+pub const S0_MAC: [u8; 6] = [2, 0, 0, 0, 2, 2];
+
+impl HostBuilder {
+    /// A permanent ARP entry: `ip neigh add IP lladdr MAC dev DEV nud permanent`.
+    pub fn neigh(mut self, dev: &str, ip: &str, mac: [u8; 6]) -> Self {
+        let dev = self.ns.dev_by_name(dev).unwrap().ifindex;
+        self.ns.neigh.push(crate::core::neighbour::Neighbour {
+            dev,
+            ip: ip.parse().unwrap(),
+            lladdr: Some(mac),
+            state: crate::core::neighbour::NudState::NUD_PERMANENT,
+        });
+        self
+    }
+
+    /// The lab router with the client (10.0.1.2) and server (10.0.2.2) known.
+    pub fn lab_router() -> Self {
+        Self::router()
+            .neigh("r0", "10.0.1.2", C0_MAC)
+            .neigh("r1", "10.0.2.2", S0_MAC)
+    }
+}
+
+/// An Ethernet frame from the client to `dst_mac` carrying an ICMP echo
+/// request from `src` to `dst` with `ttl` and `payload` bytes of data.
+pub fn echo_frame(dst_mac: [u8; 6], src: &str, dst: &str, ttl: u8, payload: usize) -> Vec<u8> {
+    let src: Ipv4Addr = src.parse().unwrap();
+    let dst: Ipv4Addr = dst.parse().unwrap();
+    let b = etherparse::PacketBuilder::ethernet2(C0_MAC, dst_mac)
+        .ipv4(src.octets(), dst.octets(), ttl)
+        .icmpv4_echo_request(7, 1);
+    let data = vec![0xabu8; payload];
+    let mut out = Vec::with_capacity(b.size(data.len()));
+    b.write(&mut out, &data).unwrap();
+    out
+}
+
+/// Rewrites the IPv4 header checksum of a frame after a test changed a field.
+pub fn fix_csum(frame: &mut [u8]) {
+    let ihl = (frame[14] & 0xf) as usize * 4;
+    frame[24..26].copy_from_slice(&[0, 0]);
+    let c = crate::ipv4::ip_hdr::ip_compute_csum(&frame[14..14 + ihl]);
+    frame[24..26].copy_from_slice(&c.to_be_bytes());
+}

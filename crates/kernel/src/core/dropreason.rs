@@ -82,6 +82,8 @@ drop_reasons! {
     FRAG_TOO_FAR,
     /// Non-IP packet back out the same device without proxy_arp_pvlan.
     ARP_PVLAN_DISABLE,
+    /// No handler for the link-layer protocol.
+    UNHANDLED_PROTO,
 }
 
 impl std::fmt::Display for SkbDropReason {
@@ -97,7 +99,7 @@ mod tests {
     #[test]
     fn names_are_the_kernel_names() {
         assert_eq!(SkbDropReason::IP_INADDRERRORS.name(), "IP_INADDRERRORS");
-        assert_eq!(SkbDropReason::ALL.len(), 28);
+        assert_eq!(SkbDropReason::ALL.len(), 29);
         assert_eq!(SkbDropReason::ALL[0], SkbDropReason::NOT_DROPPED_YET);
     }
 }

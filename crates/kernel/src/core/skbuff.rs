@@ -101,6 +101,8 @@ pub struct SkBuff<'a> {
     pub drop_reason: SkbDropReason,
     /// The ICMP error sent back, if any.
     pub icmp: Option<IcmpOut>,
+    /// The packet reached a transport handler of this host.
+    pub delivered: bool,
 }
 
 /// `ETH_P_IP`.
@@ -130,12 +132,21 @@ impl<'a> SkBuff<'a> {
             },
             drop_reason: SkbDropReason::NOT_DROPPED_YET,
             icmp: None,
+            delivered: false,
         }
     }
 
     /// The route decision attached to the skb (`skb_rtable`).
     pub fn rtable(&self) -> Option<&Rtable> {
         self.dst.as_ref()
+    }
+
+    /// The IPv4 header's source address (`ip_hdr(skb)->saddr`), if the header is there.
+    pub fn ip_saddr(&self) -> Option<Ipv4Addr> {
+        let o = self.network_header as usize;
+        self.data
+            .get(o + 12..o + 16)
+            .map(|b| Ipv4Addr::new(b[0], b[1], b[2], b[3]))
     }
 
     /// The IPv4 header's destination address (`ip_hdr(skb)->daddr`), if the header is there.

@@ -311,10 +311,10 @@ pub fn inet_select_addr(
         return addr;
     }
     for d in &ns.devices {
-        if let Some(idev) = &d.ip_ptr {
-            if let Some(a) = in_dev_select_addr(idev, scope) {
-                return a;
-            }
+        if let Some(idev) = &d.ip_ptr
+            && let Some(a) = in_dev_select_addr(idev, scope)
+        {
+            return a;
         }
     }
     Ipv4Addr::UNSPECIFIED

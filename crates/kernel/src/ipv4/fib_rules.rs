@@ -131,18 +131,18 @@ pub fn fib_rules_lookup<T: Tracer>(
                 Branch::Next,
             ));
         }
-        if let Ok(res) = &r {
-            if fib4_rule_suppress(ns, rule, res) {
-                if T::ENABLED {
-                    t.step(Step::new(
-                        KernelFn::fib4_rule_suppress,
-                        Check::RuleSuppressed { pref: rule.pref },
-                        Branch::Next,
-                    ));
-                }
-                i += 1;
-                continue;
+        if let Ok(res) = &r
+            && fib4_rule_suppress(ns, rule, res)
+        {
+            if T::ENABLED {
+                t.step(Step::new(
+                    KernelFn::fib4_rule_suppress,
+                    Check::RuleSuppressed { pref: rule.pref },
+                    Branch::Next,
+                ));
             }
+            i += 1;
+            continue;
         }
         if r != Err(Errno::EAGAIN) {
             return r;
@@ -156,33 +156,33 @@ pub fn fib_rules_lookup<T: Tracer>(
 /// `not` inverts the result.
 pub fn fib_rule_match(rule: &FibRule, flp: &Flowi4) -> bool {
     let m = (|| {
-        if let Some(i) = rule.iifindex {
-            if i != flp.flowi4_iif {
-                return false;
-            }
+        if let Some(i) = rule.iifindex
+            && i != flp.flowi4_iif
+        {
+            return false;
         }
-        if let Some(o) = rule.oifindex {
-            if o != flp.flowi4_oif {
-                return false;
-            }
+        if let Some(o) = rule.oifindex
+            && o != flp.flowi4_oif
+        {
+            return false;
         }
         if (rule.mark ^ flp.flowi4_mark) & rule.mark_mask != 0 {
             return false;
         }
-        if let Some((lo, hi)) = rule.uid_range {
-            if flp.flowi4_uid < lo || flp.flowi4_uid > hi {
-                return false;
-            }
+        if let Some((lo, hi)) = rule.uid_range
+            && (flp.flowi4_uid < lo || flp.flowi4_uid > hi)
+        {
+            return false;
         }
-        if let Some((a, l)) = rule.src {
-            if (u32::from(flp.saddr) ^ u32::from(a)) & prefix_mask(l) != 0 {
-                return false;
-            }
+        if let Some((a, l)) = rule.src
+            && (u32::from(flp.saddr) ^ u32::from(a)) & prefix_mask(l) != 0
+        {
+            return false;
         }
-        if let Some((a, l)) = rule.dst {
-            if (u32::from(flp.daddr) ^ u32::from(a)) & prefix_mask(l) != 0 {
-                return false;
-            }
+        if let Some((a, l)) = rule.dst
+            && (u32::from(flp.daddr) ^ u32::from(a)) & prefix_mask(l) != 0
+        {
+            return false;
         }
         if let Some(d) = rule.dscp {
             if (d ^ (flp.flowi4_dscp >> 2)) & 0x3f != 0 {
@@ -194,15 +194,15 @@ pub fn fib_rule_match(rule: &FibRule, flp: &Flowi4) -> bool {
         if rule.ip_proto != 0 && rule.ip_proto != flp.flowi4_proto {
             return false;
         }
-        if let Some((lo, hi)) = rule.sport {
-            if flp.fl4_sport < lo || flp.fl4_sport > hi {
-                return false;
-            }
+        if let Some((lo, hi)) = rule.sport
+            && (flp.fl4_sport < lo || flp.fl4_sport > hi)
+        {
+            return false;
         }
-        if let Some((lo, hi)) = rule.dport {
-            if flp.fl4_dport < lo || flp.fl4_dport > hi {
-                return false;
-            }
+        if let Some((lo, hi)) = rule.dport
+            && (flp.fl4_dport < lo || flp.fl4_dport > hi)
+        {
+            return false;
         }
         true
     })();
@@ -238,17 +238,14 @@ pub fn fib4_rule_suppress(ns: &Netns, rule: &FibRule, res: &FibResult) -> bool {
     if (res.prefixlen as i32) <= rule.suppress_prefixlen {
         return true;
     }
-    if rule.suppress_ifgroup != -1 {
-        if let Some(fi) = res.fi {
-            if let Some(nh) = ns.fib.info(fi).fib_nh.first() {
-                if ns
-                    .dev(nh.nh_dev)
-                    .is_some_and(|d| d.group as i32 == rule.suppress_ifgroup)
-                {
-                    return true;
-                }
-            }
-        }
+    if rule.suppress_ifgroup != -1
+        && let Some(fi) = res.fi
+        && let Some(nh) = ns.fib.info(fi).fib_nh.first()
+        && ns
+            .dev(nh.nh_dev)
+            .is_some_and(|d| d.group as i32 == rule.suppress_ifgroup)
+    {
+        return true;
     }
     false
 }

@@ -110,10 +110,10 @@ pub fn fib_table_lookup(
     loop {
         let mut best: Option<u8> = None;
         for id in tb_ids {
-            if let Some(t) = ns.fib.tables.get(id) {
-                if let Some((_, len, _)) = t.trie.lookup_max(key, max) {
-                    best = Some(best.map_or(len, |b: u8| b.max(len)));
-                }
+            if let Some(t) = ns.fib.tables.get(id)
+                && let Some((_, len, _)) = t.trie.lookup_max(key, max)
+            {
+                best = Some(best.map_or(len, |b: u8| b.max(len)));
             }
         }
         let len = match best {

@@ -1,17 +1,56 @@
-//! Models net/ipv4/ip_forward.c: `ip_forward`, the input handler of a
-//! forwarding route.
+//! Models net/ipv4/ip_forward.c: `ip_forward` and `ip_forward_finish`, the
+//! input handler of a forwarding route, with its checks in order: packet
+//! type, TTL (ICMP time exceeded), strict source route, `ForwDatagrams`, the
+//! MTU with DF (ICMP fragmentation needed), `ip_decrease_ttl`, the ICMP
+//! redirect, then `dst_output`.
 
+use crate::core::dropreason::SkbDropReason;
 use crate::core::dst::{NetRx, NetTx, dst_output};
-use crate::core::skbuff::{IpskbFlags, SkBuff};
+use crate::core::skbuff::{IpskbFlags, PacketType, SkBuff};
+use crate::ipv4::icmp::{ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED, icmp_send};
+use crate::ipv4::ip_hdr::{IP_DF, Iphdr, ip_decrease_ttl};
+use crate::ipv4::ip_output::route_mtu;
 use crate::netns::Netns;
 use crate::trace::{Branch, Check, KernelFn, Step, Tracer};
 
-/// Kernel: `ip_forward`: counts `ForwDatagrams`, marks the packet
-/// forwarded and sends it out through `dst_output`.
+/// Kernel: `ip_forward`.
 pub fn ip_forward<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
     t.enter(KernelFn::ip_forward);
+    let r = forward(ns, skb, t);
+    t.leave();
+    r
+}
+
+fn drop<T: Tracer>(skb: &mut SkBuff<'_>, reason: SkbDropReason, t: &mut T) -> NetRx {
+    skb.drop_reason = reason;
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::ip_forward,
+            Check::Drop { reason },
+            Branch::out,
+        ));
+    }
+    NetRx::Drop
+}
+
+fn forward<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
+    if skb.pkt_type != PacketType::Host {
+        return drop(skb, SkbDropReason::NOT_SPECIFIED, t);
+    }
+    let nh = skb.network_header as usize;
+    let (ttl, frag_off) = {
+        let h = Iphdr(&skb.data[nh..]);
+        (h.ttl(), h.frag_off())
+    };
+    if ttl <= 1 {
+        ns.mib.ip.InHdrErrors += 1;
+        icmp_send(ns, skb, ICMP_TIME_EXCEEDED, 0, 0, t);
+        return drop(skb, SkbDropReason::IP_INHDR, t);
+    }
+    let Some(rt) = skb.dst else {
+        return drop(skb, SkbDropReason::NOT_SPECIFIED, t);
+    };
     ns.mib.ip.ForwDatagrams += 1;
-    skb.cb.flags.0 |= IpskbFlags::IPSKB_FORWARDED.0;
     if T::ENABLED {
         t.step(Step::new(
             KernelFn::ip_forward,
@@ -21,10 +60,26 @@ pub fn ip_forward<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) ->
             Branch::Next,
         ));
     }
-    let r = match dst_output(ns, skb, t) {
+    skb.cb.flags.0 |= IpskbFlags::IPSKB_FORWARDED.0;
+    let mtu = route_mtu(ns, &rt);
+    if skb.len > mtu && frag_off & IP_DF != 0 {
+        ns.mib.ip.FragFails += 1;
+        icmp_send(ns, skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu, t);
+        return drop(skb, SkbDropReason::PKT_TOO_BIG, t);
+    }
+    ip_decrease_ttl(&mut skb.data[nh..nh + 20]);
+    if skb.cb.flags.contains(IpskbFlags::IPSKB_DOREDIRECT) {
+        crate::ipv4::route::ip_rt_send_redirect(ns, skb, t);
+    }
+    // ip_forward_finish -> dst_output
+    match dst_output(ns, skb, t) {
         NetTx::Success => NetRx::Success,
-        NetTx::Drop => NetRx::Drop,
-    };
-    t.leave();
-    r
+        NetTx::Drop => {
+            if skb.drop_reason == SkbDropReason::NEIGH_FAILED {
+                // ipv4_link_failure: the next hop never answered ARP.
+                crate::ipv4::icmp::icmp_send(ns, skb, ICMP_DEST_UNREACH, 1, 0, t);
+            }
+            NetRx::Drop
+        }
+    }
 }

@@ -1,59 +1,534 @@
-//! Models the delivery side of net/ipv4/ip_input.c reached through
-//! `dst_input`: `ip_local_deliver` for local and broadcast routes, and the
-//! multicast handlers `ip_mr_input` (net/ipv4/ipmr.c) and `dst_discard`.
-//! The packet-level checks before the route decision (`ip_rcv_core`) and
-//! the transport demultiplexing live with the packet path.
+//! Models net/ipv4/ip_input.c: `ip_rcv` → `ip_rcv_core` (the header checks
+//! in the kernel's order, with their drop reasons and counters) →
+//! `ip_rcv_finish` → `ip_rcv_finish_core` (the route decision, options,
+//! multicast/broadcast counters) → `dst_input`; and the handlers a dst
+//! points at for packets to this host: `ip_local_deliver` with the protocol
+//! demultiplexing of `ip_protocol_deliver_rcu`, plus `ip_mr_input` and
+//! `dst_discard`.
 
 use crate::core::dropreason::SkbDropReason;
-use crate::core::dst::NetRx;
-use crate::core::skbuff::SkBuff;
+use crate::core::dst::{NetRx, dst_input};
+use crate::core::skbuff::{ETH_P_IP, PacketType, SkBuff};
+use crate::ipv4::icmp::{
+    ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHOREPLY, ICMP_PARAMETERPROB, icmp_send,
+};
+use crate::ipv4::ip_hdr::{Iphdr, ip_compute_csum};
+use crate::ipv4::route::ip_route_input_noref;
 use crate::netns::Netns;
 use crate::trace::{Branch, Check, KernelFn, Step, Tracer};
+use crate::uapi::{RouteType, RtcFlags};
 
-/// Kernel: `ip_local_deliver`: the packet is for this host. Counts
-/// `InDelivers` and hands the packet up.
-pub fn ip_local_deliver<T: Tracer>(ns: &mut Netns, _skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
+fn drop<T: Tracer>(skb: &mut SkBuff<'_>, f: KernelFn, reason: SkbDropReason, t: &mut T) -> NetRx {
+    skb.drop_reason = reason;
+    if T::ENABLED {
+        t.step(Step::new(f, Check::Drop { reason }, Branch::out));
+    }
+    NetRx::Drop
+}
+
+/// Kernel: `ip_rcv`: `ip_rcv_core`, then (no netfilter) `ip_rcv_finish`.
+pub fn ip_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
+    t.enter(KernelFn::ip_rcv);
+    let r = match ip_rcv_core(ns, skb, t) {
+        Err(reason) => drop(skb, KernelFn::ip_rcv_core, reason, t),
+        Ok(()) => ip_rcv_finish(ns, skb, t),
+    };
+    t.leave();
+    r
+}
+
+/// Kernel: `ip_rcv_core`: OTHERHOST, then `InReceives`/`InOctets`, the
+/// header length, version and IHL, the ECN counters, the checksum, the total
+/// length against the frame, and the trim of link-layer padding.
+pub fn ip_rcv_core<T: Tracer>(
+    ns: &mut Netns,
+    skb: &mut SkBuff<'_>,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    const F: KernelFn = KernelFn::ip_rcv_core;
+    if skb.pkt_type == PacketType::OtherHost {
+        *ns.rx_otherhost_dropped.entry(skb.dev).or_insert(0) += 1;
+        return Err(SkbDropReason::OTHERHOST);
+    }
+    ns.mib.ip.InReceives += 1;
+    ns.mib.ip_ext.InOctets += skb.len as u64;
+    if T::ENABLED {
+        t.step(Step::new(
+            F,
+            Check::Counter { name: "InReceives" },
+            Branch::Next,
+        ));
+    }
+    let nh = skb.network_header as usize;
+    let avail = skb.len as usize;
+    if avail < 20 {
+        ns.mib.ip.InHdrErrors += 1;
+        return Err(SkbDropReason::IP_INHDR);
+    }
+    let h = Iphdr(&skb.data[nh..]);
+    if h.ihl() < 5 || h.version() != 4 {
+        ns.mib.ip.InHdrErrors += 1;
+        return Err(SkbDropReason::IP_INHDR);
+    }
+    match h.tos() & 3 {
+        0 => ns.mib.ip_ext.InNoECTPkts += 1,
+        1 => ns.mib.ip_ext.InECT1Pkts += 1,
+        2 => ns.mib.ip_ext.InECT0Pkts += 1,
+        _ => ns.mib.ip_ext.InCEPkts += 1,
+    }
+    let ihl = h.ihl() as usize * 4;
+    if avail < ihl {
+        ns.mib.ip.InHdrErrors += 1;
+        return Err(SkbDropReason::IP_INHDR);
+    }
+    if ip_compute_csum(&skb.data[nh..nh + ihl]) != 0 {
+        ns.mib.ip_ext.InCsumErrors += 1;
+        ns.mib.ip.InHdrErrors += 1;
+        return Err(SkbDropReason::IP_CSUM);
+    }
+    let tot_len = h.tot_len() as usize;
+    if avail < tot_len {
+        ns.mib.ip_ext.InTruncatedPkts += 1;
+        return Err(SkbDropReason::PKT_TOO_SMALL);
+    }
+    if tot_len < ihl {
+        ns.mib.ip.InHdrErrors += 1;
+        return Err(SkbDropReason::IP_INHDR);
+    }
+    skb.len = tot_len as u32;
+    skb.transport_header = (nh + ihl) as u16;
+    skb.ip_protocol = h.protocol();
+    skb.cb.iif = skb.skb_iif;
+    Ok(())
+}
+
+/// Kernel: `ip_rcv_finish`: `ip_rcv_finish_core`, then `dst_input`.
+pub fn ip_rcv_finish<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
+    match ip_rcv_finish_core(ns, skb, t) {
+        Err(reason) => drop(skb, KernelFn::ip_rcv_finish_core, reason, t),
+        Ok(()) => {
+            if T::ENABLED
+                && let Some(rt) = skb.dst
+            {
+                t.step(Step::new(
+                    KernelFn::dst_input,
+                    Check::DstInputCall {
+                        input: rt.dst.input.name,
+                    },
+                    Branch::Next,
+                ));
+            }
+            dst_input(ns, skb, t)
+        }
+    }
+}
+
+/// Kernel: `ip_rcv_finish_core`: the route decision (`IP_RPFILTER` also
+/// counts `TcpExt IPReversePathFilter`), options when the header has them,
+/// and the multicast/broadcast counters from the route's type.
+pub fn ip_rcv_finish_core<T: Tracer>(
+    ns: &mut Netns,
+    skb: &mut SkBuff<'_>,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    let nh = skb.network_header as usize;
+    let (daddr, saddr, tos, ihl) = {
+        let h = Iphdr(&skb.data[nh..]);
+        (h.daddr(), h.saddr(), h.tos(), h.ihl())
+    };
+    if skb.dst.is_none() {
+        let dev = skb.dev;
+        if let Err(reason) = ip_route_input_noref(ns, skb, daddr, saddr, tos & 0xfc, dev, t) {
+            if reason == SkbDropReason::IP_RPFILTER {
+                ns.mib.tcp_ext.IPReversePathFilter += 1;
+            }
+            return Err(reason);
+        }
+    }
+    if ihl > 5 {
+        ip_rcv_options(ns, skb, t)?;
+    }
+    let rt = skb.dst.expect("routed above");
+    if rt.rt_type == RouteType::RTN_MULTICAST {
+        ns.mib.ip_ext.InMcastPkts += 1;
+        ns.mib.ip_ext.InMcastOctets += skb.len as u64;
+    } else if rt.rt_type == RouteType::RTN_BROADCAST {
+        ns.mib.ip_ext.InBcastPkts += 1;
+        ns.mib.ip_ext.InBcastOctets += skb.len as u64;
+    } else if matches!(skb.pkt_type, PacketType::Broadcast | PacketType::Multicast)
+        && ns
+            .in_dev(skb.dev)
+            .is_some_and(|i| ns.in_dev_drop_unicast_in_l2_multicast(i))
+    {
+        return Err(SkbDropReason::UNICAST_IN_L2_MULTICAST);
+    }
+    Ok(())
+}
+
+/// `IPOPT_*` option types.
+mod ipopt {
+    pub const END: u8 = 0;
+    pub const NOOP: u8 = 1;
+    pub const RR: u8 = 7;
+    pub const TS: u8 = 68;
+    pub const LSRR: u8 = 131;
+    pub const SSRR: u8 = 137;
+    pub const RA: u8 = 148;
+}
+
+/// Kernel: `ip_rcv_options` → `ip_options_compile`: a malformed option is
+/// ICMP parameter problem pointing at the bad byte (`InHdrErrors`,
+/// `IP_INHDR`); a source route is refused unless `accept_source_route`
+/// (all AND device). Accepted source routes are not re-routed by this model.
+pub fn ip_rcv_options<T: Tracer>(
+    ns: &mut Netns,
+    skb: &mut SkBuff<'_>,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    let nh = skb.network_header as usize;
+    let ihl = Iphdr(&skb.data[nh..]).ihl() as usize * 4;
+    let mut srr = false;
+    let mut bad: Option<usize> = None;
+    let mut i = 20;
+    while i < ihl {
+        let o = &skb.data[nh..nh + ihl];
+        let ty = o[i];
+        if ty == ipopt::END {
+            break;
+        }
+        if ty == ipopt::NOOP {
+            i += 1;
+            continue;
+        }
+        if i + 1 >= ihl {
+            bad = Some(i);
+            break;
+        }
+        let optlen = o[i + 1] as usize;
+        if optlen < 2 || optlen > ihl - i {
+            bad = Some(i);
+            break;
+        }
+        match ty {
+            ipopt::RR | ipopt::LSRR | ipopt::SSRR => {
+                if optlen < 3 {
+                    bad = Some(i + 1);
+                    break;
+                }
+                if o[i + 2] < 4 {
+                    bad = Some(i + 2);
+                    break;
+                }
+                if ty != ipopt::RR {
+                    if srr {
+                        bad = Some(i);
+                        break;
+                    }
+                    srr = true;
+                }
+            }
+            ipopt::TS => {
+                if optlen < 4 {
+                    bad = Some(i + 1);
+                    break;
+                }
+                if o[i + 2] < 5 {
+                    bad = Some(i + 2);
+                    break;
+                }
+            }
+            ipopt::RA if optlen < 4 => {
+                bad = Some(i + 1);
+                break;
+            }
+            _ => {}
+        }
+        i += optlen;
+    }
+    if let Some(ptr) = bad {
+        ns.mib.ip.InHdrErrors += 1;
+        icmp_send(ns, skb, ICMP_PARAMETERPROB, 0, (ptr as u32) << 24, t);
+        return Err(SkbDropReason::IP_INHDR);
+    }
+    if srr {
+        let ok = ns
+            .in_dev(skb.dev)
+            .is_some_and(|i| ns.in_dev_source_route(i));
+        if !ok {
+            return Err(SkbDropReason::NOT_SPECIFIED);
+        }
+    }
+    Ok(())
+}
+
+/// `IPPROTO_*` handled by this host.
+const IPPROTO_ICMP: u8 = 1;
+const IPPROTO_IGMP: u8 = 2;
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+
+/// Kernel: `ip_local_deliver`: the packet is for this host. Fragments are
+/// counted for reassembly (`ReasmReqds`); whole datagrams go to
+/// `ip_protocol_deliver_rcu`.
+pub fn ip_local_deliver<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
     t.enter(KernelFn::ip_local_deliver);
+    let nh = skb.network_header as usize;
+    let r = if skb.data.len() >= nh + 20 && Iphdr(&skb.data[nh..]).is_fragment() {
+        ns.mib.ip.ReasmReqds += 1;
+        skb.delivered = true;
+        NetRx::Success
+    } else {
+        ip_protocol_deliver_rcu(ns, skb, t)
+    };
+    t.leave();
+    r
+}
+
+/// Kernel: `ip_protocol_deliver_rcu`: the transport handler of the
+/// protocol (ICMP, IGMP, UDP, TCP; `InDelivers` is counted even when the
+/// handler then drops the packet), or ICMP protocol unreachable.
+pub fn ip_protocol_deliver_rcu<T: Tracer>(
+    ns: &mut Netns,
+    skb: &mut SkBuff<'_>,
+    t: &mut T,
+) -> NetRx {
+    let proto = skb.ip_protocol;
+    let r = match proto {
+        IPPROTO_ICMP => icmp_rcv(ns, skb, t),
+        IPPROTO_IGMP => {
+            skb.delivered = true;
+            NetRx::Success
+        }
+        IPPROTO_UDP => udp_rcv(ns, skb, t),
+        IPPROTO_TCP => tcp_v4_rcv(ns, skb, t),
+        _ => {
+            ns.mib.ip.InUnknownProtos += 1;
+            icmp_send(ns, skb, ICMP_DEST_UNREACH, 2, 0, t);
+            return drop(
+                skb,
+                KernelFn::ip_local_deliver,
+                SkbDropReason::IP_NOPROTO,
+                t,
+            );
+        }
+    };
     ns.mib.ip.InDelivers += 1;
     if T::ENABLED {
         t.step(Step::new(
             KernelFn::ip_local_deliver,
             Check::Counter { name: "InDelivers" },
-            Branch::ok,
+            Branch::Next,
         ));
     }
-    t.leave();
+    r
+}
+
+fn transport<'s>(skb: &'s SkBuff<'_>) -> &'s [u8] {
+    let th = skb.transport_header as usize;
+    let end = (skb.network_header as usize + skb.len as usize).min(skb.data.len());
+    &skb.data[th.min(end)..end]
+}
+
+/// Kernel: `icmp_rcv`: checksum, then echo requests are answered (unless
+/// `icmp_echo_ignore_all`, or `icmp_echo_ignore_broadcasts` for a broadcast
+/// or multicast destination); other messages are consumed.
+fn icmp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
+    let data = transport(skb);
+    if data.len() < 8 || ip_compute_csum(data) != 0 {
+        return drop(skb, KernelFn::ip_local_deliver, SkbDropReason::ICMP_CSUM, t);
+    }
+    let ty = data[0];
+    skb.delivered = true;
+    if ty != ICMP_ECHO {
+        return NetRx::Success;
+    }
+    let rt = skb.dst.expect("routed");
+    if rt.rt_flags.0 & (RtcFlags::RTCF_BROADCAST.0 | RtcFlags::RTCF_MULTICAST.0) != 0
+        && ns.sysctl.icmp_echo_ignore_broadcasts != 0
+    {
+        return drop(
+            skb,
+            KernelFn::ip_local_deliver,
+            SkbDropReason::INVALID_PROTO,
+            t,
+        );
+    }
+    if ns.sysctl.icmp_echo_ignore_all != 0 {
+        return NetRx::Success;
+    }
+    icmp_reply(ns, skb, t);
     NetRx::Success
+}
+
+/// Kernel: `icmp_echo` → `icmp_reply`: an echo reply from the address the
+/// request was sent to, with the request's identifier, sequence and data.
+fn icmp_reply<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) {
+    let nh = skb.network_header as usize;
+    let h = Iphdr(&skb.data[nh..]);
+    let (src, dst, tos) = (h.daddr(), h.saddr(), h.tos());
+    let body = transport(skb);
+    let mut pkt = std::mem::take(&mut ns.scratch);
+    pkt.clear();
+    let total = 20 + body.len();
+    pkt.extend_from_slice(&[0x45, tos]);
+    pkt.extend_from_slice(&(total as u16).to_be_bytes());
+    pkt.extend_from_slice(&[
+        0,
+        0,
+        0x40,
+        0,
+        ns.sysctl.ip_default_ttl as u8,
+        IPPROTO_ICMP,
+        0,
+        0,
+    ]);
+    pkt.extend_from_slice(&src.octets());
+    pkt.extend_from_slice(&dst.octets());
+    pkt.extend_from_slice(body);
+    pkt[20] = ICMP_ECHOREPLY;
+    pkt[22..24].copy_from_slice(&[0, 0]);
+    let c = ip_compute_csum(&pkt[20..]);
+    pkt[22..24].copy_from_slice(&c.to_be_bytes());
+    let c = ip_compute_csum(&pkt[..20]);
+    pkt[10..12].copy_from_slice(&c.to_be_bytes());
+    send_reply(ns, &mut pkt, src, dst, tos, t);
+    ns.mib.icmp.OutMsgs += 1;
+    ns.mib.icmp.OutEchoReps += 1;
+    ns.mib.icmp_msg.OutType0 += 1;
+    ns.scratch = pkt;
+}
+
+/// Routes a reply the host builds (`ip_route_output`) and sends it.
+fn send_reply<T: Tracer>(
+    ns: &mut Netns,
+    pkt: &mut [u8],
+    src: std::net::Ipv4Addr,
+    dst: std::net::Ipv4Addr,
+    tos: u8,
+    t: &mut T,
+) {
+    let _ = t;
+    let mut fl4 = crate::flow::Flowi4::new(dst, src);
+    fl4.flowi4_dscp = tos & 0xfc;
+    let mut res = crate::flow::FibResult::empty();
+    if let Ok(rt) = crate::ipv4::route_output::ip_route_output_key_hash_rcu(
+        ns,
+        &mut fl4,
+        &mut res,
+        &mut crate::trace::NoTrace,
+    ) {
+        let _ = crate::ipv4::ip_output::ip_local_out(ns, &rt, pkt, &mut crate::trace::NoTrace);
+    }
+}
+
+/// Kernel: `udp_rcv`: no socket is bound here, so a unicast datagram gets
+/// ICMP port unreachable and is dropped (`NO_SOCKET`).
+fn udp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
+    if transport(skb).len() < 8 {
+        return drop(
+            skb,
+            KernelFn::ip_local_deliver,
+            SkbDropReason::PKT_TOO_SMALL,
+            t,
+        );
+    }
+    icmp_send(ns, skb, ICMP_DEST_UNREACH, 3, 0, t);
+    drop(skb, KernelFn::ip_local_deliver, SkbDropReason::NO_SOCKET, t)
+}
+
+/// Kernel: `tcp_v4_rcv` with no listening socket: a segment without RST is
+/// answered with a reset (`tcp_v4_send_reset`) and dropped (`NO_SOCKET`).
+fn tcp_v4_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
+    let th = transport(skb);
+    if th.len() < 20 {
+        return drop(
+            skb,
+            KernelFn::ip_local_deliver,
+            SkbDropReason::PKT_TOO_SMALL,
+            t,
+        );
+    }
+    let flags = th[13];
+    let rst = flags & 0x04 != 0;
+    let rt = skb.dst.expect("routed");
+    if !rst && rt.rt_type == RouteType::RTN_LOCAL && skb.pkt_type == PacketType::Host {
+        tcp_v4_send_reset(ns, skb, t);
+    }
+    drop(skb, KernelFn::ip_local_deliver, SkbDropReason::NO_SOCKET, t)
+}
+
+fn tcp_v4_send_reset<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) {
+    let nh = skb.network_header as usize;
+    let h = Iphdr(&skb.data[nh..]);
+    let (src, dst, tos) = (h.daddr(), h.saddr(), h.tos());
+    let th = transport(skb);
+    let sport = [th[2], th[3]];
+    let dport = [th[0], th[1]];
+    let seq = u32::from_be_bytes([th[4], th[5], th[6], th[7]]);
+    let ack = u32::from_be_bytes([th[8], th[9], th[10], th[11]]);
+    let doff = (th[12] >> 4) as usize * 4;
+    let flags = th[13];
+    let payload = th.len().saturating_sub(doff) as u32;
+    let (rseq, rack, rflags) = if flags & 0x10 != 0 {
+        (ack, 0u32, 0x04u8)
+    } else {
+        let a = seq
+            .wrapping_add(payload)
+            .wrapping_add((flags & 0x02 != 0) as u32)
+            .wrapping_add((flags & 0x01 != 0) as u32);
+        (0, a, 0x14)
+    };
+    let mut pkt = std::mem::take(&mut ns.scratch);
+    pkt.clear();
+    pkt.extend_from_slice(&[
+        0x45,
+        tos,
+        0,
+        40,
+        0,
+        0,
+        0x40,
+        0,
+        ns.sysctl.ip_default_ttl as u8,
+        IPPROTO_TCP,
+        0,
+        0,
+    ]);
+    pkt.extend_from_slice(&src.octets());
+    pkt.extend_from_slice(&dst.octets());
+    pkt.extend_from_slice(&sport);
+    pkt.extend_from_slice(&dport);
+    pkt.extend_from_slice(&rseq.to_be_bytes());
+    pkt.extend_from_slice(&rack.to_be_bytes());
+    pkt.extend_from_slice(&[0x50, rflags, 0, 0, 0, 0, 0, 0]);
+    // TCP checksum over the pseudo-header.
+    let mut ph = [0u8; 12 + 20];
+    ph[0..4].copy_from_slice(&src.octets());
+    ph[4..8].copy_from_slice(&dst.octets());
+    ph[9] = IPPROTO_TCP;
+    ph[10..12].copy_from_slice(&20u16.to_be_bytes());
+    ph[12..].copy_from_slice(&pkt[20..40]);
+    let c = ip_compute_csum(&ph);
+    pkt[36..38].copy_from_slice(&c.to_be_bytes());
+    let c = ip_compute_csum(&pkt[..20]);
+    pkt[10..12].copy_from_slice(&c.to_be_bytes());
+    send_reply(ns, &mut pkt, src, dst, tos, t);
+    ns.scratch = pkt;
 }
 
 /// Kernel: `dst_discard`: the input of a route that must not carry
 /// packets (a multicast group that is not ours): free the packet.
 pub fn dst_discard<T: Tracer>(_ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
-    skb.drop_reason = SkbDropReason::NOT_SPECIFIED;
-    if T::ENABLED {
-        t.step(Step::new(
-            KernelFn::dst_discard,
-            Check::Drop {
-                reason: SkbDropReason::NOT_SPECIFIED,
-            },
-            Branch::out,
-        ));
-    }
-    NetRx::Drop
+    drop(skb, KernelFn::dst_discard, SkbDropReason::NOT_SPECIFIED, t)
 }
 
 /// Kernel: `ip_mr_input`: multicast forwarding. No multicast routing
 /// daemon is modelled, so nothing is forwarded and the packet is freed.
 pub fn ip_mr_input<T: Tracer>(_ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
-    skb.drop_reason = SkbDropReason::NOT_SPECIFIED;
-    if T::ENABLED {
-        t.step(Step::new(
-            KernelFn::ip_mr_input,
-            Check::Drop {
-                reason: SkbDropReason::NOT_SPECIFIED,
-            },
-            Branch::out,
-        ));
-    }
-    NetRx::Drop
+    drop(skb, KernelFn::ip_mr_input, SkbDropReason::NOT_SPECIFIED, t)
+}
+
+/// Whether an skb carries IPv4 (for callers before `ip_rcv`).
+pub fn is_ipv4(skb: &SkBuff<'_>) -> bool {
+    skb.protocol == ETH_P_IP
 }

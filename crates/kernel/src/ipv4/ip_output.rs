@@ -1,26 +1,258 @@
-//! Models the output handlers of net/ipv4/ip_output.c and route.c that a
-//! dst's `output` pointer names: `ip_output` and `ip_rt_bug`.
+//! Models net/ipv4/ip_output.c from `dst_output` to the wire: `ip_output`
+//! (counts), `ip_finish_output` (fragmentation of a packet larger than the
+//! MTU, `ip_fragment`), and `ip_finish_output2` → `neigh_output`: a resolved
+//! next hop gives the frame with its MAC addresses; an unresolved one gives
+//! the ARP request the kernel sends, and the packet dies when nobody answers
+//! (`NEIGH_FAILED`, then ICMP host unreachable from `ipv4_link_failure`).
+//! Also `ip_rt_bug`, the output of input-only routes.
+
+use std::net::Ipv4Addr;
 
 use crate::core::dropreason::SkbDropReason;
-use crate::core::dst::NetTx;
+use crate::core::dst::{NetTx, Rtable};
+use crate::core::neighbour::NudState;
 use crate::core::skbuff::SkBuff;
+use crate::core::tx::TxKind;
+use crate::ipv4::ip_hdr::{IP_DF, IP_MF, IP_OFFSET, Iphdr, ip_compute_csum};
 use crate::netns::Netns;
 use crate::trace::{Branch, Check, KernelFn, Step, Tracer};
+use crate::uapi::RouteType;
 
-/// Kernel: `ip_output`: sends the packet on the route's device
-/// (`OutTransmits`).
-pub fn ip_output<T: Tracer>(ns: &mut Netns, _skb: &mut SkBuff<'_>, t: &mut T) -> NetTx {
+/// `ETH_P_ARP`.
+pub const ETH_P_ARP: u16 = 0x0806;
+
+/// Kernel: `ip_output`: counts the packet out (`OutTransmits`, `OutOctets`)
+/// and passes it to `ip_finish_output`.
+pub fn ip_output<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetTx {
+    t.enter(KernelFn::ip_output);
     ns.mib.ip.OutTransmits += 1;
+    ns.mib.ip_ext.OutOctets += skb.len as u64;
+    let Some(rt) = skb.dst else {
+        t.leave();
+        return NetTx::Drop;
+    };
+    if rt.rt_type == RouteType::RTN_BROADCAST {
+        ns.mib.ip_ext.OutBcastPkts += 1;
+        ns.mib.ip_ext.OutBcastOctets += skb.len as u64;
+    }
     if T::ENABLED {
         t.step(Step::new(
             KernelFn::ip_output,
             Check::Counter {
                 name: "OutTransmits",
             },
-            Branch::ok,
+            Branch::Next,
         ));
     }
-    NetTx::Success
+    let nh = skb.network_header as usize;
+    let len = skb.len as usize;
+    let r = {
+        let end = (nh + len).min(skb.data.len());
+        let pkt = &mut skb.data[nh..end];
+        ip_finish_output(ns, &rt, pkt, TxKind::Forward, t)
+    };
+    if let Err(reason) = r {
+        skb.drop_reason = reason;
+    }
+    t.leave();
+    if r.is_ok() {
+        NetTx::Success
+    } else {
+        NetTx::Drop
+    }
+}
+
+/// The MTU of a route (`ip_dst_mtu_maybe_forward` for forwarding): its MTU
+/// metric, else the output device's MTU, at most 0xFFF0.
+pub fn route_mtu(ns: &Netns, rt: &Rtable) -> u32 {
+    let m = if rt.mtu_metric != 0 {
+        rt.mtu_metric
+    } else {
+        ns.dev(rt.dst.dev).map(|d| d.mtu).unwrap_or(1500)
+    };
+    m.min(0xfff0)
+}
+
+/// Kernel: `ip_finish_output`: fragments a packet larger than the MTU
+/// (`ip_fragment`), else hands it to the neighbour layer.
+pub fn ip_finish_output<T: Tracer>(
+    ns: &mut Netns,
+    rt: &Rtable,
+    pkt: &mut [u8],
+    kind: TxKind,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    let mtu = route_mtu(ns, rt) as usize;
+    if pkt.len() <= mtu {
+        return ip_finish_output2(ns, rt, pkt, kind, t);
+    }
+    ip_fragment(ns, rt, pkt, mtu, kind, t)
+}
+
+/// Kernel: `ip_fragment` / `ip_do_fragment`: splits the payload in pieces of
+/// `(mtu - header) & ~7` bytes, each with the header, MF and its offset;
+/// counts `FragOKs` and `FragCreates` (or `FragFails` when DF forbids it).
+pub fn ip_fragment<T: Tracer>(
+    ns: &mut Netns,
+    rt: &Rtable,
+    pkt: &mut [u8],
+    mtu: usize,
+    kind: TxKind,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    let h = Iphdr(pkt);
+    let hlen = h.ihl() as usize * 4;
+    if h.frag_off() & IP_DF != 0 {
+        ns.mib.ip.FragFails += 1;
+        return Err(SkbDropReason::PKT_TOO_BIG);
+    }
+    let piece = (mtu.saturating_sub(hlen)) & !7;
+    if piece == 0 || hlen > pkt.len() {
+        ns.mib.ip.FragFails += 1;
+        return Err(SkbDropReason::PKT_TOO_BIG);
+    }
+    let orig_off = h.frag_off();
+    let orig_mf = orig_off & IP_MF;
+    let base = (orig_off & IP_OFFSET) as usize * 8;
+    let payload_len = pkt.len() - hlen;
+    let mut header = [0u8; 60];
+    header[..hlen].copy_from_slice(&pkt[..hlen]);
+    let mut off = 0;
+    let mut n = 0;
+    let mut frag = std::mem::take(&mut ns.scratch);
+    while off < payload_len {
+        let len = piece.min(payload_len - off);
+        let last = off + len == payload_len;
+        frag.clear();
+        frag.extend_from_slice(&header[..hlen]);
+        frag.extend_from_slice(&pkt[hlen + off..hlen + off + len]);
+        let mut fo = ((base + off) / 8) as u16 & IP_OFFSET;
+        if !last || orig_mf != 0 {
+            fo |= IP_MF;
+        }
+        frag[6..8].copy_from_slice(&fo.to_be_bytes());
+        frag[2..4].copy_from_slice(&((hlen + len) as u16).to_be_bytes());
+        frag[10..12].copy_from_slice(&[0, 0]);
+        let c = ip_compute_csum(&frag[..hlen]);
+        frag[10..12].copy_from_slice(&c.to_be_bytes());
+        n += 1;
+        if let Err(r) = ip_finish_output2(ns, rt, &frag, kind, t) {
+            ns.scratch = frag;
+            return Err(r);
+        }
+        off += len;
+    }
+    ns.scratch = frag;
+    ns.mib.ip.FragOKs += 1;
+    ns.mib.ip.FragCreates += n;
+    Ok(())
+}
+
+/// The multicast MAC of an IPv4 group (`ip_eth_mc_map`).
+pub fn ip_eth_mc_map(a: Ipv4Addr) -> [u8; 6] {
+    let o = a.octets();
+    [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
+}
+
+/// Kernel: `ip_finish_output2` → `neigh_output`: the frame on the wire, or
+/// the ARP request for an unresolved next hop (the packet then dies with
+/// `NEIGH_FAILED` when nobody answers).
+pub fn ip_finish_output2<T: Tracer>(
+    ns: &mut Netns,
+    rt: &Rtable,
+    pkt: &[u8],
+    kind: TxKind,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    let dev = rt.dst.dev;
+    let daddr = if pkt.len() >= 20 {
+        Iphdr(pkt).daddr()
+    } else {
+        Ipv4Addr::UNSPECIFIED
+    };
+    let nexthop = if rt.rt_uses_gateway { rt.rt_gw4 } else { daddr };
+    let src_mac = ns.dev(dev).map(|d| d.dev_addr).unwrap_or([0; 6]);
+    let dst_mac = if rt.rt_type == RouteType::RTN_BROADCAST || nexthop == Ipv4Addr::BROADCAST {
+        Some(ns.dev(dev).map(|d| d.broadcast).unwrap_or([0xff; 6]))
+    } else if nexthop.is_multicast() {
+        Some(ip_eth_mc_map(nexthop))
+    } else {
+        ns.neigh
+            .iter()
+            .find(|n| n.dev == dev && n.ip == nexthop && n.state.is_valid())
+            .and_then(|n| n.lladdr)
+    };
+    match dst_mac {
+        Some(mac) => {
+            ns.tx.push(dev, kind, |b| {
+                b.extend_from_slice(&mac);
+                b.extend_from_slice(&src_mac);
+                b.extend_from_slice(&0x0800u16.to_be_bytes());
+                b.extend_from_slice(pkt);
+            });
+            if T::ENABLED {
+                t.step(Step::new(
+                    KernelFn::ip_output,
+                    Check::OutputDev { dev },
+                    Branch::ok,
+                ));
+            }
+            Ok(())
+        }
+        None => {
+            // neigh_resolve_output: an ARP request from the device's address
+            // toward the next hop; nobody answers in a replay.
+            let sip = crate::ipv4::devinet::inet_select_addr(
+                ns,
+                dev,
+                nexthop,
+                crate::uapi::RtScope::RT_SCOPE_LINK,
+            );
+            let brd = ns.dev(dev).map(|d| d.broadcast).unwrap_or([0xff; 6]);
+            ns.tx.push(dev, TxKind::Arp, |b| {
+                b.extend_from_slice(&brd);
+                b.extend_from_slice(&src_mac);
+                b.extend_from_slice(&ETH_P_ARP.to_be_bytes());
+                b.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+                b.extend_from_slice(&src_mac);
+                b.extend_from_slice(&sip.octets());
+                b.extend_from_slice(&[0; 6]);
+                b.extend_from_slice(&nexthop.octets());
+            });
+            if !ns.neigh.iter().any(|n| n.dev == dev && n.ip == nexthop) {
+                ns.neigh.push(crate::core::neighbour::Neighbour {
+                    dev,
+                    ip: nexthop,
+                    lladdr: None,
+                    state: NudState::NUD_FAILED,
+                });
+            }
+            if T::ENABLED {
+                t.step(Step::new(
+                    KernelFn::ip_output,
+                    Check::Drop {
+                        reason: SkbDropReason::NEIGH_FAILED,
+                    },
+                    Branch::out,
+                ));
+            }
+            Err(SkbDropReason::NEIGH_FAILED)
+        }
+    }
+}
+
+/// Sends a packet the host built itself on route `rt` (`ip_local_out` →
+/// `ip_output`): counts `OutRequests` as well.
+pub fn ip_local_out<T: Tracer>(
+    ns: &mut Netns,
+    rt: &Rtable,
+    pkt: &mut [u8],
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    ns.mib.ip.OutRequests += 1;
+    ns.mib.ip.OutTransmits += 1;
+    ns.mib.ip_ext.OutOctets += pkt.len() as u64;
+    ip_finish_output(ns, rt, pkt, TxKind::Local, t)
 }
 
 /// Kernel: `ip_rt_bug`: the output of an input-only route; the kernel warns

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 
 use crate::core::dropreason::SkbDropReason;
 use crate::core::dst::{DstEntry, DstFlags, NetRx, Rtable};
-use crate::core::skbuff::{ETH_P_IP, IcmpOut, IpskbFlags, SkBuff};
+use crate::core::skbuff::{ETH_P_IP, IpskbFlags, SkBuff};
 use crate::flow::{FibResult, Flowi4};
 use crate::ipv4::fib_frontend::fib_validate_source;
 use crate::ipv4::fib_rules::fib_lookup;
@@ -724,8 +724,8 @@ fn brd_input<T: Tracer>(
     if !ip {
         return Label::Out(SkbDropReason::INVALID_PROTO);
     }
-    if !ipv4_is_zeronet(saddr) {
-        if let Err(reason) = fib_validate_source(
+    if !ipv4_is_zeronet(saddr)
+        && let Err(reason) = fib_validate_source(
             ns,
             skb.mark,
             saddr,
@@ -735,9 +735,9 @@ fn brd_input<T: Tracer>(
             dev,
             idev,
             t,
-        ) {
-            return Label::MartianSource(reason);
-        }
+        )
+    {
+        return Label::MartianSource(reason);
     }
     Label::BrdInput
 }
@@ -979,11 +979,11 @@ fn mkroute_inner<T: Tracer>(
     ns.rt_cache_stat.in_slow_tot += 1;
     rth.dst.input = dst_input_fn!(ip_forward);
     // rt_set_nexthop
-    if let Some(g) = gw {
-        if nh_scope == RtScope::RT_SCOPE_LINK {
-            rth.rt_uses_gateway = true;
-            rth.rt_gw4 = g;
-        }
+    if let Some(g) = gw
+        && nh_scope == RtScope::RT_SCOPE_LINK
+    {
+        rth.rt_uses_gateway = true;
+        rth.rt_gw4 = g;
     }
     rth.mtu_metric = fib_mtu;
     rth.rt_mtu_locked = fib_mtu_locked;
@@ -1072,7 +1072,27 @@ pub fn ip_error<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> N
         _ => {}
     }
     if let Some(code) = v.icmp_code {
-        skb.icmp = Some(IcmpOut { icmp_type: 3, code });
+        // The per-source bucket of ip_error: error_cost per message, up to error_burst.
+        let now = ns.jiffies;
+        let (burst, cost) = (
+            ns.sysctl.route_error_burst.max(0) as u64,
+            ns.sysctl.route_error_cost.max(0) as u64,
+        );
+        let src = skb.ip_saddr().unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let send = {
+            let p = ns.peers.get(src, now);
+            p.rate_tokens = (p.rate_tokens + now.wrapping_sub(p.rate_last)).min(burst);
+            p.rate_last = now;
+            if p.rate_tokens >= cost {
+                p.rate_tokens -= cost;
+                true
+            } else {
+                false
+            }
+        };
+        if send {
+            crate::ipv4::icmp::icmp_send(ns, skb, crate::ipv4::icmp::ICMP_DEST_UNREACH, code, 0, t);
+        }
     }
     skb.drop_reason = v.reason;
     if T::ENABLED {
@@ -1093,4 +1113,59 @@ pub fn ip_error<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> N
     }
     t.leave();
     NetRx::Drop
+}
+
+/// `ICMP_REDIR_HOST`.
+pub const ICMP_REDIR_HOST: u8 = 1;
+
+/// Kernel: `ip_rt_send_redirect`: an ICMP host redirect to the packet's
+/// source, with the per-peer back-off (`redirect_load << n_redirects`, at
+/// most `redirect_number`, reset after `redirect_silence`).
+pub fn ip_rt_send_redirect<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) {
+    let Some(rt) = skb.dst else { return };
+    if !ns
+        .in_dev(rt.dst.dev)
+        .is_some_and(|i| ns.in_dev_tx_redirects(i))
+    {
+        return;
+    }
+    let nh = skb.network_header as usize;
+    let h = crate::ipv4::ip_hdr::Iphdr(&skb.data[nh..]);
+    let (saddr, daddr) = (h.saddr(), h.daddr());
+    let gw = if rt.rt_uses_gateway { rt.rt_gw4 } else { daddr };
+    let now = ns.jiffies;
+    let (silence, number, load) = (
+        ns.sysctl.route_redirect_silence.max(0) as u64,
+        ns.sysctl.route_redirect_number.max(0) as u32,
+        ns.sysctl.route_redirect_load.max(0) as u64,
+    );
+    let send = {
+        let p = ns.peers.get(saddr, now);
+        if now > p.rate_last.wrapping_add(silence) {
+            p.rate_tokens = 0;
+            p.n_redirects = 0;
+        }
+        if p.n_redirects >= number {
+            p.rate_last = now;
+            false
+        } else if p.n_redirects == 0
+            || now > p.rate_last.wrapping_add(load << p.n_redirects.min(63))
+        {
+            p.rate_last = now;
+            p.n_redirects += 1;
+            true
+        } else {
+            false
+        }
+    };
+    if send {
+        crate::ipv4::icmp::icmp_send(
+            ns,
+            skb,
+            crate::ipv4::icmp::ICMP_REDIRECT,
+            ICMP_REDIR_HOST,
+            u32::from(gw),
+            t,
+        );
+    }
 }

@@ -279,13 +279,12 @@ fn mkroute_output(
     }
     if let Some(fi) = fi {
         let fi = ns.fib.info(fi);
-        if let Some(nh) = fi.fib_nh.get(res.nh_sel) {
-            if let Some(g) = nh.nh_gw {
-                if nh.nh_scope == RtScope::RT_SCOPE_LINK {
-                    rth.rt_uses_gateway = true;
-                    rth.rt_gw4 = g;
-                }
-            }
+        if let Some(nh) = fi.fib_nh.get(res.nh_sel)
+            && let Some(g) = nh.nh_gw
+            && nh.nh_scope == RtScope::RT_SCOPE_LINK
+        {
+            rth.rt_uses_gateway = true;
+            rth.rt_gw4 = g;
         }
         rth.mtu_metric = fi.fib_mtu;
         rth.rt_mtu_locked = fi.fib_mtu_locked;

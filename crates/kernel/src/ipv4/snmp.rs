@@ -96,6 +96,17 @@ mib! {
 }
 
 mib! {
+    /// The `IcmpMsg:` line of /proc/net/snmp (per-type output counts).
+    IcmpMsgStats, "IcmpMsg" {
+        OutType0 = "OutType0",
+        OutType3 = "OutType3",
+        OutType5 = "OutType5",
+        OutType11 = "OutType11",
+        OutType12 = "OutType12",
+    }
+}
+
+mib! {
     /// /proc/net/stat/rt_cache (`struct rt_cache_stat`), the input columns.
     RtCacheStat, "rt_cache" {
         in_slow_tot = "in_slow_tot",
@@ -120,4 +131,6 @@ pub struct IpMib {
     pub tcp_ext: TcpExtStats,
     /// `Icmp:`.
     pub icmp: IcmpStats,
+    /// `IcmpMsg:`.
+    pub icmp_msg: IcmpMsgStats,
 }

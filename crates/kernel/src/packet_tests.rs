@@ -1,0 +1,402 @@
+//! Packet-level scenarios on the lab router of kernel-notes.md ("Packets
+//! through the router"): each expected verdict, drop reason, ICMP and counter
+//! change is what the real kernel did with the same frame on the same host.
+
+use crate::SkbDropReason as R;
+use crate::core::dev::{RxOutcome, Verdict, netif_receive_skb};
+use crate::netns::Netns;
+use crate::testutil::{C0_MAC, HostBuilder, echo_frame, fix_csum};
+use crate::trace::{NoTrace, Recorder};
+use crate::uapi::RouteType;
+
+const R0_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+fn rx(ns: &mut Netns, frame: &mut [u8]) -> RxOutcome {
+    let r0 = ns.dev_by_name("r0").unwrap().ifindex;
+    let mut copy = frame.to_vec();
+    let mut twin = ns.clone();
+    let a = netif_receive_skb(ns, frame, r0, &mut NoTrace);
+    let b = netif_receive_skb(&mut twin, &mut copy, r0, &mut Recorder::new());
+    assert_eq!(a, b, "traced and untraced outcomes differ");
+    assert_eq!(ns.mib, twin.mib, "traced and untraced counters differ");
+    a
+}
+
+fn icmp(o: &RxOutcome) -> Option<(u8, u8)> {
+    o.icmp.map(|i| (i.icmp_type, i.code))
+}
+
+#[test]
+fn forwarding_off_drops_silently_in_ip_error() {
+    let mut ns = HostBuilder::lab_router().build();
+    let o = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.2.2", 64, 56),
+    );
+    assert_eq!(
+        (o.verdict, o.drop_reason, icmp(&o)),
+        (Verdict::Drop, Some(R::IP_INADDRERRORS), None)
+    );
+    assert_eq!(o.route.unwrap().rt_type, RouteType::RTN_UNREACHABLE);
+    assert_eq!((ns.mib.ip.InAddrErrors, ns.mib.ip.InReceives), (1, 1));
+    assert!(ns.tx.frames.is_empty());
+}
+
+#[test]
+fn forwarding_on_forwards_with_ttl_and_checksum_rewritten() {
+    let mut ns = HostBuilder::lab_router()
+        .sysctl("net.ipv4.ip_forward", 1)
+        .build();
+    let mut f = echo_frame(R0_MAC, "10.0.1.2", "10.0.2.2", 64, 56);
+    let orig = f.clone();
+    let o = rx(&mut ns, &mut f);
+    assert_eq!((o.verdict, o.drop_reason), (Verdict::Forward, None));
+    assert_eq!(
+        (
+            ns.mib.ip.ForwDatagrams,
+            ns.mib.ip.OutTransmits,
+            ns.mib.ip.OutRequests
+        ),
+        (1, 1, 0)
+    );
+    assert_eq!(ns.tx.frames.len(), 1);
+    let out = ns.tx.frame(&ns.tx.frames[0]).to_vec();
+    assert_eq!(&out[0..6], &crate::testutil::S0_MAC);
+    assert_eq!(&out[6..12], &[2, 0, 0, 0, 0, 3]);
+    assert_eq!(out[14 + 8], 63);
+    assert_eq!(crate::ipv4::ip_hdr::ip_compute_csum(&out[14..34]), 0);
+    assert_eq!(&out[34..], &orig[34..], "payload untouched");
+}
+
+#[test]
+fn unreachable_answers_by_route_type() {
+    let mut ns = HostBuilder::lab_router()
+        .sysctl("net.ipv4.ip_forward", 1)
+        .route(
+            RouteType::RTN_BLACKHOLE,
+            "192.0.2.0/26",
+            None,
+            None,
+            254,
+            0,
+            0,
+        )
+        .route(
+            RouteType::RTN_UNREACHABLE,
+            "192.0.2.64/26",
+            None,
+            None,
+            254,
+            0,
+            0,
+        )
+        .route(
+            RouteType::RTN_PROHIBIT,
+            "192.0.2.128/26",
+            None,
+            None,
+            254,
+            0,
+            0,
+        )
+        .build();
+    let cases = [
+        ("198.51.100.1", R::IP_INNOROUTES, Some((3, 0))),
+        ("192.0.2.65", R::NOT_SPECIFIED, Some((3, 1))),
+        ("192.0.2.129", R::NOT_SPECIFIED, Some((3, 13))),
+        ("192.0.2.1", R::NOT_SPECIFIED, None),
+    ];
+    for (i, (dst, reason, ic)) in cases.into_iter().enumerate() {
+        ns.jiffies += 10 * crate::HZ * (i as u64 + 1);
+        let o = rx(&mut ns, &mut echo_frame(R0_MAC, "10.0.1.2", dst, 64, 56));
+        assert_eq!((o.drop_reason, icmp(&o)), (Some(reason), ic), "{dst}");
+        if ic.is_some() {
+            let f = ns.tx.frame(&ns.tx.frames[0]);
+            assert_eq!(
+                &f[0..6],
+                &C0_MAC,
+                "{dst}: the error goes back to the client"
+            );
+            assert_eq!(
+                &f[14 + 12..14 + 16],
+                &[10, 0, 1, 1],
+                "{dst}: from the ingress address"
+            );
+        }
+    }
+    assert_eq!(ns.mib.ip_ext.InNoRoutes, 1);
+    assert_eq!(ns.mib.icmp.OutDestUnreachs, 3);
+}
+
+#[test]
+fn ip_rcv_core_checks_in_order() {
+    let mut ns = HostBuilder::lab_router()
+        .sysctl("net.ipv4.ip_forward", 1)
+        .build();
+    let base = echo_frame(R0_MAC, "10.0.1.2", "10.0.2.2", 64, 56);
+    let mut f = base.clone();
+    f[24] ^= 0xff;
+    let o = rx(&mut ns, &mut f);
+    assert_eq!(o.drop_reason, Some(R::IP_CSUM));
+    assert_eq!(
+        (
+            ns.mib.ip.InHdrErrors,
+            ns.mib.ip_ext.InCsumErrors,
+            ns.mib.ip.InReceives
+        ),
+        (1, 1, 1)
+    );
+    let mut f = base.clone();
+    f[14] = 0x65;
+    fix_csum(&mut f);
+    assert_eq!(rx(&mut ns, &mut f).drop_reason, Some(R::IP_INHDR));
+    let mut f = base.clone();
+    f[16..18].copy_from_slice(&200u16.to_be_bytes());
+    fix_csum(&mut f);
+    assert_eq!(rx(&mut ns, &mut f).drop_reason, Some(R::PKT_TOO_SMALL));
+    assert_eq!(ns.mib.ip_ext.InTruncatedPkts, 1);
+    let mut f = base.clone();
+    f[16..18].copy_from_slice(&16u16.to_be_bytes());
+    fix_csum(&mut f);
+    assert_eq!(rx(&mut ns, &mut f).drop_reason, Some(R::IP_INHDR));
+    let before = ns.mib.ip.InReceives;
+    let mut f = base.clone();
+    f[0..6].copy_from_slice(&[2, 0, 0, 0, 0x99, 0x99]);
+    assert_eq!(rx(&mut ns, &mut f).drop_reason, Some(R::OTHERHOST));
+    assert_eq!(
+        ns.mib.ip.InReceives, before,
+        "OTHERHOST is not counted as received"
+    );
+}
+
+#[test]
+fn ttl_expiry_and_local_delivery_without_ttl_check() {
+    let mut ns = HostBuilder::lab_router()
+        .sysctl("net.ipv4.ip_forward", 1)
+        .build();
+    let o = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.2.2", 1, 56),
+    );
+    assert_eq!(
+        (o.drop_reason, icmp(&o)),
+        (Some(R::IP_INHDR), Some((11, 0)))
+    );
+    assert_eq!(ns.mib.ip.InHdrErrors, 1);
+    let f = ns.tx.frame(&ns.tx.frames[0]);
+    assert_eq!(f[14 + 28 + 8], 1, "the quoted header keeps ttl 1");
+    let o = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.1.1", 0, 56),
+    );
+    assert_eq!(o.verdict, Verdict::Local);
+    assert_eq!(ns.tx.frames.len(), 1, "an echo reply");
+    assert_eq!(ns.tx.frame(&ns.tx.frames[0])[34], 0, "ICMP echo reply");
+}
+
+#[test]
+fn df_over_mtu_and_fragmentation() {
+    let mut ns = HostBuilder::lab_router()
+        .sysctl("net.ipv4.ip_forward", 1)
+        .build();
+    let r1 = ns.dev_by_name("r1").unwrap().ifindex;
+    ns.dev_mut(r1).unwrap().mtu = 1000;
+    let mut f = echo_frame(R0_MAC, "10.0.1.2", "10.0.2.2", 64, 1172);
+    f[20] |= 0x40;
+    fix_csum(&mut f);
+    let o = rx(&mut ns, &mut f);
+    assert_eq!(
+        (o.drop_reason, icmp(&o)),
+        (Some(R::PKT_TOO_BIG), Some((3, 4)))
+    );
+    assert_eq!(
+        &ns.tx.frame(&ns.tx.frames[0])[14 + 24..14 + 28],
+        &1000u32.to_be_bytes()
+    );
+    assert_eq!((ns.mib.ip.ForwDatagrams, ns.mib.ip.FragFails), (1, 1));
+    let mut f = echo_frame(R0_MAC, "10.0.1.2", "10.0.2.2", 64, 1172);
+    f[20] &= !0x40;
+    fix_csum(&mut f);
+    let o = rx(&mut ns, &mut f);
+    assert_eq!(o.verdict, Verdict::Forward);
+    assert_eq!(ns.tx.frames.len(), 2);
+    assert_eq!((ns.mib.ip.FragOKs, ns.mib.ip.FragCreates), (1, 2));
+}
+
+#[test]
+fn martians_rp_filter_and_unknown_protocols() {
+    let mut ns = HostBuilder::lab_router()
+        .sysctl("net.ipv4.ip_forward", 1)
+        .sysctl("net.ipv4.conf.r0.rp_filter", 1)
+        .build();
+    assert_eq!(
+        rx(
+            &mut ns,
+            &mut echo_frame(R0_MAC, "127.0.0.1", "10.0.2.2", 64, 8)
+        )
+        .drop_reason,
+        Some(R::IP_LOCALNET)
+    );
+    assert_eq!(
+        rx(
+            &mut ns,
+            &mut echo_frame(R0_MAC, "10.0.2.5", "10.0.2.2", 64, 8)
+        )
+        .drop_reason,
+        Some(R::IP_RPFILTER)
+    );
+    assert_eq!(ns.mib.tcp_ext.IPReversePathFilter, 1);
+    assert_eq!(ns.rt_cache_stat.in_martian_src, 2);
+    let mut f = echo_frame(R0_MAC, "10.0.1.2", "10.0.1.1", 64, 8);
+    f[23] = 253;
+    fix_csum(&mut f);
+    let o = rx(&mut ns, &mut f);
+    assert_eq!(
+        (o.drop_reason, icmp(&o)),
+        (Some(R::IP_NOPROTO), Some((3, 2)))
+    );
+    assert_eq!(ns.mib.ip.InUnknownProtos, 1);
+}
+
+#[test]
+fn redirect_is_sent_once_for_a_burst_and_packets_are_forwarded() {
+    let mut ns = HostBuilder::lab_router()
+        .neigh("r0", "10.0.1.3", [2, 0, 0, 0, 1, 3])
+        .sysctl("net.ipv4.ip_forward", 1)
+        .route(
+            RouteType::RTN_UNICAST,
+            "10.0.3.0/24",
+            Some("10.0.1.3"),
+            Some("r0"),
+            254,
+            0,
+            0,
+        )
+        .build();
+    ns.jiffies = 100_000;
+    let mut redirects = 0;
+    for _ in 0..5 {
+        let o = rx(
+            &mut ns,
+            &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.3.5", 64, 8),
+        );
+        assert_eq!(o.verdict, Verdict::Forward);
+        redirects += o.icmp.is_some() as u32;
+    }
+    assert_eq!(
+        (redirects, ns.mib.ip.ForwDatagrams, ns.mib.icmp.OutRedirects),
+        (1, 5, 1)
+    );
+}
+
+#[test]
+fn error_rate_limit_of_a_burst() {
+    let mut ns = HostBuilder::lab_router()
+        .sysctl("net.ipv4.ip_forward", 1)
+        .route(
+            RouteType::RTN_UNREACHABLE,
+            "192.0.2.64/26",
+            None,
+            None,
+            254,
+            0,
+            0,
+        )
+        .build();
+    ns.jiffies = 100_000;
+    let n: u32 = (0..10)
+        .map(|_| {
+            rx(
+                &mut ns,
+                &mut echo_frame(R0_MAC, "10.0.1.2", "192.0.2.65", 64, 8),
+            )
+            .icmp
+            .is_some() as u32
+        })
+        .sum();
+    assert_eq!((n, ns.mib.icmp.OutRateLimitHost), (2, 1));
+    let mut ns = HostBuilder::lab_router()
+        .sysctl("net.ipv4.ip_forward", 1)
+        .sysctl("net.ipv4.icmp_ratelimit", 0)
+        .route(
+            RouteType::RTN_UNREACHABLE,
+            "192.0.2.64/26",
+            None,
+            None,
+            254,
+            0,
+            0,
+        )
+        .build();
+    ns.jiffies = 100_000;
+    let n: u32 = (0..10)
+        .map(|_| {
+            rx(
+                &mut ns,
+                &mut echo_frame(R0_MAC, "10.0.1.2", "192.0.2.65", 64, 8),
+            )
+            .icmp
+            .is_some() as u32
+        })
+        .sum();
+    assert_eq!(n, 5);
+}
+
+#[test]
+fn broadcasts_count_and_l2_broadcast_is_not_forwarded() {
+    let mut ns = HostBuilder::lab_router()
+        .sysctl("net.ipv4.ip_forward", 1)
+        .build();
+    let o = rx(
+        &mut ns,
+        &mut echo_frame([0xff; 6], "10.0.1.2", "10.0.2.2", 64, 8),
+    );
+    assert_eq!(
+        (o.verdict, o.drop_reason),
+        (Verdict::Drop, Some(R::NOT_SPECIFIED))
+    );
+    let o = rx(
+        &mut ns,
+        &mut echo_frame([0xff; 6], "10.0.1.2", "10.0.1.255", 64, 8),
+    );
+    assert_eq!(
+        o.drop_reason,
+        Some(R::INVALID_PROTO),
+        "echo to a broadcast is ignored"
+    );
+    assert_eq!(
+        (
+            ns.mib.ip_ext.InBcastPkts,
+            ns.rt_cache_stat.in_brd,
+            ns.mib.ip.InDelivers
+        ),
+        (1, 1, 1)
+    );
+}
+
+#[test]
+fn unresolved_next_hop_sends_arp_then_host_unreachable() {
+    let mut ns = HostBuilder::lab_router()
+        .sysctl("net.ipv4.ip_forward", 1)
+        .route(
+            RouteType::RTN_UNICAST,
+            "10.0.12.0/24",
+            Some("10.0.2.12"),
+            Some("r1"),
+            254,
+            0,
+            0,
+        )
+        .build();
+    let o = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.12.1", 64, 8),
+    );
+    assert_eq!(
+        (o.drop_reason, icmp(&o)),
+        (Some(R::NEIGH_FAILED), Some((3, 1)))
+    );
+    assert_eq!((ns.mib.ip.ForwDatagrams, ns.mib.ip.OutTransmits), (1, 2));
+    let f = ns.tx.frame(&ns.tx.frames[0]);
+    assert_eq!(&f[12..14], &[0x08, 0x06], "an ARP request first");
+}
