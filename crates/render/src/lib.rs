@@ -3,4 +3,5 @@
 //! reads model values and resolves indices to names; it never decides.
 
 pub mod iproute2;
+pub mod replay;
 pub mod trace;

@@ -1,0 +1,159 @@
+//! `fwdsim replay` output: one JSON object per packet (JSON Lines, contract
+//! section 3), the final `{"snmp": ...}` object with the counters the replay
+//! changed, and the readable table with its summary.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use fwdsim_kernel::Netns;
+use fwdsim_kernel::core::dev::RxOutcome;
+use fwdsim_kernel::ipv4::snmp::IpMib;
+use fwdsim_kernel::uapi::RouteType;
+use serde_json::{Map, Value, json};
+
+/// The `route` member of a packet's object: type, device and gateway.
+pub fn route_json(ns: &Netns, o: &RxOutcome) -> Value {
+    match &o.route {
+        None => Value::Null,
+        Some(rt) => json!({
+            "type": rt.rt_type.word().unwrap_or("unknown"),
+            "dev": ns.dev_name(rt.dst.dev),
+            "gateway": if rt.rt_uses_gateway { json!(rt.rt_gw4.to_string()) } else { Value::Null },
+        }),
+    }
+}
+
+/// One packet as a JSON object (contract keys, in order).
+pub fn packet_json(ns: &Netns, index: u64, iif: &str, o: &RxOutcome) -> Value {
+    let mut m = Map::new();
+    m.insert("index".into(), json!(index));
+    m.insert("iif".into(), json!(iif));
+    m.insert("verdict".into(), json!(o.verdict.word()));
+    m.insert(
+        "drop_reason".into(),
+        o.drop_reason.map_or(Value::Null, |r| json!(r.name())),
+    );
+    m.insert("route".into(), route_json(ns, o));
+    m.insert(
+        "icmp".into(),
+        o.icmp.map_or(
+            Value::Null,
+            |i| json!({"type": i.icmp_type, "code": i.code}),
+        ),
+    );
+    Value::Object(m)
+}
+
+/// The counters that changed between `before` and `after`, by group, named
+/// as /proc/net/snmp and /proc/net/netstat name them.
+pub fn snmp_delta(before: &IpMib, after: &IpMib) -> Value {
+    let mut groups = Map::new();
+    let mut add = |name: &str, b: Vec<(&'static str, u64)>, a: Vec<(&'static str, u64)>| {
+        let mut m = Map::new();
+        for ((k, vb), (_, va)) in b.into_iter().zip(a) {
+            if va != vb {
+                m.insert(k.into(), json!(va - vb));
+            }
+        }
+        if !m.is_empty() {
+            groups.insert(name.into(), Value::Object(m));
+        }
+    };
+    add(
+        "Ip",
+        before.ip.entries().to_vec(),
+        after.ip.entries().to_vec(),
+    );
+    add(
+        "IpExt",
+        before.ip_ext.entries().to_vec(),
+        after.ip_ext.entries().to_vec(),
+    );
+    add(
+        "Icmp",
+        before.icmp.entries().to_vec(),
+        after.icmp.entries().to_vec(),
+    );
+    add(
+        "IcmpMsg",
+        before.icmp_msg.entries().to_vec(),
+        after.icmp_msg.entries().to_vec(),
+    );
+    add(
+        "TcpExt",
+        before.tcp_ext.entries().to_vec(),
+        after.tcp_ext.entries().to_vec(),
+    );
+    json!({ "snmp": Value::Object(groups) })
+}
+
+/// The header of the readable table.
+pub fn table_header() -> String {
+    format!(
+        "{:>6}  {:<10} {:<8} {:<22} {:<36} {}\n",
+        "#", "iif", "verdict", "drop_reason", "route", "icmp"
+    )
+}
+
+/// One packet as a line of the readable table.
+pub fn table_row(ns: &Netns, index: u64, iif: &str, o: &RxOutcome) -> String {
+    let route = match &o.route {
+        None => "-".to_string(),
+        Some(rt) => {
+            let mut s = String::new();
+            if rt.rt_type != RouteType::RTN_UNICAST {
+                let _ = write!(s, "{} ", rt.rt_type.word().unwrap_or("?"));
+            }
+            if rt.rt_uses_gateway {
+                let _ = write!(s, "via {} ", rt.rt_gw4);
+            }
+            let _ = write!(s, "dev {}", ns.dev_name(rt.dst.dev));
+            s
+        }
+    };
+    let icmp = o
+        .icmp
+        .map_or("-".to_string(), |i| format!("{}/{}", i.icmp_type, i.code));
+    format!(
+        "{:>6}  {:<10} {:<8} {:<22} {:<36} {}\n",
+        index,
+        iif,
+        o.verdict.word(),
+        o.drop_reason.map_or("-", |r| r.name()),
+        route,
+        icmp
+    )
+}
+
+/// Totals of a replay for the summary.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Packets by verdict word.
+    pub verdicts: BTreeMap<&'static str, u64>,
+    /// Dropped packets by reason.
+    pub reasons: BTreeMap<&'static str, u64>,
+}
+
+impl Summary {
+    /// Counts one packet.
+    pub fn add(&mut self, o: &RxOutcome) {
+        *self.verdicts.entry(o.verdict.word()).or_default() += 1;
+        if let Some(r) = o.drop_reason {
+            *self.reasons.entry(r.name()).or_default() += 1;
+        }
+    }
+
+    /// The summary lines.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        let total: u64 = self.verdicts.values().sum();
+        let _ = writeln!(s, "{total} packets");
+        for (v, n) in &self.verdicts {
+            let _ = writeln!(s, "  {v}: {n}");
+        }
+        for (r, n) in &self.reasons {
+            let _ = writeln!(s, "  drop {r}: {n}");
+        }
+        s
+    }
+}
