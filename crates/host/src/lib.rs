@@ -1,1 +1,55 @@
-//! fwdsim-host
+//! Loads a host into the fwdsim model (`fwdsim_kernel::Netns`) and prints it
+//! back as iproute2 would.
+//!
+//! A host is either a **snapshot directory** (the unmodified output of
+//! `ip -j addr show`, `ip -j -4 route show table all`, `ip -j -4 rule show`,
+//! optionally `ip -j -4 neigh show`, and `sysctl net.ipv4`, as written by
+//! [`dump`]), taken as it is; or a **TOML file** (docs/host-format.md),
+//! loaded as if a fresh kernel were configured with the same commands.
+//! Loading only calls the model's configuration API; the model decides.
+//!
+//! ```no_run
+//! # use std::path::Path;
+//! let mut ns = fwdsim_host::load_host(Path::new("fixtures/hosts/docker-forwarding-off.toml"))?;
+//! fwdsim_host::apply_sysctl_override(&mut ns, "net.ipv4.ip_forward=1")?;
+//! println!("{}", fwdsim_host::show_text(&ns));
+//! # Ok::<(), fwdsim_host::HostError>(())
+//! ```
+
+mod checks;
+mod dump;
+mod error;
+mod names;
+mod parse;
+mod show;
+mod snapshot;
+mod sysctl;
+mod toml_host;
+
+use std::path::Path;
+
+use fwdsim_kernel::Netns;
+
+pub use crate::dump::dump;
+pub use crate::error::HostError;
+pub use crate::parse::{parse_address, parse_route, parse_rule};
+pub use crate::show::{show_json, show_text};
+pub use crate::snapshot::load_snapshot;
+pub use crate::sysctl::{OVERRIDE_FILE, apply_sysctl_override};
+pub use crate::toml_host::{load_toml, load_toml_str};
+
+/// Loads `--host PATH`: a directory is a snapshot ([`load_snapshot`]), a
+/// file is a TOML host ([`load_toml`]).
+pub fn load_host(path: &Path) -> Result<Netns, HostError> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => load_snapshot(path),
+        Ok(_) => load_toml(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(HostError::NotFound {
+            file: path.to_path_buf(),
+        }),
+        Err(e) => Err(HostError::Io {
+            file: path.to_path_buf(),
+            source: e,
+        }),
+    }
+}
