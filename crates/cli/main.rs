@@ -48,7 +48,7 @@ enum RouteCmd {
 #[derive(Args)]
 struct RouteGetArgs {
     /// `DST [from SRC] [iif DEV] [oif DEV] [tos TOS] [mark MARK] [ipproto PROTO]`, as for `ip route get`.
-    #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+    #[arg(required = true, num_args = 1..)]
     words: Vec<String>,
     #[command(flatten)]
     sim: SimArgs,

@@ -101,6 +101,9 @@ pub enum ConfigError {
     /// A sysctl that cannot be written.
     #[error("sysctl {0:?} is read-only")]
     ReadOnlySysctl(String),
+    /// The kernel would refuse the address.
+    #[error("address {0}: {1}")]
+    Address(String, &'static str),
     /// The kernel would refuse the route.
     #[error("route {0}: {1}")]
     Route(String, &'static str),
@@ -382,6 +385,13 @@ impl Netns {
         }
         if dev.ip_ptr.is_none() && dev.mtu >= 68 {
             let mut idev = InDevice::new(&self.devconf_dflt);
+            if dev.is_loopback() {
+                // inetdev_init: no IPsec policy or transformation on loopback.
+                for k in [DevconfKey::NOXFRM, DevconfKey::NOPOLICY] {
+                    idev.cnf.set(k, 1);
+                    idev.cnf.mark_set(k);
+                }
+            }
             if dev.is_up() {
                 idev.mc_list.push(Ipv4Addr::new(224, 0, 0, 1));
             }
@@ -418,21 +428,30 @@ impl Netns {
             .ok_or(ConfigError::UnknownIfindex(ifindex.0))?;
         let name = dev.name.clone();
         let idev = dev.ip_ptr.as_mut().ok_or(ConfigError::NoInDevice(name))?;
-        let is_secondary = idev.ifa_list.iter().any(|o| {
-            !o.is_secondary() && o.ifa_prefixlen == ifa.ifa_prefixlen && o.matches(ifa.ifa_address)
-        });
+        // __inet_insert_ifa: same subnet and mask as an existing address:
+        // the same address is EEXIST, another scope EINVAL, else secondary.
+        let mut is_secondary = false;
+        let mut last_primary = 0;
+        for (i, o) in idev.ifa_list.iter().enumerate() {
+            if !o.is_secondary() && ifa.ifa_scope <= o.ifa_scope {
+                last_primary = i + 1;
+            }
+            if o.ifa_prefixlen == ifa.ifa_prefixlen && ifa.matches(o.ifa_address) {
+                if o.ifa_local == ifa.ifa_local {
+                    return Err(ConfigError::Address(ifa.ifa_local.to_string(), "File exists"));
+                }
+                if o.ifa_scope != ifa.ifa_scope {
+                    return Err(ConfigError::Address(ifa.ifa_local.to_string(), "Invalid argument"));
+                }
+                is_secondary = true;
+            }
+        }
         if is_secondary {
             ifa.ifa_flags.0 |= IfaFlags::IFA_F_SECONDARY.0;
         }
-        // Secondaries are kept after the primaries, in insertion order.
-        let pos = if is_secondary {
-            idev.ifa_list.len()
-        } else {
-            idev.ifa_list
-                .iter()
-                .position(|a| a.is_secondary())
-                .unwrap_or(idev.ifa_list.len())
-        };
+        // Primaries are kept in scope order (host before link before
+        // global), each after the last one of its scope; secondaries last.
+        let pos = if is_secondary { idev.ifa_list.len() } else { last_primary };
         idev.ifa_list.insert(pos, ifa.clone());
         idev.cnf.setall();
         self.rt_cache_flush();
@@ -451,6 +470,19 @@ impl Netns {
     pub fn fib_table_insert(&mut self, spec: &RouteSpec, append: bool) -> Result<(), ConfigError> {
         let desc = || format!("{}/{} table {}", spec.dst, spec.dst_len, spec.table);
         let (_, type_scope) = crate::ipv4::fib_semantics::fib_props(spec.rt_type);
+        let scope = spec.scope.unwrap_or(match spec.rt_type {
+            RouteType::RTN_LOCAL => RtScope::RT_SCOPE_HOST,
+            RouteType::RTN_BROADCAST | RouteType::RTN_ANYCAST => RtScope::RT_SCOPE_LINK,
+            RouteType::RTN_UNICAST
+                if spec.nexthops.iter().all(|n| n.gw.is_none()) && !spec.nexthops.is_empty() =>
+            {
+                RtScope::RT_SCOPE_LINK
+            }
+            _ => {
+                let _ = type_scope;
+                RtScope::RT_SCOPE_UNIVERSE
+            }
+        });
         let mut nhs = Vec::with_capacity(spec.nexthops.len());
         for nh in &spec.nexthops {
             let dev = match nh.dev {
@@ -478,27 +510,21 @@ impl Netns {
             {
                 fnh.nh_scope = RtScope::RT_SCOPE_HOST;
             }
-            if !d.carrier && d.is_up() {
-                fnh.nh_flags.0 |= RtnhFlags::RTNH_F_LINKDOWN.0;
-            }
-            if !d.is_up() {
-                fnh.nh_flags.0 |= RtnhFlags::RTNH_F_DEAD.0 | RtnhFlags::RTNH_F_LINKDOWN.0;
+            if scope == RtScope::RT_SCOPE_HOST {
+                // Host-scope routes (local) are not checked: their next hop
+                // has scope nowhere and is never flagged dead or linkdown.
+                fnh.nh_scope = RtScope::RT_SCOPE_NOWHERE;
+            } else {
+                if !d.carrier && d.is_up() {
+                    fnh.nh_flags.0 |= RtnhFlags::RTNH_F_LINKDOWN.0;
+                }
+                if !d.is_up() {
+                    fnh.nh_flags.0 |= RtnhFlags::RTNH_F_DEAD.0 | RtnhFlags::RTNH_F_LINKDOWN.0;
+                }
             }
             nhs.push(fnh);
         }
-        let scope = spec.scope.unwrap_or(match spec.rt_type {
-            RouteType::RTN_LOCAL => RtScope::RT_SCOPE_HOST,
-            RouteType::RTN_BROADCAST | RouteType::RTN_ANYCAST => RtScope::RT_SCOPE_LINK,
-            RouteType::RTN_UNICAST
-                if spec.nexthops.iter().all(|n| n.gw.is_none()) && !spec.nexthops.is_empty() =>
-            {
-                RtScope::RT_SCOPE_LINK
-            }
-            _ => {
-                let _ = type_scope;
-                RtScope::RT_SCOPE_UNIVERSE
-            }
-        });
+
         for nh in nhs.iter_mut() {
             nh.nh_saddr = crate::ipv4::devinet::inet_select_addr(
                 self,
