@@ -1,1 +1,4 @@
 //! Integration tests.
+mod cli;
+mod kernel_route;
+mod kernel_toml;
