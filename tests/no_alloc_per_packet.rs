@@ -53,6 +53,7 @@ fn route_decision_and_dispatch_do_not_allocate() {
         let mut buf = [0u8; 28];
         let mut run = |ns: &mut fwdsim_kernel::Netns| {
             for &d in &dsts {
+                ns.tx.clear(); // the replay loop clears the sent frames per packet
                 let mut skb = SkBuff::new(&mut buf, docker0, 0);
                 if ip_route_input_noref(ns, &mut skb, d, src, 0, docker0, &mut NoTrace).is_ok() {
                     let _ = dst_input(ns, &mut skb, &mut NoTrace);
