@@ -1,1 +1,40 @@
-//! fwdsim-lab
+//! fwdsim-lab: the test-only lab that puts fwdsim next to the real kernel.
+//!
+//! It builds hosts in network namespaces (never touching the root
+//! namespace), asks the kernel `ip route get`, runs the fwdsim binary on the
+//! same host, and compares. The pieces:
+//!
+//! - [`netns`] — [`Netns`], a namespace guard (`fws-<pid>-<n>`, deleted on
+//!   drop), `ip -n` / `ip netns exec` wrappers, [`can_make_netns`];
+//! - [`spec`] — [`HostSpec`], the host in the TOML format of
+//!   docs/host-format.md (render and parse);
+//! - [`generate`] — seeded random hosts and queries;
+//! - [`build`] — [`LabHost`], a spec built in a namespace with veth
+//!   interfaces whose peers live in a helper namespace;
+//! - [`oracle`] — kernel answers, many queries per `ip -batch` run;
+//! - [`answer`] — [`Answer`] and the field-by-field comparison;
+//! - [`fwdsim`] — running the binary per the CLI contract;
+//! - [`divergence`] — `fixtures/kernel-divergences.toml`;
+//! - [`routeset`] — route-table comparison for `host show`;
+//! - [`harness`] — the differential runs used by `tests/kernel_*.rs`.
+
+pub mod answer;
+pub mod build;
+pub mod divergence;
+pub mod error;
+pub mod fwdsim;
+pub mod generate;
+pub mod harness;
+pub mod netns;
+pub mod oracle;
+pub mod query;
+pub mod routeset;
+pub mod spec;
+
+pub use answer::{Answer, ErrorAnswer, RouteAnswer};
+pub use build::{Dropped, LabHost};
+pub use error::{LabError, Result};
+pub use fwdsim::{Fwdsim, Reply};
+pub use netns::{Netns, can_make_netns};
+pub use query::Query;
+pub use spec::{HostSpec, InterfaceSpec};

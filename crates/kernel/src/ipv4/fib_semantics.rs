@@ -154,6 +154,36 @@ pub fn fib_select_multipath(fi: &FibInfo, hash: u32) -> usize {
     first.unwrap_or(0)
 }
 
+/// Kernel: `fib_select_multipath` on the output path, where the flow's
+/// source address is known: a usable next hop whose preferred source is
+/// that address wins over the hash order.
+pub fn fib_select_multipath_saddr(fi: &FibInfo, hash: u32, saddr: Ipv4Addr) -> usize {
+    if saddr.is_unspecified() {
+        return fib_select_multipath(fi, hash);
+    }
+    let mut sel = None;
+    let mut found = false;
+    for (i, nh) in fi.fib_nh.iter().enumerate() {
+        if nh.nh_upper_bound == -1 {
+            continue;
+        }
+        if !found {
+            sel = Some(i);
+            found = nh.nh_saddr == saddr;
+        }
+        if hash as i64 > nh.nh_upper_bound as i64 {
+            continue;
+        }
+        if nh.nh_saddr == saddr {
+            return i;
+        }
+        if found {
+            return sel.unwrap_or(i);
+        }
+    }
+    sel.unwrap_or(0)
+}
+
 /// A stand-in for `fib_multipath_hash` with policy 0 (L3: source and
 /// destination). The kernel keys its hash with a per-namespace random seed,
 /// so the path a given flow takes cannot be known from outside; this hash is

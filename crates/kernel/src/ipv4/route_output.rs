@@ -10,7 +10,7 @@ use crate::core::dst::Rtable;
 use crate::flow::{FibResult, Flowi4};
 use crate::ipv4::devinet::inet_select_addr;
 use crate::ipv4::fib_rules::fib_lookup;
-use crate::ipv4::fib_semantics::{fib_multipath_hash, fib_select_multipath};
+use crate::ipv4::fib_semantics::fib_multipath_hash;
 use crate::ipv4::fib_trie::fib_table_lookup;
 use crate::ipv4::route::{
     IPPROTO_IGMP, ipv4_is_lbcast, ipv4_is_local_multicast, ipv4_is_loopback, ipv4_is_multicast,
@@ -199,7 +199,7 @@ pub fn fib_select_path<T: Tracer>(ns: &Netns, res: &mut FibResult, fl4: &mut Flo
     let fi = ns.fib.info(fi_id);
     if fl4.flowi4_oif.0 == 0 && fi.num_path() > 1 {
         let h = fib_multipath_hash(fl4.saddr, fl4.daddr);
-        res.nh_sel = fib_select_multipath(fi, h);
+        res.nh_sel = crate::ipv4::fib_semantics::fib_select_multipath_saddr(fi, h, fl4.saddr);
         if T::ENABLED {
             t.step(Step::new(
                 KernelFn::fib_select_path,
