@@ -67,6 +67,8 @@ net_sysctls! {
     fib_multipath_hash_policy = "net.ipv4.fib_multipath_hash_policy", 0;
     /// `fib_multipath_hash_fields`
     fib_multipath_hash_fields = "net.ipv4.fib_multipath_hash_fields", 7;
+    /// `fib_multipath_hash_seed` (0 = a random key per namespace)
+    fib_multipath_hash_seed = "net.ipv4.fib_multipath_hash_seed", 0;
     /// `fib_multipath_use_neigh`
     fib_multipath_use_neigh = "net.ipv4.fib_multipath_use_neigh", 0;
     /// `ipfrag_time` (s)

@@ -71,7 +71,7 @@ fn cache_words(flags: u32) -> Vec<&'static str> {
 }
 
 fn tos_word(tos: u8) -> String {
-    format!("0x{tos:x}")
+    format!("0x{tos:02x}")
 }
 
 /// The answer as `ip route get` prints it (two lines, trailing newline).
