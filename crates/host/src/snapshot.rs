@@ -255,11 +255,64 @@ pub fn load_snapshot(dir: &Path) -> Result<Netns, HostError> {
     load_sysctl_txt(&mut ns, &f("sysctl.txt"), &sysctl)?;
     load_route_json(&mut ns, &f("route.json"), &route)?;
     load_rule_json(&mut ns, &f("rule.json"), &rule)?;
+    ns.fib_recheck_nexthops();
     if let Some(n) = neigh {
-        // Kept for a later issue: only its shape is checked now.
-        let _: Vec<serde_json::Map<String, Value>> = parse_json(&f("neigh.json"), &n)?;
+        load_neigh_json(&mut ns, &f("neigh.json"), &n)?;
     }
     Ok(ns)
+}
+
+/// The ARP table from `ip -j -4 neigh show`: `dst`, `dev`, `lladdr` and
+/// the `state` words (entries of unknown devices are an error; IPv6 ones
+/// are skipped).
+pub(crate) fn load_neigh_json(ns: &mut Netns, file: &Path, text: &str) -> Result<(), HostError> {
+    use fwdsim_kernel::core::neighbour::{Neighbour, NudState};
+    let entries: Vec<serde_json::Map<String, Value>> = parse_json(file, text)?;
+    for e in entries {
+        let Some(dst) = e.get("dst").and_then(Value::as_str) else {
+            return Err(bad_value(file, "a neighbour without \"dst\"".into()));
+        };
+        let Ok(ip) = dst.parse::<std::net::Ipv4Addr>() else {
+            continue;
+        };
+        let Some(dev) = e.get("dev").and_then(Value::as_str) else {
+            return Err(bad_value(file, format!("neighbour {dst} without \"dev\"")));
+        };
+        let dev =
+            ns.dev_by_name(dev)
+                .map(|d| d.ifindex)
+                .ok_or_else(|| HostError::UnknownDevice {
+                    file: file.to_path_buf(),
+                    name: dev.to_string(),
+                })?;
+        let lladdr = match e.get("lladdr").and_then(Value::as_str) {
+            None => None,
+            Some(m) => Some(
+                crate::names::parse_mac(m)
+                    .ok_or_else(|| bad_value(file, format!("neighbour {dst}: bad lladdr {m:?}")))?,
+            ),
+        };
+        let state = e
+            .get("state")
+            .and_then(Value::as_array)
+            .and_then(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .find_map(NudState::from_word)
+            })
+            .unwrap_or(if lladdr.is_some() {
+                NudState::NUD_REACHABLE
+            } else {
+                NudState::NUD_INCOMPLETE
+            });
+        ns.neigh.push(Neighbour {
+            dev,
+            ip,
+            lladdr,
+            state,
+        });
+    }
+    Ok(())
 }
 
 fn bad_addr(file: &Path, what: String) -> HostError {

@@ -196,6 +196,7 @@ pub struct Fib {
 /// scope, type, metric, preferred source, MTU metric and next hops.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FibInfoKey {
+    table: u32,
     protocol: u8,
     scope: u8,
     rt_type: u8,
@@ -438,10 +439,16 @@ impl Netns {
             }
             if o.ifa_prefixlen == ifa.ifa_prefixlen && ifa.matches(o.ifa_address) {
                 if o.ifa_local == ifa.ifa_local {
-                    return Err(ConfigError::Address(ifa.ifa_local.to_string(), "File exists"));
+                    return Err(ConfigError::Address(
+                        ifa.ifa_local.to_string(),
+                        "File exists",
+                    ));
                 }
                 if o.ifa_scope != ifa.ifa_scope {
-                    return Err(ConfigError::Address(ifa.ifa_local.to_string(), "Invalid argument"));
+                    return Err(ConfigError::Address(
+                        ifa.ifa_local.to_string(),
+                        "Invalid argument",
+                    ));
                 }
                 is_secondary = true;
             }
@@ -451,7 +458,11 @@ impl Netns {
         }
         // Primaries are kept in scope order (host before link before
         // global), each after the last one of its scope; secondaries last.
-        let pos = if is_secondary { idev.ifa_list.len() } else { last_primary };
+        let pos = if is_secondary {
+            idev.ifa_list.len()
+        } else {
+            last_primary
+        };
         idev.ifa_list.insert(pos, ifa.clone());
         idev.cnf.setall();
         self.rt_cache_flush();
@@ -485,26 +496,50 @@ impl Netns {
         });
         let mut nhs = Vec::with_capacity(spec.nexthops.len());
         for nh in &spec.nexthops {
-            let dev = match nh.dev {
-                Some(d) => d,
-                None => match nh.gw {
-                    Some(gw) => self
-                        .gateway_dev(gw, spec.table)
-                        .ok_or_else(|| ConfigError::Route(desc(), "Nexthop has invalid gateway"))?,
-                    None => {
-                        return Err(ConfigError::Route(
-                            desc(),
-                            "a next hop needs a device or a gateway",
-                        ));
+            // fib_check_nh_v4_gw: a gateway (not onlink) must be reached by a
+            // link- or host-scope route; the next hop takes that route's scope
+            // (host when the gateway is one of our addresses) and device.
+            let onlink = nh.flags.contains(RtnhFlags::RTNH_F_ONLINK);
+            let mut gw_scope = None;
+            let dev = match (nh.gw, nh.dev) {
+                (Some(gw), d) if !onlink && scope != RtScope::RT_SCOPE_HOST => {
+                    match self.fib_check_nh_gw(gw, d, spec.table, scope) {
+                        Some((sc, rdev)) => {
+                            gw_scope = Some(sc);
+                            d.unwrap_or(rdev)
+                        }
+                        None => match d {
+                            // A snapshot may list a route before the one that
+                            // resolves its gateway: keep the device given.
+                            Some(d) => d,
+                            None => {
+                                return Err(ConfigError::Route(
+                                    desc(),
+                                    "Nexthop has invalid gateway",
+                                ));
+                            }
+                        },
                     }
-                },
+                }
+                (_, Some(d)) => d,
+                (Some(gw), None) => self
+                    .gateway_dev(gw, spec.table)
+                    .ok_or_else(|| ConfigError::Route(desc(), "Nexthop has invalid gateway"))?,
+                (None, None) => {
+                    return Err(ConfigError::Route(
+                        desc(),
+                        "a next hop needs a device or a gateway",
+                    ));
+                }
             };
             let d = self.dev(dev).ok_or(ConfigError::UnknownIfindex(dev.0))?;
             let mut fnh = FibNh::new(dev, nh.gw);
             fnh.nh_weight = nh.weight.clamp(1, 256);
             fnh.nh_flags = nh.flags;
-            if nh.flags.contains(RtnhFlags::RTNH_F_ONLINK) {
+            if onlink {
                 fnh.nh_scope = RtScope::RT_SCOPE_LINK;
+            } else if let Some(sc) = gw_scope {
+                fnh.nh_scope = sc;
             } else if let Some(gw) = nh.gw
                 && self.inet_addr_type_is_local(gw)
             {
@@ -534,6 +569,7 @@ impl Netns {
             );
         }
         let mut fi = FibInfo {
+            fib_tb_id: spec.table,
             fib_protocol: spec.protocol,
             fib_scope: scope,
             fib_type: spec.rt_type,
@@ -598,6 +634,82 @@ impl Netns {
         }
         self.rt_cache_flush();
         Ok(())
+    }
+
+    /// Kernel: the lookup of `fib_check_nh_v4_gw`: the gateway must lie in a
+    /// route of link scope or narrower (in the route's table first, else
+    /// through the rules), of type unicast or local; its scope and device
+    /// become the next hop's.
+    pub fn fib_check_nh_gw(
+        &self,
+        gw: Ipv4Addr,
+        oif: Option<IfIndex>,
+        table: u32,
+        route_scope: RtScope,
+    ) -> Option<(RtScope, IfIndex)> {
+        use crate::flow::{FIB_LOOKUP_IGNORE_LINKSTATE, Flowi4};
+        let mut fl4 = Flowi4::new(gw, Ipv4Addr::UNSPECIFIED);
+        fl4.flowi4_scope = RtScope(
+            route_scope
+                .0
+                .saturating_add(1)
+                .max(RtScope::RT_SCOPE_LINK.0),
+        );
+        fl4.flowi4_oif = oif.unwrap_or(IfIndex(0));
+        fl4.flowi4_iif = LOOPBACK_IFINDEX;
+        let mut r = Err(crate::uapi::Errno::EAGAIN);
+        if table != RT_TABLE_MAIN && self.fib.tables.contains_key(&table) {
+            r = crate::ipv4::fib_trie::fib_table_lookup(
+                self,
+                &[table],
+                table,
+                &fl4,
+                FIB_LOOKUP_IGNORE_LINKSTATE,
+            );
+        }
+        if r.is_err() {
+            r = crate::ipv4::fib_rules::fib_lookup(
+                self,
+                &fl4,
+                FIB_LOOKUP_IGNORE_LINKSTATE,
+                &mut crate::trace::NoTrace,
+            );
+        }
+        let res = r.ok()?;
+        if res.rt_type != RouteType::RTN_UNICAST && res.rt_type != RouteType::RTN_LOCAL {
+            return None;
+        }
+        let dev = res
+            .fi
+            .and_then(|fi| self.fib.info(fi).fib_nh.get(res.nh_sel))
+            .map(|nh| nh.nh_dev)?;
+        Some((res.scope, dev))
+    }
+
+    /// Re-resolves the scope of every gateway next hop (`fib_check_nh_v4_gw`)
+    /// once all routes are in: a snapshot lists routes in dump order, not
+    /// in the order they were added.
+    pub fn fib_recheck_nexthops(&mut self) {
+        let mut updates = Vec::new();
+        for (i, fi) in self.fib.infos.iter().enumerate() {
+            if fi.fib_scope == RtScope::RT_SCOPE_HOST {
+                continue;
+            }
+            for (j, nh) in fi.fib_nh.iter().enumerate() {
+                if let Some(gw) = nh.nh_gw
+                    && !nh.nh_flags.contains(RtnhFlags::RTNH_F_ONLINK)
+                    && let Some((sc, _)) =
+                        self.fib_check_nh_gw(gw, Some(nh.nh_dev), fi.fib_tb_id, fi.fib_scope)
+                {
+                    updates.push((i, j, sc));
+                }
+            }
+        }
+        for (i, j, sc) in updates {
+            self.fib.infos[i].fib_nh[j].nh_scope = sc;
+            self.fib.infos[i].fib_nh[j].nh_rth_input = None;
+        }
+        self.rt_cache_flush();
     }
 
     /// The device through which `gw` is reached on a link (for `via` without `dev`).

@@ -58,6 +58,8 @@ impl FibNh {
 /// metric, preferred source, next hops).
 #[derive(Clone, Debug)]
 pub struct FibInfo {
+    /// `fib_tb_id`: the table the route is in.
+    pub fib_tb_id: u32,
     /// `fib_protocol`.
     pub fib_protocol: RtProt,
     /// `fib_scope`.
@@ -184,19 +186,38 @@ pub fn fib_select_multipath_saddr(fi: &FibInfo, hash: u32, saddr: Ipv4Addr) -> u
     sel.unwrap_or(0)
 }
 
-/// A stand-in for `fib_multipath_hash` with policy 0 (L3: source and
-/// destination). The kernel keys its hash with a per-namespace random seed,
-/// so the path a given flow takes cannot be known from outside; this hash is
-/// deterministic and spreads flows the same way (31 bits, as the kernel's
-/// `mhash >> 1`).
-pub fn fib_multipath_hash(saddr: Ipv4Addr, daddr: Ipv4Addr) -> u32 {
-    let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
-    for v in [u32::from(saddr), u32::from(daddr)] {
-        h ^= v as u64;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
+/// Kernel: `fib_multipath_hash` with policy 0 (L3): the flow's source and
+/// destination (for an ICMP error, those of the packet it quotes, which the
+/// caller passes) hashed by `flow_hash_from_keys_seed`: SipHash-2-4 over the
+/// `struct flow_keys` bytes from `basic` past the IPv4 addresses, keyed with
+/// `fib_multipath_hash_seed`, then `>> 1`. With the seed at 0 the kernel
+/// keys the hash with a random per-namespace value that cannot be known
+/// from outside; fwdsim then uses that same construction with key 0.
+pub fn fib_multipath_hash(seed: u32, saddr: Ipv4Addr, daddr: Ipv4Addr) -> u32 {
+    use std::hash::Hasher;
+    // __flow_hash_consistentify: the smaller address (compared as the
+    // kernel's native little-endian u32 of the network-order bytes) first.
+    let (s, d) = (saddr.octets(), daddr.octets());
+    let (a, b) = if u32::from_le_bytes(d) < u32::from_le_bytes(s) {
+        (d, s)
+    } else {
+        (s, d)
+    };
+    // flow_keys from `basic` on: basic 4, tags 4, vlan 8, cvlan 8, keyid 4,
+    // ports 4, icmp 4 (all zero for policy 0), then addrs.v4addrs; the
+    // hashed length (`flow_keys_hash_length`) runs to the end of the 8-byte
+    // aligned struct less the unused part of the address union: 48 bytes.
+    let mut keys = [0u8; 48];
+    keys[36..40].copy_from_slice(&a);
+    keys[40..44].copy_from_slice(&b);
+    let k = ((seed as u64) << 32) | seed as u64;
+    let mut h = siphasher::sip::SipHasher24::new_with_keys(k, k);
+    h.write(&keys);
+    let mut hash = h.finish() as u32;
+    if hash == 0 {
+        hash = 1;
     }
-    ((h as u32) >> 1) & 0x7fff_ffff
+    hash >> 1
 }
 
 #[cfg(test)]
@@ -205,6 +226,7 @@ mod tests {
 
     fn fi(weights: &[u32]) -> FibInfo {
         FibInfo {
+            fib_tb_id: 254,
             fib_protocol: RtProt::RTPROT_BOOT,
             fib_scope: RtScope::RT_SCOPE_UNIVERSE,
             fib_type: RouteType::RTN_UNICAST,

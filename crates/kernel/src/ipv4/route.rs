@@ -845,7 +845,8 @@ pub fn ip_mkroute_input<T: Tracer>(
     if let Some(fi) = res.fi {
         let fi = ns.fib.info(fi);
         if fi.num_path() > 1 {
-            let h = fib_multipath_hash(saddr, daddr);
+            let (hs, hd) = ip_multipath_l3_keys(skb, saddr, daddr);
+            let h = fib_multipath_hash(ns.sysctl.fib_multipath_hash_seed as u32, hs, hd);
             res.nh_sel = fib_select_multipath(fi, h);
             skb.cb.flags.0 |= IpskbFlags::IPSKB_MULTIPATH.0;
             if T::ENABLED {
@@ -863,6 +864,35 @@ pub fn ip_mkroute_input<T: Tracer>(
     let r = __mkroute_input(ns, skb, res, daddr, saddr, dscp, dev, t);
     t.leave();
     r
+}
+
+/// Kernel: `ip_multipath_l3_keys`: the addresses a multipath hash uses:
+/// the packet's, or for an ICMP error those of the header it quotes.
+pub fn ip_multipath_l3_keys(
+    skb: &SkBuff<'_>,
+    saddr: Ipv4Addr,
+    daddr: Ipv4Addr,
+) -> (Ipv4Addr, Ipv4Addr) {
+    let nh = skb.network_header as usize;
+    let Some(h) = skb.data.get(nh..nh + 20) else {
+        return (saddr, daddr);
+    };
+    let h = crate::ipv4::ip_hdr::Iphdr(h);
+    if h.protocol() != 1 || h.frag_off() & crate::ipv4::ip_hdr::IP_OFFSET != 0 {
+        return (saddr, daddr);
+    }
+    let th = nh + h.ihl() as usize * 4;
+    match skb.data.get(th) {
+        Some(&t) if crate::ipv4::icmp::icmp_is_error(t) => {}
+        _ => return (saddr, daddr),
+    }
+    match skb.data.get(th + 8..th + 28) {
+        Some(inner) => {
+            let i = crate::ipv4::ip_hdr::Iphdr(inner);
+            (i.saddr(), i.daddr())
+        }
+        None => (saddr, daddr),
+    }
 }
 
 /// Kernel: `__mkroute_input`: validates the source against the route's

@@ -28,13 +28,15 @@ pub fn ip_dev_find(ns: &Netns, addr: Ipv4Addr) -> Option<IfIndex> {
         return Some(d);
     }
     let fl4 = Flowi4::new(addr, Ipv4Addr::UNSPECIFIED);
-    match fib_table_lookup(
-        ns,
-        &[rt_table::RT_TABLE_LOCAL],
-        rt_table::RT_TABLE_LOCAL,
-        &fl4,
-        0,
-    ) {
+    // Table local shares main's trie while the namespace has no custom rules,
+    // so this lookup then sees main's routes too.
+    let merged = [rt_table::RT_TABLE_LOCAL, rt_table::RT_TABLE_MAIN];
+    let tables: &[u32] = if ns.fib.has_custom_rules {
+        &merged[..1]
+    } else {
+        &merged
+    };
+    match fib_table_lookup(ns, tables, rt_table::RT_TABLE_LOCAL, &fl4, 0) {
         Ok(res) if res.rt_type == RouteType::RTN_LOCAL => res
             .fi
             .and_then(|fi| ns.fib.info(fi).fib_nh.get(res.nh_sel))
@@ -198,7 +200,11 @@ pub fn fib_select_path<T: Tracer>(ns: &Netns, res: &mut FibResult, fl4: &mut Flo
     let Some(fi_id) = res.fi else { return };
     let fi = ns.fib.info(fi_id);
     if fl4.flowi4_oif.0 == 0 && fi.num_path() > 1 {
-        let h = fib_multipath_hash(fl4.saddr, fl4.daddr);
+        let h = fib_multipath_hash(
+            ns.sysctl.fib_multipath_hash_seed as u32,
+            fl4.saddr,
+            fl4.daddr,
+        );
         res.nh_sel = crate::ipv4::fib_semantics::fib_select_multipath_saddr(fi, h, fl4.saddr);
         if T::ENABLED {
             t.step(Step::new(
