@@ -541,7 +541,12 @@ pub(crate) fn config(file: &Path, e: ConfigError) -> HostError {
 /// file's). IPv6 entries (a dump without `-4`) are skipped.
 pub(crate) fn load_route_json(ns: &mut Netns, file: &Path, text: &str) -> Result<(), HostError> {
     let routes: Vec<Value> = parse_json(file, text)?;
-    for v in routes {
+    // The routes the kernel made for addresses existed before any route a
+    // user added (a gateway is resolved against the table as it was then),
+    // so they go in first; each group keeps the dump's order.
+    let is_kernel = |v: &Value| v.get("protocol").and_then(Value::as_str) == Some("kernel");
+    let (kernel, user): (Vec<Value>, Vec<Value>) = routes.into_iter().partition(is_kernel);
+    for v in kernel.into_iter().chain(user) {
         let r: JRoute = serde_json::from_value(v.clone()).map_err(|e| HostError::BadRoute {
             file: file.to_path_buf(),
             route: v.to_string(),

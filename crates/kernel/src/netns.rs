@@ -501,6 +501,7 @@ impl Netns {
             // (host when the gateway is one of our addresses) and device.
             let onlink = nh.flags.contains(RtnhFlags::RTNH_F_ONLINK);
             let mut gw_scope = None;
+            let mut unresolved = false;
             let dev = match (nh.gw, nh.dev) {
                 (Some(gw), d) if !onlink && scope != RtScope::RT_SCOPE_HOST => {
                     match self.fib_check_nh_gw(gw, d, spec.table, scope) {
@@ -511,7 +512,10 @@ impl Netns {
                         None => match d {
                             // A snapshot may list a route before the one that
                             // resolves its gateway: keep the device given.
-                            Some(d) => d,
+                            Some(d) => {
+                                unresolved = true;
+                                d
+                            }
                             None => {
                                 return Err(ConfigError::Route(
                                     desc(),
@@ -536,6 +540,7 @@ impl Netns {
             let mut fnh = FibNh::new(dev, nh.gw);
             fnh.nh_weight = nh.weight.clamp(1, 256);
             fnh.nh_flags = nh.flags;
+            fnh.nh_unresolved = unresolved;
             if onlink {
                 fnh.nh_scope = RtScope::RT_SCOPE_LINK;
             } else if let Some(sc) = gw_scope {
@@ -686,9 +691,10 @@ impl Netns {
         Some((res.scope, dev))
     }
 
-    /// Re-resolves the scope of every gateway next hop (`fib_check_nh_v4_gw`)
-    /// once all routes are in: a snapshot lists routes in dump order, not
-    /// in the order they were added.
+    /// Resolves the scope of the gateway next hops that could not be
+    /// resolved when their route was added (`fib_check_nh_v4_gw`), once all
+    /// routes are in: a snapshot lists routes in dump order, not in the order
+    /// they were added. Resolved ones keep the scope they got, as in the kernel.
     pub fn fib_recheck_nexthops(&mut self) {
         let mut updates = Vec::new();
         for (i, fi) in self.fib.infos.iter().enumerate() {
@@ -697,6 +703,7 @@ impl Netns {
             }
             for (j, nh) in fi.fib_nh.iter().enumerate() {
                 if let Some(gw) = nh.nh_gw
+                    && nh.nh_unresolved
                     && !nh.nh_flags.contains(RtnhFlags::RTNH_F_ONLINK)
                     && let Some((sc, _)) =
                         self.fib_check_nh_gw(gw, Some(nh.nh_dev), fi.fib_tb_id, fi.fib_scope)
@@ -707,6 +714,7 @@ impl Netns {
         }
         for (i, j, sc) in updates {
             self.fib.infos[i].fib_nh[j].nh_scope = sc;
+            self.fib.infos[i].fib_nh[j].nh_unresolved = false;
             self.fib.infos[i].fib_nh[j].nh_rth_input = None;
         }
         self.rt_cache_flush();

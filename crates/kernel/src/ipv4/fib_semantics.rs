@@ -32,6 +32,9 @@ pub struct FibNh {
     pub nh_saddr: Ipv4Addr,
     /// `nhc_rth_input`: the cached input route through this next hop.
     pub nh_rth_input: Option<Rtable>,
+    /// The gateway could not be resolved when the route was added (a
+    /// snapshot lists routes in dump order): resolved once all are in.
+    pub nh_unresolved: bool,
 }
 
 impl FibNh {
@@ -50,6 +53,7 @@ impl FibNh {
             nh_upper_bound: 0,
             nh_saddr: Ipv4Addr::UNSPECIFIED,
             nh_rth_input: None,
+            nh_unresolved: false,
         }
     }
 }
@@ -156,34 +160,33 @@ pub fn fib_select_multipath(fi: &FibInfo, hash: u32) -> usize {
     first.unwrap_or(0)
 }
 
-/// Kernel: `fib_select_multipath` on the output path, where the flow's
-/// source address is known: a usable next hop whose preferred source is
-/// that address wins over the hash order.
+/// Kernel: `fib_select_multipath` with the flow's source address (the
+/// output path): each usable next hop scores 2 when its preferred source is
+/// that address and 1 when the hash falls in its share; the first of the
+/// best score wins (a perfect 3 at once).
 pub fn fib_select_multipath_saddr(fi: &FibInfo, hash: u32, saddr: Ipv4Addr) -> usize {
-    if saddr.is_unspecified() {
-        return fib_select_multipath(fi, hash);
-    }
-    let mut sel = None;
-    let mut found = false;
+    let mut score = -1;
+    let mut sel = 0;
     for (i, nh) in fi.fib_nh.iter().enumerate() {
         if nh.nh_upper_bound == -1 {
             continue;
         }
-        if !found {
-            sel = Some(i);
-            found = nh.nh_saddr == saddr;
+        let mut nh_score = 0;
+        if !saddr.is_unspecified() && nh.nh_saddr == saddr {
+            nh_score += 2;
         }
-        if hash as i64 > nh.nh_upper_bound as i64 {
-            continue;
+        if hash as i64 <= nh.nh_upper_bound as i64 {
+            nh_score += 1;
         }
-        if nh.nh_saddr == saddr {
-            return i;
-        }
-        if found {
-            return sel.unwrap_or(i);
+        if score < nh_score {
+            sel = i;
+            if nh_score == 3 || (saddr.is_unspecified() && nh_score == 1) {
+                return i;
+            }
+            score = nh_score;
         }
     }
-    sel.unwrap_or(0)
+    sel
 }
 
 /// Kernel: `fib_multipath_hash` with policy 0 (L3): the flow's source and
