@@ -541,12 +541,21 @@ pub(crate) fn config(file: &Path, e: ConfigError) -> HostError {
 /// file's). IPv6 entries (a dump without `-4`) are skipped.
 pub(crate) fn load_route_json(ns: &mut Netns, file: &Path, text: &str) -> Result<(), HostError> {
     let routes: Vec<Value> = parse_json(file, text)?;
-    // The routes the kernel made for addresses existed before any route a
-    // user added (a gateway is resolved against the table as it was then),
-    // so they go in first; each group keeps the dump's order.
+    // A snapshot does not record the order routes were added in, and the
+    // kernel resolves a gateway against the table as it is when the route
+    // is added. The order assumed: the routes the kernel made for addresses,
+    // then routes without a gateway, then routes with one (each group in the
+    // dump's order), as a gateway is normally reachable before a route uses it.
     let is_kernel = |v: &Value| v.get("protocol").and_then(Value::as_str) == Some("kernel");
-    let (kernel, user): (Vec<Value>, Vec<Value>) = routes.into_iter().partition(is_kernel);
-    for v in kernel.into_iter().chain(user) {
+    let has_gw = |v: &Value| {
+        v.get("gateway").is_some()
+            || v.get("nexthops")
+                .and_then(Value::as_array)
+                .is_some_and(|n| n.iter().any(|h| h.get("gateway").is_some()))
+    };
+    let mut routes = routes;
+    routes.sort_by_key(|v| (!is_kernel(v), has_gw(v)));
+    for v in routes {
         let r: JRoute = serde_json::from_value(v.clone()).map_err(|e| HostError::BadRoute {
             file: file.to_path_buf(),
             route: v.to_string(),
