@@ -664,9 +664,16 @@ impl Netns {
         fl4.flowi4_iif = LOOPBACK_IFINDEX;
         let mut r = Err(crate::uapi::Errno::EAGAIN);
         if table != RT_TABLE_MAIN && self.fib.tables.contains_key(&table) {
+            // Table local is main's trie while there are no custom rules.
+            let merged = [RT_TABLE_LOCAL, RT_TABLE_MAIN];
+            let ids: &[u32] = if table == RT_TABLE_LOCAL && !self.fib.has_custom_rules {
+                &merged
+            } else {
+                std::slice::from_ref(&table)
+            };
             r = crate::ipv4::fib_trie::fib_table_lookup(
                 self,
-                &[table],
+                ids,
                 table,
                 &fl4,
                 FIB_LOOKUP_IGNORE_LINKSTATE,

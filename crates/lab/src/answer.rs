@@ -298,9 +298,11 @@ pub fn multipath_equivalent(
     // A gateway that is one of the host's own addresses gets host scope and
     // is not shown as a gateway (fib_check_nh_v4_gw).
     let own: Vec<std::net::Ipv4Addr> = spec.address_infos().iter().map(|a| a.addr).collect();
+    // Multicast and broadcast output routes drop the gateway (`__mkroute_output`).
     let hit = |r: &RouteAnswer, nh: &crate::spec::NexthopInfo| {
         let gw = nh.gateway.filter(|g| !own.contains(g));
-        gw.map(|g| g.to_string()) == r.gateway
+        let no_gw = matches!(r.rtype.as_str(), "multicast" | "broadcast");
+        (no_gw || gw.map(|g| g.to_string()) == r.gateway)
             && nh.dev.as_ref().is_none_or(|d| Some(d) == r.dev.as_ref())
     };
     spec.route_infos()
