@@ -295,14 +295,13 @@ pub fn multipath_equivalent(
     {
         return false;
     }
-    // A gateway that is one of the host's own addresses gets host scope and
-    // is not shown as a gateway (fib_check_nh_v4_gw).
-    let own: Vec<std::net::Ipv4Addr> = spec.address_infos().iter().map(|a| a.addr).collect();
-    // Multicast and broadcast output routes drop the gateway (`__mkroute_output`).
+    // A gateway that resolves to one of the host's own addresses (an address
+    // or a local route) gets host scope and is not shown
+    // (fib_check_nh_v4_gw); multicast and broadcast output routes drop the
+    // gateway (`__mkroute_output`). So a next hop matches on its device, and
+    // on its gateway when the answer shows one.
     let hit = |r: &RouteAnswer, nh: &crate::spec::NexthopInfo| {
-        let gw = nh.gateway.filter(|g| !own.contains(g));
-        let no_gw = matches!(r.rtype.as_str(), "multicast" | "broadcast");
-        (no_gw || gw.map(|g| g.to_string()) == r.gateway)
+        (r.gateway.is_none() || nh.gateway.map(|g| g.to_string()) == r.gateway)
             && nh.dev.as_ref().is_none_or(|d| Some(d) == r.dev.as_ref())
     };
     spec.route_infos()
