@@ -6,7 +6,7 @@
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput};
 use fwdsim_kernel::core::dst::dst_input;
 use fwdsim_kernel::core::skbuff::SkBuff;
 use fwdsim_kernel::ipv4::devinet::{IfaFlags, InIfaddr};
@@ -15,7 +15,6 @@ use fwdsim_kernel::netns::{IfIndex, NetDevice, Netns, NexthopSpec, RouteSpec};
 use fwdsim_kernel::trace::{NoTrace, Recorder};
 use fwdsim_kernel::uapi::{DevFlags, LinkType, RouteType, RtScope, RtnhFlags};
 
-#[allow(dead_code)]
 #[path = "common.rs"]
 mod common;
 
@@ -63,8 +62,17 @@ fn router(n: usize) -> (Netns, IfIndex, Vec<u32>) {
     let table = common::bgp_like_table(n, 42);
     for (i, &(addr, len, _)) in table.iter().enumerate() {
         let mut spec = RouteSpec::new(RouteType::RTN_UNICAST, Ipv4Addr::from(addr), len);
-        let (gw, d) = if i % 2 == 0 { (Ipv4Addr::new(10, 0, 2, 2), r1) } else { (Ipv4Addr::new(10, 0, 3, 2), r2) };
-        spec.nexthops.push(NexthopSpec { gw: Some(gw), dev: Some(d), weight: 1, flags: RtnhFlags(0) });
+        let (gw, d) = if i % 2 == 0 {
+            (Ipv4Addr::new(10, 0, 2, 2), r1)
+        } else {
+            (Ipv4Addr::new(10, 0, 3, 2), r2)
+        };
+        spec.nexthops.push(NexthopSpec {
+            gw: Some(gw),
+            dev: Some(d),
+            weight: 1,
+            flags: RtnhFlags(0),
+        });
         ns.fib_table_insert(&spec, false).unwrap();
     }
     let dsts = common::addrs_in_prefixes(&table, BATCH, 7);
@@ -81,8 +89,16 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for &d in &dsts {
                 let mut skb = SkBuff::new(&mut buf, r0, 0);
-                let r = ip_route_input_noref(&mut ns, &mut skb, Ipv4Addr::from(d), src, 0, r0, &mut NoTrace);
-                black_box((r, skb.dst.map(|rt| rt.dst.dev)));
+                let r = ip_route_input_noref(
+                    &mut ns,
+                    &mut skb,
+                    Ipv4Addr::from(d),
+                    src,
+                    0,
+                    r0,
+                    &mut NoTrace,
+                );
+                let _ = black_box((r, skb.dst.map(|rt| rt.dst.dev)));
             }
         })
     });
@@ -92,8 +108,16 @@ fn bench(c: &mut Criterion) {
             for &d in &dsts {
                 rec.clear();
                 let mut skb = SkBuff::new(&mut buf, r0, 0);
-                let r = ip_route_input_noref(&mut ns, &mut skb, Ipv4Addr::from(d), src, 0, r0, &mut rec);
-                black_box((r, rec.steps.len()));
+                let r = ip_route_input_noref(
+                    &mut ns,
+                    &mut skb,
+                    Ipv4Addr::from(d),
+                    src,
+                    0,
+                    r0,
+                    &mut rec,
+                );
+                let _ = black_box((r, rec.steps.len()));
             }
         })
     });
@@ -101,7 +125,15 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for &d in &dsts {
                 let mut skb = SkBuff::new(&mut buf, r0, 0);
-                let _ = ip_route_input_noref(&mut ns, &mut skb, Ipv4Addr::from(d), src, 0, r0, &mut NoTrace);
+                let _ = ip_route_input_noref(
+                    &mut ns,
+                    &mut skb,
+                    Ipv4Addr::from(d),
+                    src,
+                    0,
+                    r0,
+                    &mut NoTrace,
+                );
                 black_box(dst_input(&mut ns, &mut skb, &mut NoTrace));
             }
         })
@@ -109,5 +141,8 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+}
