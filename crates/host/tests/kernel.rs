@@ -369,7 +369,9 @@ fn hosts() -> Vec<PathBuf> {
 /// Whether namespaces can be made here; without them the kernel tests skip
 /// with a message, except in CI (`CI=true`), where they fail.
 fn can_run() -> bool {
-    let probe = format!("fws-host-probe-{}", std::process::id());
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = format!("fws-host-probe-{}-{n}", std::process::id());
     let ok = run(&["ip", "netns", "add", &probe]).is_ok();
     if ok {
         let _ = run(&["ip", "netns", "del", &probe]);
