@@ -26,7 +26,17 @@ const ON: &str = "fixtures/hosts/docker-forwarding-on.toml";
 
 #[test]
 fn forwarding_off_is_no_route_to_host() {
-    let o = fwdsim(&["route", "get", "8.8.8.8", "from", "172.17.0.2", "iif", "docker0", "--host", OFF]);
+    let o = fwdsim(&[
+        "route",
+        "get",
+        "8.8.8.8",
+        "from",
+        "172.17.0.2",
+        "iif",
+        "docker0",
+        "--host",
+        OFF,
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(stderr(&o), "RTNETLINK answers: No route to host\n");
     assert_eq!(stdout(&o), "");
@@ -34,7 +44,18 @@ fn forwarding_off_is_no_route_to_host() {
 
 #[test]
 fn forwarding_off_json_names_errno_and_drop_reason() {
-    let o = fwdsim(&["route", "get", "8.8.8.8", "from", "172.17.0.2", "iif", "docker0", "--host", OFF, "-j"]);
+    let o = fwdsim(&[
+        "route",
+        "get",
+        "8.8.8.8",
+        "from",
+        "172.17.0.2",
+        "iif",
+        "docker0",
+        "--host",
+        OFF,
+        "-j",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["errno"], "EHOSTUNREACH");
@@ -44,10 +65,34 @@ fn forwarding_off_json_names_errno_and_drop_reason() {
 
 #[test]
 fn forwarding_on_prints_what_ip_route_get_prints() {
-    let o = fwdsim(&["route", "get", "8.8.8.8", "from", "172.17.0.2", "iif", "docker0", "--host", ON]);
+    let o = fwdsim(&[
+        "route",
+        "get",
+        "8.8.8.8",
+        "from",
+        "172.17.0.2",
+        "iif",
+        "docker0",
+        "--host",
+        ON,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(stdout(&o), "8.8.8.8 from 172.17.0.2 via 10.0.2.2 dev eth0 \n    cache iif docker0 \n");
-    let o = fwdsim(&["route", "get", "8.8.8.8", "from", "172.17.0.2", "iif", "docker0", "--host", ON, "-j"]);
+    assert_eq!(
+        stdout(&o),
+        "8.8.8.8 from 172.17.0.2 via 10.0.2.2 dev eth0 \n    cache iif docker0 \n"
+    );
+    let o = fwdsim(&[
+        "route",
+        "get",
+        "8.8.8.8",
+        "from",
+        "172.17.0.2",
+        "iif",
+        "docker0",
+        "--host",
+        ON,
+        "-j",
+    ]);
     assert_eq!(
         stdout(&o),
         "[{\"dst\":\"8.8.8.8\",\"from\":\"172.17.0.2\",\"gateway\":\"10.0.2.2\",\"dev\":\"eth0\",\"flags\":[],\"cache\":[],\"iif\":\"docker0\"}]\n"
@@ -57,7 +102,16 @@ fn forwarding_on_prints_what_ip_route_get_prints() {
 #[test]
 fn sysctl_override_turns_forwarding_on() {
     let o = fwdsim(&[
-        "route", "get", "8.8.8.8", "from", "172.17.0.2", "iif", "docker0", "--host", OFF, "--sysctl",
+        "route",
+        "get",
+        "8.8.8.8",
+        "from",
+        "172.17.0.2",
+        "iif",
+        "docker0",
+        "--host",
+        OFF,
+        "--sysctl",
         "net.ipv4.ip_forward=1",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -66,21 +120,59 @@ fn sysctl_override_turns_forwarding_on() {
 
 #[test]
 fn trace_shows_the_no_route_walk() {
-    let o = fwdsim(&["route", "get", "8.8.8.8", "from", "172.17.0.2", "iif", "docker0", "--host", OFF, "--trace"]);
+    let o = fwdsim(&[
+        "route",
+        "get",
+        "8.8.8.8",
+        "from",
+        "172.17.0.2",
+        "iif",
+        "docker0",
+        "--host",
+        OFF,
+        "--trace",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let out = stdout(&o);
-    assert!(out.contains("ip_route_input_slow (net/ipv4/route.c)"), "{out}");
     assert!(
-        out.contains("IN_DEV_FORWARD(docker0) = 0 (net.ipv4.conf.docker0.forwarding = 0) -> no_route"),
+        out.contains("ip_route_input_slow (net/ipv4/route.c)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "IN_DEV_FORWARD(docker0) = 0 (net.ipv4.conf.docker0.forwarding = 0) -> no_route"
+        ),
         "{out}"
     );
     assert!(out.contains("dst.input = ip_error"), "{out}");
-    assert!(out.lines().last().unwrap().contains("SKB_DROP_REASON_IP_INADDRERRORS"), "{out}");
-    let o = fwdsim(&["route", "get", "8.8.8.8", "from", "172.17.0.2", "iif", "docker0", "--host", OFF, "--trace", "-j"]);
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .contains("SKB_DROP_REASON_IP_INADDRERRORS"),
+        "{out}"
+    );
+    let o = fwdsim(&[
+        "route",
+        "get",
+        "8.8.8.8",
+        "from",
+        "172.17.0.2",
+        "iif",
+        "docker0",
+        "--host",
+        OFF,
+        "--trace",
+        "-j",
+    ]);
     let first = stdout(&o).lines().next().unwrap().to_string();
     let steps: serde_json::Value = serde_json::from_str(&first).unwrap();
     let steps = steps.as_array().unwrap();
-    assert!(steps.iter().all(|s| s.get("function").is_some() && s.get("branch").is_some()));
+    assert!(
+        steps
+            .iter()
+            .all(|s| s.get("function").is_some() && s.get("branch").is_some())
+    );
     assert!(steps.iter().any(|s| s["branch"] == "no_route"));
 }
 
@@ -88,16 +180,35 @@ fn trace_shows_the_no_route_walk() {
 fn without_iif_the_output_path_answers() {
     let o = fwdsim(&["route", "get", "8.8.8.8", "--host", ON]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(stdout(&o), "8.8.8.8 via 10.0.2.2 dev eth0 src 10.0.2.15 uid 0 \n    cache \n");
+    assert_eq!(
+        stdout(&o),
+        "8.8.8.8 via 10.0.2.2 dev eth0 src 10.0.2.15 uid 0 \n    cache \n"
+    );
 }
 
 #[test]
 fn bad_inputs_are_one_line_and_exit_1() {
     let cases: &[&[&str]] = &[
-        &["route", "get", "8.8.8.8", "iif", "docker0", "--host", "fixtures/hosts/no-such-host.toml"],
+        &[
+            "route",
+            "get",
+            "8.8.8.8",
+            "iif",
+            "docker0",
+            "--host",
+            "fixtures/hosts/no-such-host.toml",
+        ],
         &["route", "get", "8.8.8.8", "iif", "nosuch0", "--host", OFF],
         &["route", "get", "8.8.8.300", "iif", "docker0", "--host", OFF],
-        &["route", "get", "8.8.8.8", "--host", OFF, "--sysctl", "net.ipv4.no_such_key=1"],
+        &[
+            "route",
+            "get",
+            "8.8.8.8",
+            "--host",
+            OFF,
+            "--sysctl",
+            "net.ipv4.no_such_key=1",
+        ],
     ];
     for args in cases {
         let o = fwdsim(args);

@@ -41,14 +41,26 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn route_decision_and_dispatch_do_not_allocate() {
     let root = env!("CARGO_MANIFEST_DIR");
-    for (host, fwd) in [("docker-forwarding-on.toml", true), ("docker-forwarding-off.toml", false)] {
-        let mut ns = fwdsim_host::load_host(&std::path::Path::new(root).join("fixtures/hosts").join(host)).unwrap();
+    for (host, fwd) in [
+        ("docker-forwarding-on.toml", true),
+        ("docker-forwarding-off.toml", false),
+    ] {
+        let mut ns =
+            fwdsim_host::load_host(&std::path::Path::new(root).join("fixtures/hosts").join(host))
+                .unwrap();
         let docker0 = ns.dev_by_name("docker0").unwrap().ifindex;
-        let dsts: Vec<Ipv4Addr> =
-            ["8.8.8.8", "172.17.0.1", "10.0.2.2", "172.17.255.255", "224.0.0.1", "127.0.0.1", "0.0.0.0"]
-                .iter()
-                .map(|s| s.parse().unwrap())
-                .collect();
+        let dsts: Vec<Ipv4Addr> = [
+            "8.8.8.8",
+            "172.17.0.1",
+            "10.0.2.2",
+            "172.17.255.255",
+            "224.0.0.1",
+            "127.0.0.1",
+            "0.0.0.0",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
         let src: Ipv4Addr = "172.17.0.2".parse().unwrap();
         let mut buf = [0u8; 28];
         let mut run = |ns: &mut fwdsim_kernel::Netns| {
@@ -66,6 +78,9 @@ fn route_decision_and_dispatch_do_not_allocate() {
             run(&mut ns);
         }
         let n = ALLOCS.load(Ordering::Relaxed) - before;
-        assert_eq!(n, 0, "{host} (forwarding {fwd}): {n} allocations in 7000 decisions");
+        assert_eq!(
+            n, 0,
+            "{host} (forwarding {fwd}): {n} allocations in 7000 decisions"
+        );
     }
 }

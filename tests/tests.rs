@@ -2,3 +2,4 @@
 mod cli;
 mod kernel_route;
 mod kernel_toml;
+mod replay;

@@ -34,6 +34,50 @@ enum Cmd {
     /// Hosts: dump a real one, show a loaded one.
     #[command(subcommand)]
     Host(HostCmd),
+    /// Run every packet of a capture through the host, as the kernel would.
+    #[command(
+        after_help = "Examples:\n  fwdsim replay fixtures/pcaps/docker.pcap --host fixtures/hosts/docker-forwarding-off.toml --iif docker0\n  fwdsim replay capture.pcapng --host snapshot/ -j --out egress.pcapng"
+    )]
+    Replay(ReplayArgs),
+    /// The step-by-step walk of one packet of a capture.
+    #[command(
+        after_help = "Example:\n  fwdsim trace fixtures/pcaps/docker.pcap --packet 1 --host fixtures/hosts/docker-forwarding-off.toml --iif docker0"
+    )]
+    Trace(TraceArgs),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// A pcap or pcapng file (Ethernet, Linux cooked SLL/SLL2 or raw IP).
+    capture: PathBuf,
+    #[command(flatten)]
+    sim: SimArgs,
+    /// The ingress device of every packet (else the pcapng interface name, else the SLL ifindex).
+    #[arg(long)]
+    iif: Option<String>,
+    /// Write every frame that leaves the host to this pcapng file.
+    #[arg(long, value_name = "EGRESS.pcapng")]
+    out: Option<PathBuf>,
+    /// One JSON object per packet, then the counters.
+    #[arg(short = 'j', long = "json")]
+    json: bool,
+}
+
+#[derive(Args)]
+struct TraceArgs {
+    /// A pcap or pcapng file.
+    capture: PathBuf,
+    /// The 1-based index of the packet to walk (the packets before it run untraced).
+    #[arg(long)]
+    packet: u64,
+    #[command(flatten)]
+    sim: SimArgs,
+    /// The ingress device (else the pcapng interface name, else the SLL ifindex).
+    #[arg(long)]
+    iif: Option<String>,
+    /// The steps as a JSON array.
+    #[arg(short = 'j', long = "json")]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -222,8 +266,194 @@ fn route_get(a: &RouteGetArgs) -> Result<ExitCode, Failure> {
     }
 }
 
+/// Where a packet of a capture came in: `--iif`, else the pcapng interface
+/// name, else the SLL ifindex.
+fn packet_iif(
+    ns: &Netns,
+    iif: Option<&str>,
+    p: &fwdsim_pcap::Packet<'_>,
+) -> Result<fwdsim_kernel::IfIndex, String> {
+    let by_name = |n: &str| {
+        ns.dev_by_name(n)
+            .map(|d| d.ifindex)
+            .ok_or_else(|| format!("unknown device {n:?}"))
+    };
+    if let Some(n) = iif {
+        return by_name(n);
+    }
+    if let Some(n) = p.iif_name {
+        return by_name(n);
+    }
+    if let Some(i) = p.iif_index {
+        let i = fwdsim_kernel::IfIndex(i);
+        return ns
+            .dev(i)
+            .map(|d| d.ifindex)
+            .ok_or_else(|| format!("no device with ifindex {}", i.0));
+    }
+    Err("no ingress device: give --iif (the capture names none)".into())
+}
+
+/// The capture's time as the model's clock (`jiffies`, HZ = 250).
+fn jiffies(ts_nanos: i128) -> u64 {
+    (ts_nanos.max(0) as u128 * fwdsim_kernel::HZ as u128 / 1_000_000_000) as u64
+}
+
+/// Loads a packet into the reusable frame buffer; a capture that does not
+/// record the receiving MAC gets the ingress device's.
+fn load_frame(
+    ns: &Netns,
+    dev: fwdsim_kernel::IfIndex,
+    p: &fwdsim_pcap::Packet<'_>,
+    buf: &mut Vec<u8>,
+) {
+    buf.clear();
+    buf.extend_from_slice(p.frame);
+    if p.dst_is_placeholder() && buf.len() >= 6 {
+        if let Some(d) = ns.dev(dev) {
+            buf[..6].copy_from_slice(&d.dev_addr);
+        }
+    }
+}
+
+fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
+    use fwdsim_kernel::core::dev::netif_receive_skb;
+    use fwdsim_render::replay as out;
+    use std::io::Write;
+    let mut ns = load(&a.sim)?;
+    let mut reader = fwdsim_pcap::CaptureReader::open(&a.capture)
+        .map_err(|e| Failure(format!("{}: {e}", a.capture.display())))?;
+    let mut writer = match &a.out {
+        Some(p) => {
+            let mut w = fwdsim_pcap::PcapngWriter::create(p)
+                .map_err(|e| Failure(format!("{}: {e}", p.display())))?;
+            for d in &ns.devices {
+                w.add_interface(&d.name, fwdsim_pcap::LinkType::ETHERNET)
+                    .map_err(|e| Failure(format!("{}: {e}", p.display())))?;
+            }
+            Some(w)
+        }
+        None => None,
+    };
+    let before = ns.mib.clone();
+    let stdout = std::io::stdout();
+    let mut so = std::io::BufWriter::new(stdout.lock());
+    let mut summary = out::Summary::default();
+    let mut failed = false;
+    let mut buf = Vec::with_capacity(65536);
+    if !a.json {
+        let _ = write!(so, "{}", out::table_header());
+    }
+    while let Some(r) = reader.next_packet() {
+        let p = match r {
+            Ok(p) => p,
+            Err(e) => {
+                failed = true;
+                eprintln!("fwdsim: {}: {e}", a.capture.display());
+                if e.is_fatal() {
+                    break;
+                }
+                continue;
+            }
+        };
+        let dev = match packet_iif(&ns, a.iif.as_deref(), &p) {
+            Ok(d) => d,
+            Err(e) => {
+                failed = true;
+                eprintln!("fwdsim: {}: packet {}: {e}", a.capture.display(), p.index);
+                continue;
+            }
+        };
+        let (index, ts) = (p.index, p.ts_nanos);
+        load_frame(&ns, dev, &p, &mut buf);
+        ns.jiffies = jiffies(ts);
+        let o = netif_receive_skb(&mut ns, &mut buf, dev, &mut NoTrace);
+        let iif = ns.dev_name(dev).to_string();
+        if a.json {
+            let _ = writeln!(so, "{}", out::packet_json(&ns, index, &iif, &o));
+        } else {
+            let _ = write!(so, "{}", out::table_row(&ns, index, &iif, &o));
+        }
+        summary.add(&o);
+        if let Some(w) = writer.as_mut() {
+            for f in &ns.tx.frames {
+                let id = w.interface_id(ns.dev_name(f.dev)).unwrap_or(0);
+                if let Err(e) = w.write_packet(id, ts, ns.tx.frame(f)) {
+                    return Err(Failure(format!(
+                        "{}: {e}",
+                        a.out.as_ref().expect("set").display()
+                    )));
+                }
+            }
+        }
+    }
+    if let Some(mut w) = writer {
+        w.flush()
+            .map_err(|e| Failure(format!("{}: {e}", a.out.as_ref().expect("set").display())))?;
+    }
+    let snmp = out::snmp_delta(&before, &ns.mib);
+    if a.json {
+        let _ = writeln!(so, "{snmp}");
+    } else {
+        let _ = write!(so, "\n{}", summary.text());
+        let _ = writeln!(so, "{snmp}");
+    }
+    let _ = so.flush();
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
+    use fwdsim_kernel::core::dev::netif_receive_skb;
+    let mut ns = load(&a.sim)?;
+    let mut reader = fwdsim_pcap::CaptureReader::open(&a.capture)
+        .map_err(|e| Failure(format!("{}: {e}", a.capture.display())))?;
+    let mut buf = Vec::with_capacity(65536);
+    while let Some(r) = reader.next_packet() {
+        let p = r.map_err(|e| Failure(format!("{}: {e}", a.capture.display())))?;
+        let dev = packet_iif(&ns, a.iif.as_deref(), &p)
+            .map_err(|e| Failure(format!("{}: packet {}: {e}", a.capture.display(), p.index)))?;
+        let index = p.index;
+        load_frame(&ns, dev, &p, &mut buf);
+        ns.jiffies = jiffies(p.ts_nanos);
+        if index < a.packet {
+            netif_receive_skb(&mut ns, &mut buf, dev, &mut NoTrace);
+            continue;
+        }
+        let mut rec = Recorder::new();
+        let o = netif_receive_skb(&mut ns, &mut buf, dev, &mut rec);
+        if a.json {
+            println!("{}", trace::trace_json(&ns, &rec.steps));
+        } else {
+            print!("{}", trace::trace_text(&ns, &rec.steps));
+            let mut last = format!("result: {}", o.verdict.word());
+            if let Some(r) = o.drop_reason {
+                last += &format!(", SKB_DROP_REASON_{}", r.name());
+            }
+            if let Some(rt) = o.route {
+                last += &format!(", dst.input = {}", rt.dst.input.name.name());
+            }
+            if let Some(i) = o.icmp {
+                last += &format!(", ICMP {}/{} sent", i.icmp_type, i.code);
+            }
+            println!("{last}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    Err(Failure(format!(
+        "{}: there is no packet {}",
+        a.capture.display(),
+        a.packet
+    )))
+}
+
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.cmd {
+        Cmd::Replay(a) => replay(&a),
+        Cmd::Trace(a) => trace_packet(&a),
         Cmd::Route(RouteCmd::Get(a)) => route_get(&a),
         Cmd::Host(HostCmd::Dump { dir, netns }) => {
             fwdsim_host::dump(&dir, netns.as_deref())?;

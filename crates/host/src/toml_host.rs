@@ -33,6 +33,20 @@ struct HostToml {
     sysctl: Sysctls,
     #[serde(default)]
     interface: Vec<Interface>,
+    #[serde(default)]
+    neigh: Vec<Neigh>,
+}
+
+/// One `[[neigh]]`: an ARP entry, as `ip neigh replace ADDRESS lladdr MAC dev DEV nud STATE`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct Neigh {
+    dev: String,
+    address: String,
+    #[serde(default)]
+    lladdr: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
 }
 
 /// One `[[interface]]`.
@@ -324,7 +338,46 @@ fn build(host: &HostToml, file: &Path) -> Result<Netns, HostError> {
         }
     }
 
-    // 6. Rules, as `ip rule add`.
+    // 6. Neighbours, as `ip neigh replace`.
+    for n in &host.neigh {
+        use fwdsim_kernel::core::neighbour::{Neighbour, NudState};
+        let bad = |what: String| HostError::BadValue {
+            file: file.to_path_buf(),
+            what: format!("neigh {:?}: {what}", n.address),
+        };
+        let dev =
+            ns.dev_by_name(&n.dev)
+                .map(|d| d.ifindex)
+                .ok_or_else(|| HostError::UnknownDevice {
+                    file: file.to_path_buf(),
+                    name: n.dev.clone(),
+                })?;
+        let ip = n
+            .address
+            .parse()
+            .map_err(|_| bad("not an IPv4 address".into()))?;
+        let lladdr = match &n.lladdr {
+            Some(m) => {
+                Some(crate::names::parse_mac(m).ok_or_else(|| bad(format!("bad lladdr {m:?}")))?)
+            }
+            None => None,
+        };
+        let state = match &n.state {
+            Some(w) => NudState::from_word(&w.to_ascii_uppercase())
+                .ok_or_else(|| bad(format!("unknown state {w:?}")))?,
+            None if lladdr.is_some() => NudState::NUD_PERMANENT,
+            None => NudState::NUD_INCOMPLETE,
+        };
+        ns.neigh.retain(|x| !(x.dev == dev && x.ip == ip));
+        ns.neigh.push(Neighbour {
+            dev,
+            ip,
+            lladdr,
+            state,
+        });
+    }
+
+    // 7. Rules, as `ip rule add`.
     for r in &host.rules {
         let bad = |msg: String| HostError::BadRule {
             file: file.to_path_buf(),

@@ -1,0 +1,227 @@
+//! Black-box tests of `fwdsim replay` and `fwdsim trace` on the bundled
+//! captures (fixtures/pcaps, made by `cargo run --example make_pcaps`), and
+//! the robustness walk over tcpdump's test captures.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fwdsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fwdsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run fwdsim")
+}
+
+fn lines(o: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+const OFF: &str = "fixtures/hosts/docker-forwarding-off.toml";
+const ON: &str = "fixtures/hosts/docker-forwarding-on.toml";
+
+#[test]
+fn docker_forwarding_off_drops_in_ip_error_without_icmp() {
+    let o = fwdsim(&[
+        "replay",
+        "fixtures/pcaps/docker.pcapng",
+        "--host",
+        OFF,
+        "-j",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v = lines(&o);
+    assert_eq!(v.len(), 5);
+    for p in &v[..3] {
+        assert_eq!(p["verdict"], "drop");
+        assert_eq!(p["drop_reason"], "IP_INADDRERRORS");
+        assert_eq!(p["route"]["type"], "unreachable");
+        assert_eq!(p["icmp"], serde_json::Value::Null);
+        assert_eq!(p["iif"], "docker0");
+    }
+    assert_eq!(v[3]["verdict"], "local");
+    assert_eq!(v[4]["snmp"]["Ip"]["InAddrErrors"], 3);
+    assert_eq!(v[4]["snmp"]["Ip"]["InReceives"], 4);
+}
+
+#[test]
+fn docker_forwarding_on_forwards_and_writes_the_egress_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("egress.pcapng");
+    let o = fwdsim(&[
+        "replay",
+        "fixtures/pcaps/docker.pcapng",
+        "--host",
+        ON,
+        "-j",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v = lines(&o);
+    for p in &v[..3] {
+        assert_eq!(p["verdict"], "forward");
+        assert_eq!(p["route"]["dev"], "eth0");
+        assert_eq!(p["route"]["gateway"], "10.0.2.2");
+    }
+    assert_eq!(v[4]["snmp"]["Ip"]["ForwDatagrams"], 3);
+    let mut r = fwdsim_pcap::CaptureReader::open(&out).unwrap();
+    let mut frames = Vec::new();
+    while let Some(p) = r.next_packet() {
+        let p = p.unwrap();
+        frames.push((p.iif_name.map(String::from), p.frame.to_vec()));
+    }
+    assert_eq!(frames.len(), 4, "3 forwarded packets and the echo reply");
+    let (dev, f) = &frames[0];
+    assert_eq!(dev.as_deref(), Some("eth0"));
+    assert_eq!(
+        &f[0..6],
+        &[0x52, 0x55, 0x0a, 0x00, 0x02, 0x02],
+        "to the gateway's MAC"
+    );
+    assert_eq!(
+        &f[6..12],
+        &[0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
+        "from eth0's MAC"
+    );
+    assert_eq!(f[14 + 8], 63, "TTL decremented");
+}
+
+#[test]
+fn malformed_headers_get_the_ip_rcv_core_reasons() {
+    let o = fwdsim(&[
+        "replay",
+        "fixtures/pcaps/malformed.pcapng",
+        "--host",
+        ON,
+        "-j",
+    ]);
+    let v = lines(&o);
+    let reasons: Vec<&str> = v[..6]
+        .iter()
+        .map(|p| p["drop_reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "IP_CSUM",
+            "IP_INHDR",
+            "IP_INHDR",
+            "PKT_TOO_SMALL",
+            "IP_INHDR",
+            "OTHERHOST"
+        ]
+    );
+}
+
+#[test]
+fn trace_walks_one_packet_through_ip_rcv_and_the_dst() {
+    let o = fwdsim(&[
+        "trace",
+        "fixtures/pcaps/docker.pcapng",
+        "--packet",
+        "2",
+        "--host",
+        OFF,
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(t.contains("ip_rcv (net/ipv4/ip_input.c)"), "{t}");
+    assert!(t.contains("-> no_route"), "{t}");
+    assert!(t.contains("dst_input: dst_input(skb) -> ip_error"), "{t}");
+    assert!(
+        t.lines()
+            .last()
+            .unwrap()
+            .starts_with("result: drop, SKB_DROP_REASON_IP_INADDRERRORS"),
+        "{t}"
+    );
+}
+
+#[test]
+fn replay_without_an_ingress_device_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("noname.pcapng");
+    let mut w = fwdsim_pcap::PcapngWriter::create(&cap).unwrap();
+    let id = w
+        .add_interface("", fwdsim_pcap::LinkType::ETHERNET)
+        .unwrap();
+    w.write_packet(id, 0, &[0u8; 60]).unwrap();
+    w.flush().unwrap();
+    drop(w);
+    let o = fwdsim(&["replay", cap.to_str().unwrap(), "--host", ON, "-j"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("packet 1"), "{e}");
+}
+
+fn tcpdump_tests() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let d = root.parent()?.join("shared/pcaps/tcpdump-tests");
+    d.is_dir().then_some(d)
+}
+
+/// Every capture of tcpdump's test suite replays with exit 0 or a clear
+/// one-line error per problem, and never a panic.
+#[test]
+fn tcpdump_corpus_never_panics() {
+    let Some(dir) = tcpdump_tests() else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("../shared/pcaps/tcpdump-tests is missing");
+        }
+        eprintln!("skipped: ../shared/pcaps/tcpdump-tests is not here");
+        return;
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let (mut ok, mut errs) = (0, 0);
+    for f in &files {
+        let o = fwdsim(&[
+            "replay",
+            f.to_str().unwrap(),
+            "--host",
+            ON,
+            "--iif",
+            "eth0",
+            "-j",
+        ]);
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(!e.contains("panicked"), "{}: {e}", f.display());
+        match o.status.code() {
+            Some(0) => ok += 1,
+            Some(1) => {
+                errs += 1;
+                assert!(
+                    e.lines().all(|l| l.starts_with("fwdsim: ")),
+                    "{}: {e}",
+                    f.display()
+                );
+            }
+            c => panic!("{}: exit {c:?}: {e}", f.display()),
+        }
+        // The counters object closes every replay.
+        let last = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .last()
+            .map(String::from)
+            .unwrap_or_default();
+        assert!(last.starts_with("{\"snmp\""), "{}: {last}", f.display());
+    }
+    assert!(ok > 400, "{ok} replayed cleanly, {errs} with errors");
+}
