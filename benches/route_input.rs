@@ -8,8 +8,10 @@ use std::net::Ipv4Addr;
 
 use criterion::{Criterion, Throughput};
 use fwdsim_kernel::core::dst::dst_input;
+use fwdsim_kernel::core::neighbour::{Neighbour, NudState};
 use fwdsim_kernel::core::skbuff::SkBuff;
 use fwdsim_kernel::ipv4::devinet::{IfaFlags, InIfaddr};
+use fwdsim_kernel::ipv4::ip_hdr::ip_compute_csum;
 use fwdsim_kernel::ipv4::route::ip_route_input_noref;
 use fwdsim_kernel::netns::{IfIndex, NetDevice, Netns, NexthopSpec, RouteSpec};
 use fwdsim_kernel::trace::{NoTrace, Recorder};
@@ -75,6 +77,17 @@ fn router(n: usize) -> (Netns, IfIndex, Vec<u32>) {
         });
         ns.fib_table_insert(&spec, false).unwrap();
     }
+    for (ip, dev) in [
+        (Ipv4Addr::new(10, 0, 2, 2), r1),
+        (Ipv4Addr::new(10, 0, 3, 2), r2),
+    ] {
+        ns.neigh.push(Neighbour {
+            dev,
+            ip,
+            lladdr: Some([2, 0, 0, 0, 9, 9]),
+            state: NudState::NUD_PERMANENT,
+        });
+    }
     let dsts = common::addrs_in_prefixes(&table, BATCH, 7);
     (ns, r0, dsts)
 }
@@ -121,9 +134,27 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    // A valid IPv4 header per packet, so ip_forward forwards it.
+    let headers: Vec<[u8; 28]> = dsts
+        .iter()
+        .map(|&d| {
+            let mut h = [0u8; 28];
+            h[0] = 0x45;
+            h[3] = 28;
+            h[8] = 64;
+            h[9] = 17;
+            h[12..16].copy_from_slice(&src.octets());
+            h[16..20].copy_from_slice(&Ipv4Addr::from(d).octets());
+            let c = ip_compute_csum(&h[..20]);
+            h[10..12].copy_from_slice(&c.to_be_bytes());
+            h
+        })
+        .collect();
     g.bench_function("NoTrace+dst_input", |b| {
         b.iter(|| {
-            for &d in &dsts {
+            for (&d, h) in dsts.iter().zip(&headers) {
+                ns.tx.clear();
+                buf = *h;
                 let mut skb = SkBuff::new(&mut buf, r0, 0);
                 let _ = ip_route_input_noref(
                     &mut ns,

@@ -106,26 +106,26 @@ pub fn fib_table_lookup(
     fib_flags: u32,
 ) -> Result<FibResult, Errno> {
     let key = u32::from(flp.daddr);
-    let mut max = 32u8;
+    // At most two tables are searched together (local merged into main).
+    let mut tables: [Option<&FibTable>; 2] = [None, None];
+    let mut cand: [Option<(u8, &Vec<FibAlias>)>; 2] = [None, None];
+    for (i, id) in tb_ids.iter().take(2).enumerate() {
+        tables[i] = ns.fib.tables.get(id);
+        // The plain longest match first; `lookup_max` only to backtrack.
+        cand[i] = tables[i]
+            .and_then(|t| t.trie.lookup(key))
+            .map(|(_, l, v)| (l, v));
+    }
     loop {
-        let mut best: Option<u8> = None;
-        for id in tb_ids {
-            if let Some(t) = ns.fib.tables.get(id)
-                && let Some((_, len, _)) = t.trie.lookup_max(key, max)
-            {
-                best = Some(best.map_or(len, |b: u8| b.max(len)));
-            }
-        }
-        let len = match best {
-            Some(l) => l,
-            None => return Err(Errno::EAGAIN),
+        let Some(len) = cand.iter().flatten().map(|(l, _)| *l).max() else {
+            return Err(Errno::EAGAIN);
         };
         let prefix = key & prefix_mask(len);
-        for id in tb_ids {
-            let Some(aliases) = ns.fib.tables.get(id).and_then(|t| t.trie.get(prefix, len)) else {
+        for (l, aliases) in cand.iter().flatten() {
+            if *l != len {
                 continue;
-            };
-            for fa in aliases {
+            }
+            for fa in aliases.iter() {
                 if let Some(r) = check_alias(ns, fa, flp, fib_flags) {
                     return r.map(|nh_sel| {
                         let fi = ns.fib.info(fa.fa_info);
@@ -146,7 +146,15 @@ pub fn fib_table_lookup(
         if len == 0 {
             return Err(Errno::EAGAIN);
         }
-        max = len - 1;
+        // Nothing usable at this length: the next shorter prefix of the
+        // tables that had this one.
+        for i in 0..2 {
+            if cand[i].is_some_and(|(l, _)| l == len) {
+                cand[i] = tables[i]
+                    .and_then(|t| t.trie.lookup_max(key, len - 1))
+                    .map(|(_, l, v)| (l, v));
+            }
+        }
     }
 }
 
