@@ -218,3 +218,77 @@ fn bad_inputs_are_one_line_and_exit_1() {
         assert!(e.starts_with("fwdsim: "), "{e}");
     }
 }
+
+/// A copy of the bundled snapshot with one file replaced.
+fn snapshot_with(file: &str, text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/hosts/router-snapshot");
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+    }
+    std::fs::write(dir.path().join(file), text).unwrap();
+    dir
+}
+
+fn one_error_line(args: &[&str]) -> String {
+    let o = fwdsim(args);
+    assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+    let e = stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    e
+}
+
+#[test]
+fn snapshot_errors_name_the_file_and_position() {
+    let d = snapshot_with("route.json", "[{\"dst\": \"10.0.0.0/8\",\n  \"dev\": }]");
+    let e = one_error_line(&[
+        "route",
+        "get",
+        "1.1.1.1",
+        "--host",
+        d.path().to_str().unwrap(),
+    ]);
+    assert!(e.contains("route.json:2:"), "{e}");
+    let d = snapshot_with(
+        "addr.json",
+        "[{\"ifindex\":1,\"ifname\":\"lo\",\"flags\":[\"LOOPBACK\",\"UP\"],\"mtu\":65536,\"link_type\":\"loopback\",\"address\":\"00:00:00:00:00:00\",\"addr_info\":[]},{\"ifindex\":1,\"ifname\":\"r0\",\"flags\":[\"UP\"],\"mtu\":1500,\"link_type\":\"ether\",\"address\":\"02:00:00:00:00:02\",\"addr_info\":[]}]",
+    );
+    let e = one_error_line(&[
+        "route",
+        "get",
+        "1.1.1.1",
+        "--host",
+        d.path().to_str().unwrap(),
+    ]);
+    assert!(e.contains("addr.json") && e.contains("ifindex 1"), "{e}");
+    let d = tempfile::tempdir().unwrap();
+    let e = one_error_line(&[
+        "route",
+        "get",
+        "1.1.1.1",
+        "--host",
+        d.path().to_str().unwrap(),
+    ]);
+    assert!(e.contains("addr.json"), "{e}");
+}
+
+#[test]
+fn toml_errors_name_the_file_and_position() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("bad.toml");
+    std::fs::write(&p, "routes = [\"default via 10.0.0.1 dev eth9\"]\n[[interface]]\nname = \"eth0\"\naddresses = [\"10.0.0.2/24\"]\n").unwrap();
+    let e = one_error_line(&["host", "show", "--host", p.to_str().unwrap()]);
+    assert!(e.contains("bad.toml") && e.contains("eth9"), "{e}");
+    std::fs::write(
+        &p,
+        "[[interface]]\nname = \"eth0\"\naddresses = [\"10.0.0.300/24\"]\n",
+    )
+    .unwrap();
+    let e = one_error_line(&["host", "show", "--host", p.to_str().unwrap()]);
+    assert!(e.contains("bad.toml") && e.contains("10.0.0.300"), "{e}");
+    std::fs::write(&p, "[[interface]]\nname = \"eth0\"\nadresses = []\n").unwrap();
+    let e = one_error_line(&["host", "show", "--host", p.to_str().unwrap()]);
+    assert!(e.contains("bad.toml:3:"), "{e}");
+}
