@@ -309,10 +309,11 @@ fn load_frame(
 ) {
     buf.clear();
     buf.extend_from_slice(p.frame);
-    if p.dst_is_placeholder() && buf.len() >= 6 {
-        if let Some(d) = ns.dev(dev) {
-            buf[..6].copy_from_slice(&d.dev_addr);
-        }
+    if p.dst_is_placeholder()
+        && buf.len() >= 6
+        && let Some(d) = ns.dev(dev)
+    {
+        buf[..6].copy_from_slice(&d.dev_addr);
     }
 }
 

@@ -42,6 +42,7 @@ pub mod ipv4 {
     pub mod icmp;
     pub mod inetpeer;
     pub mod ip_forward;
+    pub mod ip_fragment;
     pub mod ip_hdr;
     pub mod ip_input;
     pub mod ip_output;

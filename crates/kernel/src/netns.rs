@@ -260,6 +260,10 @@ pub struct Netns {
     pub rx_otherhost_dropped: BTreeMap<IfIndex, u64>,
     /// A reusable buffer for packets the host builds itself.
     pub scratch: Vec<u8>,
+    /// IPv4 reassembly queues (`net->ipv4.fqdir`).
+    pub frags: crate::ipv4::ip_fragment::FragQueues,
+    /// A reusable buffer for reassembled datagrams.
+    pub reasm: Vec<u8>,
 }
 
 impl Default for Netns {
@@ -288,6 +292,8 @@ impl Netns {
             icmp_global_stamp: 0,
             rx_otherhost_dropped: BTreeMap::new(),
             scratch: Vec::with_capacity(2048),
+            frags: Default::default(),
+            reasm: Vec::new(),
         }
     }
 

@@ -400,3 +400,46 @@ fn unresolved_next_hop_sends_arp_then_host_unreachable() {
     let f = ns.tx.frame(&ns.tx.frames[0]);
     assert_eq!(&f[12..14], &[0x08, 0x06], "an ARP request first");
 }
+
+#[test]
+fn fragments_to_the_host_are_reassembled_then_delivered() {
+    let mut ns = HostBuilder::lab_router().build();
+    // A 100-byte UDP datagram (to a closed port) in two fragments.
+    let b = etherparse::PacketBuilder::ethernet2(C0_MAC, R0_MAC)
+        .ipv4([10, 0, 1, 2], [10, 0, 1, 1], 64)
+        .udp(5000, 9999);
+    let mut whole = Vec::new();
+    b.write(&mut whole, &[7u8; 92]).unwrap();
+    let frag = |from: usize, to: usize, off: u16, mf: bool| {
+        let mut f = whole[..34].to_vec();
+        f.extend_from_slice(&whole[34 + from..34 + to]);
+        f[16..18].copy_from_slice(&((20 + to - from) as u16).to_be_bytes());
+        f[20..22].copy_from_slice(&(((mf as u16) << 13) | off).to_be_bytes());
+        fix_csum(&mut f);
+        f
+    };
+    let o = rx(&mut ns, &mut frag(0, 64, 0, true));
+    assert_eq!((o.verdict, o.icmp), (Verdict::Local, None));
+    let o = rx(&mut ns, &mut frag(0, 64, 0, true));
+    assert_eq!(o.drop_reason, Some(R::DUP_FRAG));
+    let o = rx(&mut ns, &mut frag(64, 100, 8, false));
+    assert_eq!(
+        (o.drop_reason, icmp(&o)),
+        (Some(R::NO_SOCKET), Some((3, 3))),
+        "the whole datagram reached UDP"
+    );
+    assert_eq!(
+        (
+            ns.mib.ip.ReasmReqds,
+            ns.mib.ip.ReasmOKs,
+            ns.mib.ip.ReasmFails
+        ),
+        (3, 1, 0)
+    );
+    assert_eq!(ns.mib.udp.NoPorts, 1);
+    // An overlapping fragment kills the queue.
+    let _ = rx(&mut ns, &mut frag(0, 64, 0, true));
+    let o = rx(&mut ns, &mut frag(56, 100, 7, false));
+    assert_eq!(o.verdict, Verdict::Drop);
+    assert_eq!(ns.mib.ip.ReasmFails, 1);
+}

@@ -84,6 +84,16 @@ pub fn snmp_delta(before: &IpMib, after: &IpMib) -> Value {
         before.tcp_ext.entries().to_vec(),
         after.tcp_ext.entries().to_vec(),
     );
+    add(
+        "Udp",
+        before.udp.entries().to_vec(),
+        after.udp.entries().to_vec(),
+    );
+    add(
+        "Tcp",
+        before.tcp.entries().to_vec(),
+        after.tcp.entries().to_vec(),
+    );
     json!({ "snmp": Value::Object(groups) })
 }
 

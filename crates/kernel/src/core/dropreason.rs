@@ -58,6 +58,10 @@ drop_reasons! {
     NOMEM,
     /// ICMP checksum error.
     ICMP_CSUM,
+    /// UDP checksum error.
+    UDP_CSUM,
+    /// TCP checksum error.
+    TCP_CSUM,
     /// The packet violates its protocol.
     INVALID_PROTO,
     /// Host unreachable with forwarding off (InAddrErrors).
@@ -99,7 +103,7 @@ mod tests {
     #[test]
     fn names_are_the_kernel_names() {
         assert_eq!(SkbDropReason::IP_INADDRERRORS.name(), "IP_INADDRERRORS");
-        assert_eq!(SkbDropReason::ALL.len(), 29);
+        assert_eq!(SkbDropReason::ALL.len(), 31);
         assert_eq!(SkbDropReason::ALL[0], SkbDropReason::NOT_DROPPED_YET);
     }
 }

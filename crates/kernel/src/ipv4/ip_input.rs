@@ -274,14 +274,77 @@ pub fn ip_local_deliver<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut
     t.enter(KernelFn::ip_local_deliver);
     let nh = skb.network_header as usize;
     let r = if skb.data.len() >= nh + 20 && Iphdr(&skb.data[nh..]).is_fragment() {
-        ns.mib.ip.ReasmReqds += 1;
-        skb.delivered = true;
-        NetRx::Success
+        ip_defrag(ns, skb, t)
     } else {
         ip_protocol_deliver_rcu(ns, skb, t)
     };
     t.leave();
     r
+}
+
+/// Kernel: `ip_defrag` for local delivery: counts `ReasmReqds`, expires old
+/// queues on the capture's clock (`ReasmTimeout`, `ReasmFails`), queues the
+/// fragment, and delivers the datagram once complete (`ReasmOKs`).
+fn ip_defrag<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
+    use crate::ipv4::ip_fragment::Defrag;
+    ns.mib.ip.ReasmReqds += 1;
+    let timeout = ns.sysctl.ipfrag_time.max(0) as u64 * crate::HZ;
+    while let Some(i) = ns.frags.expire(ns.jiffies, timeout) {
+        ns.mib.ip.ReasmTimeout += 1;
+        ns.mib.ip.ReasmFails += 1;
+        ns.frags.kill(i);
+    }
+    let nh = skb.network_header as usize;
+    let end = (nh + skb.len as usize).min(skb.data.len());
+    match ns.frags.queue(&skb.data[nh..end], ns.jiffies) {
+        Defrag::Queued => {
+            skb.delivered = true;
+            NetRx::Success
+        }
+        Defrag::Drop(reason) => {
+            if reason != SkbDropReason::DUP_FRAG {
+                ns.mib.ip.ReasmFails += 1;
+            }
+            drop(skb, KernelFn::ip_local_deliver, reason, t)
+        }
+        Defrag::Complete(i) => {
+            ns.mib.ip.ReasmOKs += 1;
+            // ip_frag_reasm: the first fragment's header with the whole
+            // length, no fragment bits, and a fresh checksum.
+            let mut buf = std::mem::take(&mut ns.reasm);
+            buf.clear();
+            {
+                let q = &ns.frags.q[i];
+                buf.extend_from_slice(&q.header);
+                buf.extend_from_slice(&q.data[..q.len]);
+            }
+            ns.frags.kill(i);
+            let ihl = (buf[0] & 0xf) as usize * 4;
+            let tot = buf.len() as u16;
+            buf[2..4].copy_from_slice(&tot.to_be_bytes());
+            buf[6..8].copy_from_slice(&[0, 0]);
+            buf[10..12].copy_from_slice(&[0, 0]);
+            let c = ip_compute_csum(&buf[..ihl]);
+            buf[10..12].copy_from_slice(&c.to_be_bytes());
+            let r = {
+                let mut whole = SkBuff::new(&mut buf[..], skb.dev, 0);
+                whole.transport_header = ihl as u16;
+                whole.ip_protocol = skb.ip_protocol;
+                whole.pkt_type = skb.pkt_type;
+                whole.skb_iif = skb.skb_iif;
+                whole.mark = skb.mark;
+                whole.dst = skb.dst;
+                whole.cb = skb.cb;
+                let r = ip_protocol_deliver_rcu(ns, &mut whole, t);
+                skb.icmp = whole.icmp;
+                skb.drop_reason = whole.drop_reason;
+                skb.delivered = whole.delivered;
+                r
+            };
+            ns.reasm = buf;
+            r
+        }
+    }
 }
 
 /// Kernel: `ip_protocol_deliver_rcu`: the transport handler of the
@@ -333,31 +396,92 @@ fn transport<'s>(skb: &'s SkBuff<'_>) -> &'s [u8] {
 /// `icmp_echo_ignore_all`, or `icmp_echo_ignore_broadcasts` for a broadcast
 /// or multicast destination); other messages are consumed.
 fn icmp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
+    ns.mib.icmp.InMsgs += 1;
     let data = transport(skb);
     if data.len() < 8 || ip_compute_csum(data) != 0 {
+        ns.mib.icmp.InCsumErrors += 1;
+        ns.mib.icmp.InErrors += 1;
         return drop(skb, KernelFn::ip_local_deliver, SkbDropReason::ICMP_CSUM, t);
     }
     let ty = data[0];
+    match ty {
+        ICMP_ECHOREPLY => {
+            ns.mib.icmp.InEchoReps += 1;
+            ns.mib.icmp_msg.InType0 += 1;
+        }
+        3 => {
+            ns.mib.icmp.InDestUnreachs += 1;
+            ns.mib.icmp_msg.InType3 += 1;
+        }
+        ICMP_ECHO => {
+            ns.mib.icmp.InEchos += 1;
+            ns.mib.icmp_msg.InType8 += 1;
+        }
+        11 => {
+            ns.mib.icmp.InTimeExcds += 1;
+            ns.mib.icmp_msg.InType11 += 1;
+        }
+        _ => {}
+    }
     skb.delivered = true;
+    let rt = skb.dst.expect("routed");
+    if rt.rt_flags.0 & (RtcFlags::RTCF_BROADCAST.0 | RtcFlags::RTCF_MULTICAST.0) != 0 {
+        // No echo to a broadcast or multicast address (icmp_echo_ignore_broadcasts),
+        // and no error messages about them.
+        if (ty == ICMP_ECHO || ty == 13) && ns.sysctl.icmp_echo_ignore_broadcasts != 0 {
+            ns.mib.icmp.InErrors += 1;
+            return drop(
+                skb,
+                KernelFn::ip_local_deliver,
+                SkbDropReason::INVALID_PROTO,
+                t,
+            );
+        }
+        if ty != ICMP_ECHO && ty != 13 && ty != ICMP_ECHOREPLY && ty != 14 {
+            ns.mib.icmp.InErrors += 1;
+            return drop(
+                skb,
+                KernelFn::ip_local_deliver,
+                SkbDropReason::INVALID_PROTO,
+                t,
+            );
+        }
+    }
     if ty != ICMP_ECHO {
         return NetRx::Success;
-    }
-    let rt = skb.dst.expect("routed");
-    if rt.rt_flags.0 & (RtcFlags::RTCF_BROADCAST.0 | RtcFlags::RTCF_MULTICAST.0) != 0
-        && ns.sysctl.icmp_echo_ignore_broadcasts != 0
-    {
-        return drop(
-            skb,
-            KernelFn::ip_local_deliver,
-            SkbDropReason::INVALID_PROTO,
-            t,
-        );
     }
     if ns.sysctl.icmp_echo_ignore_all != 0 {
         return NetRx::Success;
     }
     icmp_reply(ns, skb, t);
     NetRx::Success
+}
+
+/// The transport checksum over the IPv4 pseudo-header is right (UDP with
+/// a zero checksum has none).
+fn l4_csum_ok(skb: &SkBuff<'_>, proto: u8) -> bool {
+    let nh = skb.network_header as usize;
+    let h = Iphdr(&skb.data[nh..]);
+    let data = transport(skb);
+    if proto == IPPROTO_UDP && data.len() >= 8 && data[6] == 0 && data[7] == 0 {
+        return true;
+    }
+    let mut sum: u32 = 0;
+    for w in [h.saddr().octets(), h.daddr().octets()] {
+        sum += u16::from_be_bytes([w[0], w[1]]) as u32 + u16::from_be_bytes([w[2], w[3]]) as u32;
+    }
+    sum += proto as u32 + data.len() as u32;
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        sum += u16::from_be_bytes([c[0], c[1]]) as u32;
+    }
+    if let [last] = chunks.remainder() {
+        sum += (*last as u32) << 8;
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum == 0xffff
 }
 
 /// Kernel: `icmp_echo` → `icmp_reply`: an echo reply from the address the
@@ -424,7 +548,9 @@ fn send_reply<T: Tracer>(
 /// Kernel: `udp_rcv`: no socket is bound here, so a unicast datagram gets
 /// ICMP port unreachable and is dropped (`NO_SOCKET`).
 fn udp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
-    if transport(skb).len() < 8 {
+    let len = transport(skb).len();
+    if len < 8 || (u16::from_be_bytes([transport(skb)[4], transport(skb)[5]]) as usize) > len {
+        ns.mib.udp.InErrors += 1;
         return drop(
             skb,
             KernelFn::ip_local_deliver,
@@ -432,6 +558,18 @@ fn udp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx 
             t,
         );
     }
+    if !l4_csum_ok(skb, IPPROTO_UDP) {
+        ns.mib.udp.InCsumErrors += 1;
+        ns.mib.udp.InErrors += 1;
+        return drop(skb, KernelFn::ip_local_deliver, SkbDropReason::UDP_CSUM, t);
+    }
+    let rt = skb.dst.expect("routed");
+    if rt.rt_flags.0 & (RtcFlags::RTCF_BROADCAST.0 | RtcFlags::RTCF_MULTICAST.0) != 0 {
+        // __udp4_lib_mcast_deliver: no socket joined, the datagram is consumed.
+        skb.delivered = true;
+        return NetRx::Success;
+    }
+    ns.mib.udp.NoPorts += 1;
     icmp_send(ns, skb, ICMP_DEST_UNREACH, 3, 0, t);
     drop(skb, KernelFn::ip_local_deliver, SkbDropReason::NO_SOCKET, t)
 }
@@ -448,11 +586,28 @@ fn tcp_v4_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> Net
             t,
         );
     }
+    if skb.pkt_type != PacketType::Host {
+        return drop(
+            skb,
+            KernelFn::ip_local_deliver,
+            SkbDropReason::NOT_SPECIFIED,
+            t,
+        );
+    }
+    ns.mib.tcp.InSegs += 1;
+    if !l4_csum_ok(skb, IPPROTO_TCP) {
+        ns.mib.tcp.InCsumErrors += 1;
+        ns.mib.tcp.InErrs += 1;
+        return drop(skb, KernelFn::ip_local_deliver, SkbDropReason::TCP_CSUM, t);
+    }
+    let th = transport(skb);
     let flags = th[13];
     let rst = flags & 0x04 != 0;
     let rt = skb.dst.expect("routed");
-    if !rst && rt.rt_type == RouteType::RTN_LOCAL && skb.pkt_type == PacketType::Host {
+    if !rst && rt.rt_type == RouteType::RTN_LOCAL {
         tcp_v4_send_reset(ns, skb, t);
+        ns.mib.tcp.OutSegs += 1;
+        ns.mib.tcp.OutRsts += 1;
     }
     drop(skb, KernelFn::ip_local_deliver, SkbDropReason::NO_SOCKET, t)
 }

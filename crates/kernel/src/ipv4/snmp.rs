@@ -83,6 +83,13 @@ mib! {
 mib! {
     /// The `Icmp:` line of /proc/net/snmp (the output side this path touches).
     IcmpStats, "Icmp" {
+        InMsgs = "InMsgs",
+        InErrors = "InErrors",
+        InCsumErrors = "InCsumErrors",
+        InDestUnreachs = "InDestUnreachs",
+        InTimeExcds = "InTimeExcds",
+        InEchos = "InEchos",
+        InEchoReps = "InEchoReps",
         OutMsgs = "OutMsgs",
         OutErrors = "OutErrors",
         OutRateLimitGlobal = "OutRateLimitGlobal",
@@ -98,11 +105,37 @@ mib! {
 mib! {
     /// The `IcmpMsg:` line of /proc/net/snmp (per-type output counts).
     IcmpMsgStats, "IcmpMsg" {
+        InType0 = "InType0",
+        InType3 = "InType3",
+        InType8 = "InType8",
+        InType11 = "InType11",
         OutType0 = "OutType0",
         OutType3 = "OutType3",
         OutType5 = "OutType5",
         OutType11 = "OutType11",
         OutType12 = "OutType12",
+    }
+}
+
+mib! {
+    /// The `Udp:` line of /proc/net/snmp.
+    UdpStats, "Udp" {
+        InDatagrams = "InDatagrams",
+        NoPorts = "NoPorts",
+        InErrors = "InErrors",
+        OutDatagrams = "OutDatagrams",
+        InCsumErrors = "InCsumErrors",
+    }
+}
+
+mib! {
+    /// The `Tcp:` line of /proc/net/snmp (the counters a segment to a closed port touches).
+    TcpStats, "Tcp" {
+        InSegs = "InSegs",
+        OutSegs = "OutSegs",
+        InErrs = "InErrs",
+        OutRsts = "OutRsts",
+        InCsumErrors = "InCsumErrors",
     }
 }
 
@@ -133,4 +166,8 @@ pub struct IpMib {
     pub icmp: IcmpStats,
     /// `IcmpMsg:`.
     pub icmp_msg: IcmpMsgStats,
+    /// `Udp:`.
+    pub udp: UdpStats,
+    /// `Tcp:`.
+    pub tcp: TcpStats,
 }
