@@ -234,6 +234,8 @@ kernel_fns! {
     inet_select_addr => "net/ipv4/devinet.c",
     /// `__mkroute_output`
     __mkroute_output => "net/ipv4/route.c",
+    /// `icmp_send`
+    icmp_send => "net/ipv4/icmp.c",
 }
 
 /// The outcome of a FIB lookup as a trace records it.
@@ -395,6 +397,38 @@ pub enum Check {
     Drop { reason: SkbDropReason },
     /// The output path's chosen source address.
     SourceAddress { saddr: Ipv4Addr },
+    /// `skb->pkt_type` against `PACKET_HOST` etc., from `eth_type_trans`.
+    PktType {
+        host: bool,
+        broadcast: bool,
+        multicast: bool,
+    },
+    /// The IPv4 header as `ip_rcv_core` checks it.
+    IpHeader {
+        version: u8,
+        ihl: u8,
+        tot_len: u16,
+        len: u32,
+        csum_ok: bool,
+    },
+    /// `ip_forward`: the TTL against 1.
+    Ttl { ttl: u8 },
+    /// `ip_forward`: the packet's length against the route's MTU, with DF.
+    Mtu { len: u32, mtu: u32, df: bool },
+    /// `ip_decrease_ttl`: TTL and checksum before and after.
+    DecreaseTtl {
+        old_ttl: u8,
+        old_csum: u16,
+        new_csum: u16,
+    },
+    /// The next hop's neighbour entry.
+    Neigh {
+        ip: Ipv4Addr,
+        mac: [u8; 6],
+        resolved: bool,
+    },
+    /// An ICMP message sent.
+    IcmpSent { icmp_type: u8, code: u8 },
     /// The output route's device.
     OutputDev { dev: IfIndex },
 }

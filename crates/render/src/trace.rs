@@ -258,6 +258,53 @@ pub fn describe(ns: &Netns, c: &Check) -> String {
         }
         Check::Drop { reason } => format!("drop: SKB_DROP_REASON_{}", reason.name()),
         Check::SourceAddress { saddr } => format!("source address {saddr}"),
+        Check::PktType {
+            host,
+            broadcast,
+            multicast,
+        } => format!(
+            "skb->pkt_type = {}",
+            if host {
+                "PACKET_HOST"
+            } else if broadcast {
+                "PACKET_BROADCAST"
+            } else if multicast {
+                "PACKET_MULTICAST"
+            } else {
+                "PACKET_OTHERHOST"
+            }
+        ),
+        Check::IpHeader {
+            version,
+            ihl,
+            tot_len,
+            len,
+            csum_ok,
+        } => format!(
+            "version {version}, ihl {ihl}, tot_len {tot_len}, skb->len {len}, checksum {}",
+            if csum_ok { "ok" } else { "bad" }
+        ),
+        Check::Ttl { ttl } => format!("ttl {ttl} {} 1", if ttl > 1 { ">" } else { "<=" }),
+        Check::Mtu { len, mtu, df } => format!("len {len}, mtu {mtu}, DF {}", b(df)),
+        Check::DecreaseTtl {
+            old_ttl,
+            old_csum,
+            new_csum,
+        } => format!(
+            "ip_decrease_ttl: {old_ttl} -> {}, csum 0x{old_csum:04x} -> 0x{new_csum:04x}",
+            old_ttl.wrapping_sub(1)
+        ),
+        Check::Neigh { ip, mac, resolved } => {
+            if resolved {
+                format!(
+                    "neigh: {ip} is {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                    mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
+                )
+            } else {
+                format!("neigh: {ip} unresolved, ARP request sent")
+            }
+        }
+        Check::IcmpSent { icmp_type, code } => format!("ICMP {icmp_type}/{code} sent"),
         Check::OutputDev { dev } => format!("output device {}", ns.dev_name(dev)),
     }
 }

@@ -106,7 +106,6 @@ pub fn icmp_send<T: Tracer>(
     info: u32,
     t: &mut T,
 ) {
-    let _ = t;
     let Some(rt) = skb.dst else { return };
     let nh = skb.network_header as usize;
     if skb.data.len() < nh + 20 {
@@ -233,6 +232,13 @@ pub fn icmp_send<T: Tracer>(
     }
     if skb.icmp.is_none() {
         skb.icmp = Some(IcmpOut { icmp_type, code });
+    }
+    if T::ENABLED {
+        t.step(crate::trace::Step::new(
+            crate::trace::KernelFn::icmp_send,
+            crate::trace::Check::IcmpSent { icmp_type, code },
+            crate::trace::Branch::Next,
+        ));
     }
     let _ = ip_local_out(ns, &rrt, &mut pkt, &mut NoTrace);
     ns.scratch = pkt;

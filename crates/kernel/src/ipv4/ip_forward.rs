@@ -42,6 +42,13 @@ fn forward<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx 
         let h = Iphdr(&skb.data[nh..]);
         (h.ttl(), h.frag_off())
     };
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::ip_forward,
+            Check::Ttl { ttl },
+            if ttl <= 1 { Branch::out } else { Branch::Next },
+        ));
+    }
     if ttl <= 1 {
         ns.mib.ip.InHdrErrors += 1;
         icmp_send(ns, skb, ICMP_TIME_EXCEEDED, 0, 0, t);
@@ -62,12 +69,34 @@ fn forward<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx 
     }
     skb.cb.flags.0 |= IpskbFlags::IPSKB_FORWARDED.0;
     let mtu = route_mtu(ns, &rt);
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::ip_forward,
+            Check::Mtu {
+                len: skb.len,
+                mtu,
+                df: frag_off & IP_DF != 0,
+            },
+            Branch::Next,
+        ));
+    }
     if skb.len > mtu && frag_off & IP_DF != 0 {
         ns.mib.ip.FragFails += 1;
         icmp_send(ns, skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu, t);
         return drop(skb, SkbDropReason::PKT_TOO_BIG, t);
     }
-    ip_decrease_ttl(&mut skb.data[nh..nh + 20]);
+    let (old_ttl, old_csum, new_csum) = ip_decrease_ttl(&mut skb.data[nh..nh + 20]);
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::ip_forward,
+            Check::DecreaseTtl {
+                old_ttl,
+                old_csum,
+                new_csum,
+            },
+            Branch::Next,
+        ));
+    }
     if skb.cb.flags.contains(IpskbFlags::IPSKB_DOREDIRECT) {
         crate::ipv4::route::ip_rt_send_redirect(ns, skb, t);
     }

@@ -46,6 +46,21 @@ pub fn ip_rcv_core<T: Tracer>(
     t: &mut T,
 ) -> Result<(), SkbDropReason> {
     const F: KernelFn = KernelFn::ip_rcv_core;
+    if T::ENABLED {
+        t.step(Step::new(
+            F,
+            Check::PktType {
+                host: skb.pkt_type == PacketType::Host,
+                broadcast: skb.pkt_type == PacketType::Broadcast,
+                multicast: skb.pkt_type == PacketType::Multicast,
+            },
+            if skb.pkt_type == PacketType::OtherHost {
+                Branch::out
+            } else {
+                Branch::Next
+            },
+        ));
+    }
     if skb.pkt_type == PacketType::OtherHost {
         *ns.rx_otherhost_dropped.entry(skb.dev).or_insert(0) += 1;
         return Err(SkbDropReason::OTHERHOST);
@@ -81,7 +96,22 @@ pub fn ip_rcv_core<T: Tracer>(
         ns.mib.ip.InHdrErrors += 1;
         return Err(SkbDropReason::IP_INHDR);
     }
-    if ip_compute_csum(&skb.data[nh..nh + ihl]) != 0 {
+    let csum_ok = ip_compute_csum(&skb.data[nh..nh + ihl]) == 0;
+    if T::ENABLED {
+        let h = Iphdr(&skb.data[nh..]);
+        t.step(Step::new(
+            F,
+            Check::IpHeader {
+                version: h.version(),
+                ihl: h.ihl(),
+                tot_len: h.tot_len(),
+                len: skb.len,
+                csum_ok,
+            },
+            Branch::Next,
+        ));
+    }
+    if !csum_ok {
         ns.mib.ip_ext.InCsumErrors += 1;
         ns.mib.ip.InHdrErrors += 1;
         return Err(SkbDropReason::IP_CSUM);

@@ -182,6 +182,17 @@ pub fn ip_finish_output2<T: Tracer>(
             .find(|n| n.dev == dev && n.ip == nexthop && n.state.is_valid())
             .and_then(|n| n.lladdr)
     };
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::ip_output,
+            Check::Neigh {
+                ip: nexthop,
+                mac: dst_mac.unwrap_or([0; 6]),
+                resolved: dst_mac.is_some(),
+            },
+            Branch::Next,
+        ));
+    }
     match dst_mac {
         Some(mac) => {
             ns.tx.push(dev, kind, |b| {
