@@ -238,3 +238,79 @@ impl LpmTable for LinearScan {
             .map(|&(_, _, v)| v)
     }
 }
+
+// ---- hosts for the route decision benchmarks ----------------------------
+
+use fwdsim_kernel::core::neighbour::{Neighbour, NudState};
+use fwdsim_kernel::ipv4::devinet::{IfaFlags, InIfaddr};
+use fwdsim_kernel::netns::{IfIndex, NetDevice, Netns, NexthopSpec, RouteSpec};
+use fwdsim_kernel::uapi::{DevFlags, LinkType, RouteType, RtScope, RtnhFlags};
+
+pub fn dev(ns: &mut Netns, name: &str, addr: Ipv4Addr) -> IfIndex {
+    let ifindex = ns.next_ifindex();
+    ns.register_netdev(NetDevice {
+        name: name.into(),
+        ifindex,
+        flags: DevFlags(DevFlags::IFF_UP.0 | DevFlags::IFF_BROADCAST.0 | DevFlags::IFF_MULTICAST.0),
+        mtu: 1500,
+        dev_addr: [2, 0, 0, 0, 0, ifindex.0 as u8],
+        broadcast: [0xff; 6],
+        link_type: LinkType::Ether,
+        group: 0,
+        carrier: true,
+        ip_ptr: None,
+    })
+    .unwrap();
+    let ifa = InIfaddr {
+        ifa_local: addr,
+        ifa_address: addr,
+        ifa_prefixlen: 24,
+        ifa_broadcast: Ipv4Addr::UNSPECIFIED,
+        ifa_scope: RtScope::RT_SCOPE_UNIVERSE,
+        ifa_flags: IfaFlags::IFA_F_PERMANENT,
+        ifa_label: None,
+        ifa_rt_priority: 0,
+    };
+    ns.inet_insert_ifa(ifindex, ifa, true).unwrap();
+    ifindex
+}
+
+/// A router: r0 10.0.1.1/24 (ingress), r1 10.0.2.1/24 and r2 10.0.3.1/24
+/// (egress), forwarding on, and `n` BGP-like routes via 10.0.2.2 or 10.0.3.2.
+pub fn router(n: usize, batch: usize) -> (Netns, IfIndex, Vec<u32>) {
+    let mut ns = Netns::with_loopback();
+    ns.fib_default_rules_init();
+    let r0 = dev(&mut ns, "r0", Ipv4Addr::new(10, 0, 1, 1));
+    let r1 = dev(&mut ns, "r1", Ipv4Addr::new(10, 0, 2, 1));
+    let r2 = dev(&mut ns, "r2", Ipv4Addr::new(10, 0, 3, 1));
+    ns.sysctl_write("net.ipv4.ip_forward", 1).unwrap();
+    let table = bgp_like_table(n, 42);
+    for (i, &(addr, len, _)) in table.iter().enumerate() {
+        let mut spec = RouteSpec::new(RouteType::RTN_UNICAST, Ipv4Addr::from(addr), len);
+        let (gw, d) = if i % 2 == 0 {
+            (Ipv4Addr::new(10, 0, 2, 2), r1)
+        } else {
+            (Ipv4Addr::new(10, 0, 3, 2), r2)
+        };
+        spec.nexthops.push(NexthopSpec {
+            gw: Some(gw),
+            dev: Some(d),
+            weight: 1,
+            flags: RtnhFlags(0),
+        });
+        ns.fib_table_insert(&spec, false).unwrap();
+    }
+    for (ip, dev) in [
+        (Ipv4Addr::new(10, 0, 2, 2), r1),
+        (Ipv4Addr::new(10, 0, 3, 2), r2),
+    ] {
+        ns.neigh.push(Neighbour {
+            dev,
+            ip,
+            lladdr: Some([2, 0, 0, 0, 9, 9]),
+            state: NudState::NUD_PERMANENT,
+        });
+    }
+    let dsts = addrs_in_prefixes(&table, batch, 7);
+    (ns, r0, dsts)
+}
