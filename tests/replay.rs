@@ -225,3 +225,34 @@ fn tcpdump_corpus_never_panics() {
     }
     assert!(ok > 400, "{ok} replayed cleanly, {errs} with errors");
 }
+
+#[test]
+fn a_bound_socket_takes_the_reassembled_datagram() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = dir.path().join("host.toml");
+    let mut text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(ON)).unwrap();
+    text.push_str("\n[[socket]]\nproto = \"udp\"\nport = 9999\n");
+    std::fs::write(&host, text).unwrap();
+    let o = fwdsim(&[
+        "replay",
+        "fixtures/pcaps/fragments.pcapng",
+        "--host",
+        host.to_str().unwrap(),
+        "-j",
+    ]);
+    let v = lines(&o);
+    assert_eq!(v[1]["verdict"], "local");
+    assert_eq!(v[1]["icmp"], serde_json::Value::Null);
+    assert_eq!(v[2]["snmp"]["Udp"]["InDatagrams"], 1);
+    assert_eq!(v[2]["snmp"]["Ip"]["ReasmOKs"], 1);
+    // Without the socket: port unreachable about the whole datagram.
+    let o = fwdsim(&[
+        "replay",
+        "fixtures/pcaps/fragments.pcapng",
+        "--host",
+        ON,
+        "-j",
+    ]);
+    let v = lines(&o);
+    assert_eq!(v[1]["icmp"], serde_json::json!({"type": 3, "code": 3}));
+}

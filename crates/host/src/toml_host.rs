@@ -35,6 +35,18 @@ struct HostToml {
     interface: Vec<Interface>,
     #[serde(default)]
     neigh: Vec<Neigh>,
+    #[serde(default)]
+    socket: Vec<SocketToml>,
+}
+
+/// One `[[socket]]`: a bound UDP socket or a listening TCP one.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct SocketToml {
+    proto: String,
+    #[serde(default)]
+    address: Option<String>,
+    port: u16,
 }
 
 /// One `[[neigh]]`: an ARP entry, as `ip neigh replace ADDRESS lladdr MAC dev DEV nud STATE`.
@@ -377,7 +389,31 @@ fn build(host: &HostToml, file: &Path) -> Result<Netns, HostError> {
         });
     }
 
-    // 7. Rules, as `ip rule add`.
+    // 7. Sockets.
+    for k in &host.socket {
+        let bad = |what: String| HostError::BadValue {
+            file: file.to_path_buf(),
+            what: format!("socket {}/{}: {what}", k.proto, k.port),
+        };
+        let protocol = match k.proto.as_str() {
+            "udp" => 17,
+            "tcp" => 6,
+            p => return Err(bad(format!("proto {p:?} is not \"udp\" or \"tcp\""))),
+        };
+        let addr = match &k.address {
+            Some(a) => a
+                .parse()
+                .map_err(|_| bad(format!("{a:?} is not an IPv4 address")))?,
+            None => std::net::Ipv4Addr::UNSPECIFIED,
+        };
+        ns.sockets.push(fwdsim_kernel::netns::Socket {
+            protocol,
+            addr,
+            port: k.port,
+        });
+    }
+
+    // 8. Rules, as `ip rule add`.
     for r in &host.rules {
         let bad = |msg: String| HostError::BadRule {
             file: file.to_path_buf(),

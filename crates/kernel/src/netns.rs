@@ -260,6 +260,9 @@ pub struct Netns {
     pub rx_otherhost_dropped: BTreeMap<IfIndex, u64>,
     /// A reusable buffer for packets the host builds itself.
     pub scratch: Vec<u8>,
+    /// Sockets bound on this host (`ss -lun`, `ss -ltn`): what a datagram or
+    /// segment for this host can be delivered to.
+    pub sockets: Vec<Socket>,
     /// IPv4 reassembly queues (`net->ipv4.fqdir`).
     pub frags: crate::ipv4::ip_fragment::FragQueues,
     /// A reusable buffer for reassembled datagrams.
@@ -294,6 +297,7 @@ impl Netns {
             scratch: Vec::with_capacity(2048),
             frags: Default::default(),
             reasm: Vec::new(),
+            sockets: Vec::new(),
         }
     }
 
@@ -1152,6 +1156,33 @@ impl Netns {
     pub fn subnet_of(&self, dev: IfIndex, a: Ipv4Addr) -> bool {
         self.in_dev(dev)
             .is_some_and(|i| i.ifa_list.iter().any(|x| x.matches(a)))
+    }
+}
+
+/// A bound socket: protocol (`IPPROTO_UDP` or `IPPROTO_TCP`), local
+/// address (0.0.0.0 = any) and port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Socket {
+    /// 6 (TCP, listening) or 17 (UDP).
+    pub protocol: u8,
+    /// The bound address; 0.0.0.0 for all.
+    pub addr: Ipv4Addr,
+    /// The bound port.
+    pub port: u16,
+}
+
+impl Netns {
+    /// The socket a packet to `daddr:port` of `protocol` is delivered to
+    /// (`__udp4_lib_lookup` / `__inet_lookup_listener`: an exact address
+    /// before the wildcard).
+    pub fn socket_lookup(&self, protocol: u8, daddr: Ipv4Addr, port: u16) -> Option<&Socket> {
+        let mut m = self
+            .sockets
+            .iter()
+            .filter(|s| s.protocol == protocol && s.port == port);
+        m.clone()
+            .find(|s| s.addr == daddr)
+            .or_else(|| m.find(|s| s.addr.is_unspecified()))
     }
 }
 

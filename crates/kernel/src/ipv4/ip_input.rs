@@ -594,6 +594,19 @@ fn udp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx 
         return drop(skb, KernelFn::ip_local_deliver, SkbDropReason::UDP_CSUM, t);
     }
     let rt = skb.dst.expect("routed");
+    let (daddr, dport) = {
+        let nh = skb.network_header as usize;
+        let th = transport(skb);
+        (
+            Iphdr(&skb.data[nh..]).daddr(),
+            u16::from_be_bytes([th[2], th[3]]),
+        )
+    };
+    if ns.socket_lookup(IPPROTO_UDP, daddr, dport).is_some() {
+        ns.mib.udp.InDatagrams += 1;
+        skb.delivered = true;
+        return NetRx::Success;
+    }
     if rt.rt_flags.0 & (RtcFlags::RTCF_BROADCAST.0 | RtcFlags::RTCF_MULTICAST.0) != 0 {
         // __udp4_lib_mcast_deliver: no socket joined, the datagram is consumed.
         skb.delivered = true;
@@ -633,6 +646,15 @@ fn tcp_v4_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> Net
     let th = transport(skb);
     let flags = th[13];
     let rst = flags & 0x04 != 0;
+    let dport = u16::from_be_bytes([th[2], th[3]]);
+    let nh = skb.network_header as usize;
+    let daddr = Iphdr(&skb.data[nh..]).daddr();
+    if ns.socket_lookup(IPPROTO_TCP, daddr, dport).is_some() {
+        // A listener takes it (its SYN-ACK, with a random initial sequence
+        // number, is not modelled).
+        skb.delivered = true;
+        return NetRx::Success;
+    }
     let rt = skb.dst.expect("routed");
     if !rst && rt.rt_type == RouteType::RTN_LOCAL {
         tcp_v4_send_reset(ns, skb, t);
