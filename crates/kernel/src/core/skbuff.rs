@@ -55,6 +55,16 @@ pub struct Ipcb {
     pub iif: IfIndex,
     /// `flags` (`IPSKB_*`).
     pub flags: IpskbFlags,
+    /// `opt.rr`: offset of the record-route option in the header (0 = none).
+    pub opt_rr: u8,
+    /// `opt.rr_needaddr`: the forwarding address goes into the record.
+    pub opt_rr_needaddr: bool,
+    /// `opt.srr`: offset of a source-route option (0 = none).
+    pub opt_srr: u8,
+    /// `opt.is_strictroute`.
+    pub opt_is_strictroute: bool,
+    /// `opt.router_alert`.
+    pub opt_router_alert: bool,
 }
 
 /// An ICMP message the host sends because of this packet.
@@ -128,7 +138,7 @@ impl<'a> SkBuff<'a> {
             dst: None,
             cb: Ipcb {
                 iif: dev,
-                flags: IpskbFlags(0),
+                ..Ipcb::default()
             },
             drop_reason: SkbDropReason::NOT_DROPPED_YET,
             icmp: None,

@@ -21,6 +21,53 @@ pub fn ip_forward<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) ->
     r
 }
 
+/// Kernel: `ip_forward_options`: the record-route slot reserved when the
+/// options were checked gets the address the packet leaves from
+/// (`ip_rt_get_source`), and the header checksum is recomputed.
+fn ip_forward_options(ns: &Netns, skb: &mut SkBuff<'_>) {
+    let Some(rt) = skb.dst else { return };
+    let nh = skb.network_header as usize;
+    let (saddr, daddr, tos) = {
+        let h = Iphdr(&skb.data[nh..]);
+        (h.saddr(), h.daddr(), h.tos())
+    };
+    let mut fl4 = crate::flow::Flowi4::new(daddr, saddr);
+    fl4.flowi4_oif = rt.dst.dev;
+    fl4.flowi4_iif = skb.dev;
+    fl4.flowi4_dscp = tos & 0xfc;
+    fl4.flowi4_mark = skb.mark;
+    let src = match crate::ipv4::fib_rules::fib_lookup(ns, &fl4, 0, &mut crate::trace::NoTrace) {
+        Ok(res) => res
+            .fi
+            .map(|id| ns.fib.info(id))
+            .map_or(std::net::Ipv4Addr::UNSPECIFIED, |fi| {
+                fi.fib_prefsrc.unwrap_or_else(|| {
+                    fi.fib_nh
+                        .get(res.nh_sel)
+                        .map_or(std::net::Ipv4Addr::UNSPECIFIED, |nh| nh.nh_saddr)
+                })
+            }),
+        Err(_) => {
+            let nexthop = if rt.rt_uses_gateway { rt.rt_gw4 } else { daddr };
+            crate::ipv4::devinet::inet_select_addr(
+                ns,
+                rt.dst.dev,
+                nexthop,
+                crate::uapi::RtScope::RT_SCOPE_UNIVERSE,
+            )
+        }
+    };
+    let rr = nh + skb.cb.opt_rr as usize;
+    let ptr = skb.data[rr + 2] as usize;
+    if ptr >= 5 && rr + ptr - 5 + 4 <= skb.data.len() {
+        skb.data[rr + ptr - 5..rr + ptr - 1].copy_from_slice(&src.octets());
+    }
+    let ihl = Iphdr(&skb.data[nh..]).ihl() as usize * 4;
+    skb.data[nh + 10..nh + 12].copy_from_slice(&[0, 0]);
+    let c = crate::ipv4::ip_hdr::ip_compute_csum(&skb.data[nh..nh + ihl]);
+    skb.data[nh + 10..nh + 12].copy_from_slice(&c.to_be_bytes());
+}
+
 fn drop<T: Tracer>(skb: &mut SkBuff<'_>, reason: SkbDropReason, t: &mut T) -> NetRx {
     skb.drop_reason = reason;
     if T::ENABLED {
@@ -97,8 +144,11 @@ fn forward<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx 
             Branch::Next,
         ));
     }
-    if skb.cb.flags.contains(IpskbFlags::IPSKB_DOREDIRECT) {
+    if skb.cb.flags.contains(IpskbFlags::IPSKB_DOREDIRECT) && skb.cb.opt_srr == 0 {
         crate::ipv4::route::ip_rt_send_redirect(ns, skb, t);
+    }
+    if skb.cb.opt_rr_needaddr {
+        ip_forward_options(ns, skb);
     }
     // ip_forward_finish -> dst_output
     match dst_output(ns, skb, t) {

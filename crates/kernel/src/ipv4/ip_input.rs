@@ -255,6 +255,22 @@ pub fn ip_rcv_options<T: Tracer>(
                         break;
                     }
                     srr = true;
+                    skb.cb.opt_srr = i as u8;
+                    skb.cb.opt_is_strictroute = ty == ipopt::SSRR;
+                } else {
+                    // ip_options_compile: room left in the record: the
+                    // forwarding address will be written (the pointer moves
+                    // on by one address now, as the kernel does here).
+                    let ptr = o[i + 2] as usize;
+                    if ptr <= optlen {
+                        if ptr + 3 > optlen {
+                            bad = Some(i + 2);
+                            break;
+                        }
+                        skb.data[nh + i + 2] += 4;
+                        skb.cb.opt_rr_needaddr = true;
+                    }
+                    skb.cb.opt_rr = i as u8;
                 }
             }
             ipopt::TS => {
