@@ -345,6 +345,16 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
     if !a.json {
         let _ = write!(so, "{}", out::table_header());
     }
+    use std::io::IsTerminal;
+    let colour =
+        !a.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let progress = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let total_bytes = std::fs::metadata(&a.capture)
+        .map(|m| m.len())
+        .unwrap_or(0)
+        .max(1);
+    let mut last_progress = started;
     while let Some(r) = reader.next_packet() {
         let p = match r {
             Ok(p) => p,
@@ -373,7 +383,20 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         if a.json {
             let _ = writeln!(so, "{}", out::packet_json(&ns, index, &iif, &o));
         } else {
-            let _ = write!(so, "{}", out::table_row(&ns, index, &iif, &o));
+            let _ = write!(
+                so,
+                "{}",
+                out::table_row_styled(&ns, index, &iif, &o, colour)
+            );
+        }
+        // A progress line on stderr for replays that take more than a second.
+        if progress
+            && started.elapsed().as_secs() >= 1
+            && last_progress.elapsed().as_millis() >= 200
+        {
+            last_progress = std::time::Instant::now();
+            let pct = (reader.offset() * 100 / total_bytes).min(100);
+            eprint!("\r{index} packets, {pct}% of the capture");
         }
         summary.add(&o);
         if let Some(w) = writer.as_mut() {
@@ -387,6 +410,9 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
                 }
             }
         }
+    }
+    if progress && started.elapsed().as_secs() >= 1 {
+        eprintln!();
     }
     if let Some(mut w) = writer {
         w.flush()

@@ -107,6 +107,12 @@ pub fn table_header() -> String {
 
 /// One packet as a line of the readable table.
 pub fn table_row(ns: &Netns, index: u64, iif: &str, o: &RxOutcome) -> String {
+    table_row_styled(ns, index, iif, o, false)
+}
+
+/// One packet as a line of the readable table, the verdict coloured (green
+/// forward, blue local, red drop) when `colour` is set.
+pub fn table_row_styled(ns: &Netns, index: u64, iif: &str, o: &RxOutcome, colour: bool) -> String {
     let route = match &o.route {
         None => "-".to_string(),
         Some(rt) => {
@@ -124,11 +130,22 @@ pub fn table_row(ns: &Netns, index: u64, iif: &str, o: &RxOutcome) -> String {
     let icmp = o
         .icmp
         .map_or("-".to_string(), |i| format!("{}/{}", i.icmp_type, i.code));
+    let verdict = format!("{:<8}", o.verdict.word());
+    let verdict = if colour {
+        let code = match o.verdict {
+            fwdsim_kernel::core::dev::Verdict::Forward => "32",
+            fwdsim_kernel::core::dev::Verdict::Local => "34",
+            fwdsim_kernel::core::dev::Verdict::Drop => "31",
+        };
+        format!("\x1b[{code}m{verdict}\x1b[0m")
+    } else {
+        verdict
+    };
     format!(
-        "{:>6}  {:<10} {:<8} {:<22} {:<36} {}\n",
+        "{:>6}  {:<10} {} {:<22} {:<36} {}\n",
         index,
         iif,
-        o.verdict.word(),
+        verdict,
         o.drop_reason.map_or("-", |r| r.name()),
         route,
         icmp
