@@ -49,7 +49,7 @@ impl IpskbFlags {
 }
 
 /// Kernel: `struct inet_skb_parm` (`IPCB(skb)`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ipcb {
     /// `iif`: the ingress device.
     pub iif: IfIndex,
@@ -65,6 +65,27 @@ pub struct Ipcb {
     pub opt_is_strictroute: bool,
     /// `opt.router_alert`.
     pub opt_router_alert: bool,
+    /// `opt.srr_is_hit`: the packet was addressed to us and goes on to the
+    /// next hop of its source route.
+    pub opt_srr_is_hit: bool,
+    /// `opt.nexthop`: that next hop.
+    pub opt_nexthop: std::net::Ipv4Addr,
+}
+
+impl Default for Ipcb {
+    fn default() -> Self {
+        Ipcb {
+            iif: IfIndex(0),
+            flags: IpskbFlags(0),
+            opt_rr: 0,
+            opt_rr_needaddr: false,
+            opt_srr: 0,
+            opt_is_strictroute: false,
+            opt_router_alert: false,
+            opt_srr_is_hit: false,
+            opt_nexthop: std::net::Ipv4Addr::UNSPECIFIED,
+        }
+    }
 }
 
 /// An ICMP message the host sends because of this packet.

@@ -27,6 +27,12 @@ pub fn ip_forward<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) ->
 fn ip_forward_options(ns: &Netns, skb: &mut SkBuff<'_>) {
     let Some(rt) = skb.dst else { return };
     let nh = skb.network_header as usize;
+    if skb.cb.opt_srr_is_hit {
+        // The destination becomes the source route's next hop first; the
+        // address we record is chosen toward it.
+        let next = skb.cb.opt_nexthop.octets();
+        skb.data[nh + 16..nh + 20].copy_from_slice(&next);
+    }
     let (saddr, daddr, tos) = {
         let h = Iphdr(&skb.data[nh..]);
         (h.saddr(), h.daddr(), h.tos())
@@ -57,10 +63,31 @@ fn ip_forward_options(ns: &Netns, skb: &mut SkBuff<'_>) {
             )
         }
     };
-    let rr = nh + skb.cb.opt_rr as usize;
-    let ptr = skb.data[rr + 2] as usize;
-    if ptr >= 5 && rr + ptr - 5 + 4 <= skb.data.len() {
-        skb.data[rr + ptr - 5..rr + ptr - 1].copy_from_slice(&src.octets());
+    if skb.cb.opt_rr_needaddr {
+        let rr = nh + skb.cb.opt_rr as usize;
+        let ptr = skb.data[rr + 2] as usize;
+        if ptr >= 5 && rr + ptr - 5 + 4 <= skb.data.len() {
+            skb.data[rr + ptr - 5..rr + ptr - 1].copy_from_slice(&src.octets());
+        }
+    }
+    if skb.cb.opt_srr_is_hit {
+        // The packet now goes to the next hop of its source route; our
+        // address takes that hop's place in the route.
+        let o = nh + skb.cb.opt_srr as usize;
+        let srrspace = skb.data[o + 1] as usize;
+        let mut srrptr = skb.data[o + 2] as usize;
+        let next = skb.cb.opt_nexthop.octets();
+        while srrptr + 3 <= srrspace {
+            if skb.data[o + srrptr - 1..o + srrptr + 3] == next {
+                break;
+            }
+            srrptr += 4;
+        }
+        if srrptr + 3 <= srrspace {
+            skb.data[nh + 16..nh + 20].copy_from_slice(&next);
+            skb.data[o + srrptr - 1..o + srrptr + 3].copy_from_slice(&src.octets());
+            skb.data[o + 2] = (srrptr + 4) as u8;
+        }
     }
     let ihl = Iphdr(&skb.data[nh..]).ihl() as usize * 4;
     skb.data[nh + 10..nh + 12].copy_from_slice(&[0, 0]);
@@ -104,6 +131,11 @@ fn forward<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx 
     let Some(rt) = skb.dst else {
         return drop(skb, SkbDropReason::NOT_SPECIFIED, t);
     };
+    if skb.cb.opt_is_strictroute && rt.rt_uses_gateway {
+        // sr_failed: a strict source route cannot go through a gateway.
+        icmp_send(ns, skb, ICMP_DEST_UNREACH, 5, 0, t);
+        return drop(skb, SkbDropReason::NOT_SPECIFIED, t);
+    }
     ns.mib.ip.ForwDatagrams += 1;
     if T::ENABLED {
         t.step(Step::new(
@@ -147,7 +179,7 @@ fn forward<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx 
     if skb.cb.flags.contains(IpskbFlags::IPSKB_DOREDIRECT) && skb.cb.opt_srr == 0 {
         crate::ipv4::route::ip_rt_send_redirect(ns, skb, t);
     }
-    if skb.cb.opt_rr_needaddr {
+    if skb.cb.opt_rr_needaddr || skb.cb.opt_srr_is_hit {
         ip_forward_options(ns, skb);
     }
     // ip_forward_finish -> dst_output

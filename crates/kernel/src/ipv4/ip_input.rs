@@ -303,6 +303,74 @@ pub fn ip_rcv_options<T: Tracer>(
         if !ok {
             return Err(SkbDropReason::NOT_SPECIFIED);
         }
+        ip_options_rcv_srr(ns, skb, t)?;
+    }
+    Ok(())
+}
+
+/// Kernel: `ip_options_rcv_srr`: a source-routed packet addressed to us is
+/// routed on toward the next address of its route (loose or strict); one
+/// merely passing through keeps its route (a strict one gets ICMP parameter
+/// problem).
+fn ip_options_rcv_srr<T: Tracer>(
+    ns: &mut Netns,
+    skb: &mut SkBuff<'_>,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    let Some(rt) = skb.dst else { return Ok(()) };
+    if skb.pkt_type != PacketType::Host {
+        return Err(SkbDropReason::NOT_SPECIFIED);
+    }
+    if rt.rt_type == RouteType::RTN_UNICAST {
+        if !skb.cb.opt_is_strictroute {
+            return Ok(());
+        }
+        icmp_send(ns, skb, ICMP_PARAMETERPROB, 0, 16 << 24, t);
+        return Err(SkbDropReason::NOT_SPECIFIED);
+    }
+    if rt.rt_type != RouteType::RTN_LOCAL {
+        return Err(SkbDropReason::NOT_SPECIFIED);
+    }
+    let nh = skb.network_header as usize;
+    let o = nh + skb.cb.opt_srr as usize;
+    let srrspace = skb.data[o + 1] as usize;
+    let mut srrptr = skb.data[o + 2] as usize;
+    let mut nexthop = std::net::Ipv4Addr::UNSPECIFIED;
+    while srrptr <= srrspace {
+        if srrptr + 3 > srrspace {
+            let ptr = (skb.cb.opt_srr as u32 + 2) << 24;
+            icmp_send(ns, skb, ICMP_PARAMETERPROB, 0, ptr, t);
+            return Err(SkbDropReason::NOT_SPECIFIED);
+        }
+        let b = &skb.data[o + srrptr - 1..o + srrptr + 3];
+        nexthop = std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+        let (saddr, tos) = {
+            let h = Iphdr(&skb.data[nh..]);
+            (h.saddr(), h.tos())
+        };
+        let old = skb.dst.take();
+        let dev = skb.dev;
+        let r = ip_route_input_noref(ns, skb, nexthop, saddr, tos & 0xfc, dev, t);
+        match (r, skb.dst) {
+            (Ok(()), Some(rt2))
+                if rt2.rt_type == RouteType::RTN_UNICAST || rt2.rt_type == RouteType::RTN_LOCAL =>
+            {
+                if rt2.rt_type != RouteType::RTN_LOCAL {
+                    break;
+                }
+                // "Superfast loopback forward": the next listed address is ours too.
+                skb.data[nh + 16..nh + 20].copy_from_slice(&nexthop.octets());
+            }
+            _ => {
+                skb.dst = old;
+                return Err(SkbDropReason::NOT_SPECIFIED);
+            }
+        }
+        srrptr += 4;
+    }
+    if srrptr <= srrspace {
+        skb.cb.opt_srr_is_hit = true;
+        skb.cb.opt_nexthop = nexthop;
     }
     Ok(())
 }
@@ -454,6 +522,8 @@ fn icmp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx
         ICMP_ECHOREPLY => {
             ns.mib.icmp.InEchoReps += 1;
             ns.mib.icmp_msg.InType0 += 1;
+            // ping_rcv: no ping socket waits for it.
+            return drop(skb, KernelFn::ip_local_deliver, SkbDropReason::NO_SOCKET, t);
         }
         3 => {
             ns.mib.icmp.InDestUnreachs += 1;
@@ -535,17 +605,27 @@ fn l4_csum_ok(skb: &SkBuff<'_>, proto: u8) -> bool {
 fn icmp_reply<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) {
     let nh = skb.network_header as usize;
     let h = Iphdr(&skb.data[nh..]);
-    let (src, dst, tos) = (h.daddr(), h.saddr(), h.tos());
+    let (dst, tos, ihl) = (h.saddr(), h.tos(), h.ihl() as usize * 4);
+    let src = fib_compute_spec_dst(ns, skb);
+    // ip_options_echo: the request's options come back (a source route,
+    // which would be reversed, is not echoed by this model).
+    let opts: &[u8] = if skb.cb.opt_srr == 0 {
+        &skb.data[nh + 20..nh + ihl]
+    } else {
+        &[]
+    };
     let body = transport(skb);
     let mut pkt = std::mem::take(&mut ns.scratch);
     pkt.clear();
-    let total = 20 + body.len();
-    pkt.extend_from_slice(&[0x45, tos]);
+    let hl = 20 + opts.len();
+    let total = hl + body.len();
+    pkt.extend_from_slice(&[0x40 | (hl / 4) as u8, tos]);
     pkt.extend_from_slice(&(total as u16).to_be_bytes());
+    // No DF; the IP ID is the kernel's per-destination counter (not modelled: 0).
     pkt.extend_from_slice(&[
         0,
         0,
-        0x40,
+        0,
         0,
         ns.sysctl.ip_default_ttl as u8,
         IPPROTO_ICMP,
@@ -554,18 +634,57 @@ fn icmp_reply<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) {
     ]);
     pkt.extend_from_slice(&src.octets());
     pkt.extend_from_slice(&dst.octets());
+    pkt.extend_from_slice(opts);
     pkt.extend_from_slice(body);
-    pkt[20] = ICMP_ECHOREPLY;
-    pkt[22..24].copy_from_slice(&[0, 0]);
-    let c = ip_compute_csum(&pkt[20..]);
-    pkt[22..24].copy_from_slice(&c.to_be_bytes());
-    let c = ip_compute_csum(&pkt[..20]);
+    pkt[hl] = ICMP_ECHOREPLY;
+    pkt[hl + 2..hl + 4].copy_from_slice(&[0, 0]);
+    let c = ip_compute_csum(&pkt[hl..]);
+    pkt[hl + 2..hl + 4].copy_from_slice(&c.to_be_bytes());
+    let c = ip_compute_csum(&pkt[..hl]);
     pkt[10..12].copy_from_slice(&c.to_be_bytes());
     send_reply(ns, &mut pkt, src, dst, tos, t);
     ns.mib.icmp.OutMsgs += 1;
     ns.mib.icmp.OutEchoReps += 1;
     ns.mib.icmp_msg.OutType0 += 1;
     ns.scratch = pkt;
+}
+
+/// Kernel: `fib_compute_spec_dst`: the address a reply to this packet comes
+/// from: its destination when that is one of ours (a unicast local route),
+/// else the preferred source of the route back to the sender, else the
+/// ingress device's address.
+pub fn fib_compute_spec_dst(ns: &Netns, skb: &SkBuff<'_>) -> std::net::Ipv4Addr {
+    let nh = skb.network_header as usize;
+    let h = Iphdr(&skb.data[nh..]);
+    let rt = skb.dst.expect("routed");
+    let mask = RtcFlags::RTCF_BROADCAST.0 | RtcFlags::RTCF_MULTICAST.0 | RtcFlags::RTCF_LOCAL.0;
+    if rt.rt_flags.0 & mask == RtcFlags::RTCF_LOCAL.0 {
+        return h.daddr();
+    }
+    let saddr = h.saddr();
+    let mut scope = crate::uapi::RtScope::RT_SCOPE_UNIVERSE;
+    if !saddr.is_unspecified() {
+        let mut fl4 = crate::flow::Flowi4::new(saddr, std::net::Ipv4Addr::UNSPECIFIED);
+        fl4.flowi4_iif = crate::netns::LOOPBACK_IFINDEX;
+        fl4.flowi4_dscp = h.tos() & 0xfc;
+        fl4.flowi4_mark = if ns.in_dev(skb.dev).is_some_and(|i| ns.in_dev_src_vmark(i)) {
+            skb.mark
+        } else {
+            0
+        };
+        if let Ok(res) = crate::ipv4::fib_rules::fib_lookup(ns, &fl4, 0, &mut crate::trace::NoTrace)
+            && let Some(fi) = res.fi.map(|id| ns.fib.info(id))
+        {
+            return fi.fib_prefsrc.unwrap_or_else(|| {
+                fi.fib_nh
+                    .get(res.nh_sel)
+                    .map_or(std::net::Ipv4Addr::UNSPECIFIED, |nh| nh.nh_saddr)
+            });
+        }
+    } else {
+        scope = crate::uapi::RtScope::RT_SCOPE_LINK;
+    }
+    crate::ipv4::devinet::inet_select_addr(ns, skb.dev, saddr, scope)
 }
 
 /// Routes a reply the host builds (`ip_route_output`) and sends it.
@@ -624,9 +743,13 @@ fn udp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx 
         return NetRx::Success;
     }
     if rt.rt_flags.0 & (RtcFlags::RTCF_BROADCAST.0 | RtcFlags::RTCF_MULTICAST.0) != 0 {
-        // __udp4_lib_mcast_deliver: no socket joined, the datagram is consumed.
-        skb.delivered = true;
-        return NetRx::Success;
+        // __udp4_lib_mcast_deliver: no socket joined, the datagram is freed.
+        return drop(
+            skb,
+            KernelFn::ip_local_deliver,
+            SkbDropReason::NOT_SPECIFIED,
+            t,
+        );
     }
     ns.mib.udp.NoPorts += 1;
     icmp_send(ns, skb, ICMP_DEST_UNREACH, 3, 0, t);
@@ -683,7 +806,7 @@ fn tcp_v4_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> Net
 fn tcp_v4_send_reset<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) {
     let nh = skb.network_header as usize;
     let h = Iphdr(&skb.data[nh..]);
-    let (src, dst, tos) = (h.daddr(), h.saddr(), h.tos());
+    let (src, dst, tos) = (h.daddr(), h.saddr(), h.tos() & 0xfc);
     let th = transport(skb);
     let sport = [th[2], th[3]];
     let dport = [th[0], th[1]];

@@ -21,12 +21,10 @@ use crate::uapi::RouteType;
 /// `ETH_P_ARP`.
 pub const ETH_P_ARP: u16 = 0x0806;
 
-/// Kernel: `ip_output`: counts the packet out (`OutTransmits`, `OutOctets`)
+/// Kernel: `ip_output`: counts broadcasts out (`OutBcastPkts`)
 /// and passes it to `ip_finish_output`.
 pub fn ip_output<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetTx {
     t.enter(KernelFn::ip_output);
-    ns.mib.ip.OutTransmits += 1;
-    ns.mib.ip_ext.OutOctets += skb.len as u64;
     let Some(rt) = skb.dst else {
         t.leave();
         return NetTx::Drop;
@@ -34,15 +32,6 @@ pub fn ip_output<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> 
     if rt.rt_type == RouteType::RTN_BROADCAST {
         ns.mib.ip_ext.OutBcastPkts += 1;
         ns.mib.ip_ext.OutBcastOctets += skb.len as u64;
-    }
-    if T::ENABLED {
-        t.step(Step::new(
-            KernelFn::ip_output,
-            Check::Counter {
-                name: "OutTransmits",
-            },
-            Branch::Next,
-        ));
     }
     let nh = skb.network_header as usize;
     let len = skb.len as usize;
@@ -164,6 +153,18 @@ pub fn ip_finish_output2<T: Tracer>(
     kind: TxKind,
     t: &mut T,
 ) -> Result<(), SkbDropReason> {
+    // Each frame handed to the neighbour layer counts, fragments one by one.
+    ns.mib.ip.OutTransmits += 1;
+    ns.mib.ip_ext.OutOctets += pkt.len() as u64;
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::ip_output,
+            Check::Counter {
+                name: "OutTransmits",
+            },
+            Branch::Next,
+        ));
+    }
     let dev = rt.dst.dev;
     let daddr = if pkt.len() >= 20 {
         Iphdr(pkt).daddr()
@@ -261,8 +262,6 @@ pub fn ip_local_out<T: Tracer>(
     t: &mut T,
 ) -> Result<(), SkbDropReason> {
     ns.mib.ip.OutRequests += 1;
-    ns.mib.ip.OutTransmits += 1;
-    ns.mib.ip_ext.OutOctets += pkt.len() as u64;
     ip_finish_output(ns, rt, pkt, TxKind::Local, t)
 }
 
