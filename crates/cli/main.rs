@@ -378,6 +378,7 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         let (index, ts) = (p.index, p.ts_nanos);
         load_frame(&ns, dev, &p, &mut buf);
         ns.jiffies = jiffies(ts);
+        ns.wall_ns = ts;
         let o = netif_receive_skb(&mut ns, &mut buf, dev, &mut NoTrace);
         let iif = ns.dev_name(dev).to_string();
         if a.json {
@@ -446,6 +447,7 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
         let index = p.index;
         load_frame(&ns, dev, &p, &mut buf);
         ns.jiffies = jiffies(p.ts_nanos);
+        ns.wall_ns = p.ts_nanos;
         if index < a.packet {
             netif_receive_skb(&mut ns, &mut buf, dev, &mut NoTrace);
             continue;

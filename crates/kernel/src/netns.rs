@@ -252,6 +252,9 @@ pub struct Netns {
     pub peers: crate::ipv4::inetpeer::InetPeers,
     /// The clock: `jiffies` at the current packet (HZ = 250).
     pub jiffies: u64,
+    /// The wall clock at the current packet (ns since the Unix epoch), for
+    /// the IP timestamp option.
+    pub wall_ns: i128,
     /// `icmp_global_credit`.
     pub icmp_global_credit: i64,
     /// `icmp_global_stamp` (jiffies).
@@ -291,6 +294,7 @@ impl Netns {
             tx: Default::default(),
             peers: Default::default(),
             jiffies: 0,
+            wall_ns: 0,
             icmp_global_credit: 50,
             icmp_global_stamp: 0,
             rx_otherhost_dropped: BTreeMap::new(),

@@ -16,7 +16,9 @@
 //! - [`fwdsim`] — running the binary per the CLI contract;
 //! - [`divergence`] — `fixtures/kernel-divergences.toml`;
 //! - [`routeset`] — route-table comparison for `host show`;
-//! - [`harness`] — the differential runs used by `tests/kernel_*.rs`.
+//! - [`harness`] — the differential runs used by `tests/kernel_*.rs`;
+//! - [`packet`] — frames through a real router (three namespaces,
+//!   `AF_PACKET` injection, `skb:kfree_skb`) against `fwdsim replay`.
 
 pub mod answer;
 pub mod build;
@@ -27,6 +29,7 @@ pub mod generate;
 pub mod harness;
 pub mod netns;
 pub mod oracle;
+pub mod packet;
 pub mod query;
 pub mod routeset;
 pub mod spec;

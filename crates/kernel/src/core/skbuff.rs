@@ -70,6 +70,10 @@ pub struct Ipcb {
     pub opt_srr_is_hit: bool,
     /// `opt.nexthop`: that next hop.
     pub opt_nexthop: std::net::Ipv4Addr,
+    /// `opt.ts`: offset of the timestamp option (0 = none).
+    pub opt_ts: u8,
+    /// `opt.ts_needaddr`: the forwarding address goes into the timestamp option.
+    pub opt_ts_needaddr: bool,
 }
 
 impl Default for Ipcb {
@@ -84,6 +88,8 @@ impl Default for Ipcb {
             opt_router_alert: false,
             opt_srr_is_hit: false,
             opt_nexthop: std::net::Ipv4Addr::UNSPECIFIED,
+            opt_ts: 0,
+            opt_ts_needaddr: false,
         }
     }
 }

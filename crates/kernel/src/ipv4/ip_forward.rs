@@ -70,6 +70,13 @@ fn ip_forward_options(ns: &Netns, skb: &mut SkBuff<'_>) {
             skb.data[rr + ptr - 5..rr + ptr - 1].copy_from_slice(&src.octets());
         }
     }
+    if skb.cb.opt_ts_needaddr {
+        let ts = nh + skb.cb.opt_ts as usize;
+        let ptr = skb.data[ts + 2] as usize;
+        if ptr >= 9 && ts + ptr - 9 + 4 <= skb.data.len() {
+            skb.data[ts + ptr - 9..ts + ptr - 5].copy_from_slice(&src.octets());
+        }
+    }
     if skb.cb.opt_srr_is_hit {
         // The packet now goes to the next hop of its source route; our
         // address takes that hop's place in the route.
@@ -179,7 +186,7 @@ fn forward<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx 
     if skb.cb.flags.contains(IpskbFlags::IPSKB_DOREDIRECT) && skb.cb.opt_srr == 0 {
         crate::ipv4::route::ip_rt_send_redirect(ns, skb, t);
     }
-    if skb.cb.opt_rr_needaddr || skb.cb.opt_srr_is_hit {
+    if Iphdr(&skb.data[nh..]).ihl() > 5 {
         ip_forward_options(ns, skb);
     }
     // ip_forward_finish -> dst_output

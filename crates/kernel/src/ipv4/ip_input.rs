@@ -282,6 +282,13 @@ pub fn ip_rcv_options<T: Tracer>(
                     bad = Some(i + 2);
                     break;
                 }
+                match ip_options_compile_ts(ns, skb, nh + i, optlen) {
+                    Ok(()) => skb.cb.opt_ts = i as u8,
+                    Err(ptr) => {
+                        bad = Some(i + ptr);
+                        break;
+                    }
+                }
             }
             ipopt::RA if optlen < 4 => {
                 bad = Some(i + 1);
@@ -371,6 +378,70 @@ fn ip_options_rcv_srr<T: Tracer>(
     if srrptr <= srrspace {
         skb.cb.opt_srr_is_hit = true;
         skb.cb.opt_nexthop = nexthop;
+    }
+    Ok(())
+}
+
+/// `inet_current_timestamp`: milliseconds since midnight UTC, network order.
+pub fn inet_current_timestamp(ns: &Netns) -> [u8; 4] {
+    let ms = (ns.wall_ns.max(0) / 1_000_000) as u64 % 86_400_000;
+    (ms as u32).to_be_bytes()
+}
+
+/// The timestamp option part of `ip_options_compile` for a received packet
+/// (`o` = its offset in `skb.data`): a timestamp (and for flag 1 this host's
+/// address) goes into the next free slot, or the overflow counter goes up.
+/// `Err(offset)` points at the bad byte within the option.
+fn ip_options_compile_ts(
+    ns: &Netns,
+    skb: &mut SkBuff<'_>,
+    o: usize,
+    optlen: usize,
+) -> Result<(), usize> {
+    let ptr = skb.data[o + 2] as usize;
+    let flag = skb.data[o + 3] & 0xf;
+    if ptr <= optlen {
+        if ptr + 3 > optlen {
+            return Err(2);
+        }
+        let mut timeptr = None;
+        match flag {
+            0 => {
+                timeptr = Some(o + ptr - 1);
+                skb.data[o + 2] += 4;
+            }
+            1 => {
+                if ptr + 7 > optlen {
+                    return Err(2);
+                }
+                let spec = fib_compute_spec_dst(ns, skb);
+                skb.data[o + ptr - 1..o + ptr + 3].copy_from_slice(&spec.octets());
+                timeptr = Some(o + ptr + 3);
+                skb.cb.opt_ts_needaddr = true;
+                skb.data[o + 2] += 8;
+            }
+            3 => {
+                if ptr + 7 > optlen {
+                    return Err(2);
+                }
+                let b = &skb.data[o + ptr - 1..o + ptr + 3];
+                let addr = std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+                if ns.inet_lookup_ifaddr(addr).is_some() {
+                    timeptr = Some(o + ptr + 3);
+                    skb.data[o + 2] += 8;
+                }
+            }
+            _ => {}
+        }
+        if let Some(tp) = timeptr {
+            skb.data[tp..tp + 4].copy_from_slice(&inet_current_timestamp(ns));
+        }
+    } else if flag != 3 {
+        let overflow = skb.data[o + 3] >> 4;
+        if overflow == 15 {
+            return Err(3);
+        }
+        skb.data[o + 3] = flag | ((overflow + 1) << 4);
     }
     Ok(())
 }
@@ -635,6 +706,19 @@ fn icmp_reply<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) {
     pkt.extend_from_slice(&src.octets());
     pkt.extend_from_slice(&dst.octets());
     pkt.extend_from_slice(opts);
+    if skb.cb.opt_ts != 0 && skb.cb.opt_srr == 0 {
+        // __ip_options_echo + ip_options_build: the reply records its time too.
+        let o = 20 + skb.cb.opt_ts as usize - 20;
+        let (len, ptr, flag) = (pkt[o + 1] as usize, pkt[o + 2] as usize, pkt[o + 3] & 0xf);
+        if flag == 0 && ptr + 3 <= len {
+            pkt[o + ptr - 1..o + ptr + 3].copy_from_slice(&inet_current_timestamp(ns));
+            pkt[o + 2] += 4;
+        } else if flag == 1 && ptr + 7 <= len {
+            pkt[o + ptr - 1..o + ptr + 3].copy_from_slice(&src.octets());
+            pkt[o + ptr + 3..o + ptr + 7].copy_from_slice(&inet_current_timestamp(ns));
+            pkt[o + 2] += 8;
+        }
+    }
     pkt.extend_from_slice(body);
     pkt[hl] = ICMP_ECHOREPLY;
     pkt[hl + 2..hl + 4].copy_from_slice(&[0, 0]);

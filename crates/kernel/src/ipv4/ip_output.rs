@@ -129,12 +129,43 @@ pub fn ip_fragment<T: Tracer>(
             ns.scratch = frag;
             return Err(r);
         }
+        if off == 0 {
+            ip_options_fragment(&mut header[..hlen]);
+        }
         off += len;
     }
     ns.scratch = frag;
     ns.mib.ip.FragOKs += 1;
     ns.mib.ip.FragCreates += n;
     Ok(())
+}
+
+/// Kernel: `ip_options_fragment`: the fragments after the first carry only
+/// the options whose "copied" bit is set; the others become NOOPs.
+pub fn ip_options_fragment(header: &mut [u8]) {
+    let mut i = 20;
+    while i < header.len() {
+        match header[i] {
+            0 => return,
+            1 => {
+                i += 1;
+                continue;
+            }
+            ty => {
+                let Some(&optlen) = header.get(i + 1) else {
+                    return;
+                };
+                let optlen = optlen as usize;
+                if optlen < 2 || optlen > header.len() - i {
+                    return;
+                }
+                if ty & 0x80 == 0 {
+                    header[i..i + optlen].fill(1);
+                }
+                i += optlen;
+            }
+        }
+    }
 }
 
 /// The multicast MAC of an IPv4 group (`ip_eth_mc_map`).
