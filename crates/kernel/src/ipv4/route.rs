@@ -1181,8 +1181,8 @@ pub fn ip_rt_send_redirect<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &
         } else if p.n_redirects == 0
             || now > p.rate_last.wrapping_add(load << p.n_redirects.min(63))
         {
-            p.rate_last = now;
-            p.n_redirects += 1;
+            // rate_last and n_redirects move on after icmp_send (below), so
+            // the ICMP rate limit sees the time since the peer's last use.
             true
         } else {
             false
@@ -1197,5 +1197,8 @@ pub fn ip_rt_send_redirect<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &
             u32::from(gw),
             t,
         );
+        let p = ns.peers.get(saddr, now);
+        p.rate_last = now;
+        p.n_redirects += 1;
     }
 }
