@@ -304,12 +304,12 @@ pub fn router(n: usize, batch: usize) -> (Netns, IfIndex, Vec<u32>) {
         (Ipv4Addr::new(10, 0, 2, 2), r1),
         (Ipv4Addr::new(10, 0, 3, 2), r2),
     ] {
-        ns.neigh.push(Neighbour {
+        ns.neigh.push(Neighbour::new(
             dev,
             ip,
-            lladdr: Some([2, 0, 0, 0, 9, 9]),
-            state: NudState::NUD_PERMANENT,
-        });
+            Some([2, 0, 0, 0, 9, 9]),
+            NudState::NUD_PERMANENT,
+        ));
     }
     let dsts = addrs_in_prefixes(&table, batch, 7);
     (ns, r0, dsts)

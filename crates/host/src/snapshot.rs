@@ -305,12 +305,7 @@ pub(crate) fn load_neigh_json(ns: &mut Netns, file: &Path, text: &str) -> Result
             } else {
                 NudState::NUD_INCOMPLETE
             });
-        ns.neigh.push(Neighbour {
-            dev,
-            ip,
-            lladdr,
-            state,
-        });
+        ns.neigh.push(Neighbour::new(dev, ip, lladdr, state));
     }
     Ok(())
 }

@@ -381,12 +381,7 @@ fn build(host: &HostToml, file: &Path) -> Result<Netns, HostError> {
             None => NudState::NUD_INCOMPLETE,
         };
         ns.neigh.retain(|x| !(x.dev == dev && x.ip == ip));
-        ns.neigh.push(Neighbour {
-            dev,
-            ip,
-            lladdr,
-            state,
-        });
+        ns.neigh.push(Neighbour::new(dev, ip, lladdr, state));
     }
 
     // 7. Sockets.

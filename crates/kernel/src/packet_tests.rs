@@ -399,6 +399,25 @@ fn unresolved_next_hop_sends_arp_then_host_unreachable() {
     assert_eq!((ns.mib.ip.ForwDatagrams, ns.mib.ip.OutTransmits), (1, 2));
     let f = ns.tx.frame(&ns.tx.frames[0]);
     assert_eq!(&f[12..14], &[0x08, 0x06], "an ARP request first");
+    // A second packet while resolution is in progress sends no new request.
+    ns.jiffies += crate::HZ;
+    let _ = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.12.1", 64, 8),
+    );
+    assert!(
+        ns.tx
+            .frames
+            .iter()
+            .all(|f| f.kind != crate::core::tx::TxKind::Arp)
+    );
+    // Once the kernel would have given up, a new packet starts over.
+    ns.jiffies += 3 * crate::HZ;
+    let _ = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.12.1", 64, 8),
+    );
+    assert_eq!(ns.tx.frames[0].kind, crate::core::tx::TxKind::Arp);
 }
 
 #[test]

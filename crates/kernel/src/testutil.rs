@@ -181,12 +181,12 @@ impl HostBuilder {
     /// A permanent ARP entry: `ip neigh add IP lladdr MAC dev DEV nud permanent`.
     pub fn neigh(mut self, dev: &str, ip: &str, mac: [u8; 6]) -> Self {
         let dev = self.ns.dev_by_name(dev).unwrap().ifindex;
-        self.ns.neigh.push(crate::core::neighbour::Neighbour {
+        self.ns.neigh.push(crate::core::neighbour::Neighbour::new(
             dev,
-            ip: ip.parse().unwrap(),
-            lladdr: Some(mac),
-            state: crate::core::neighbour::NudState::NUD_PERMANENT,
-        });
+            ip.parse().unwrap(),
+            Some(mac),
+            crate::core::neighbour::NudState::NUD_PERMANENT,
+        ));
         self
     }
 

@@ -72,4 +72,23 @@ pub struct Neighbour {
     pub lladdr: Option<[u8; 6]>,
     /// `nud_state`.
     pub state: NudState,
+    /// `updated`: when resolution last started (jiffies), for unresolved entries.
+    pub updated: u64,
 }
+
+impl Neighbour {
+    /// An entry in `state` (a configured or learned one).
+    pub fn new(dev: IfIndex, ip: Ipv4Addr, lladdr: Option<[u8; 6]>, state: NudState) -> Self {
+        Neighbour {
+            dev,
+            ip,
+            lladdr,
+            state,
+            updated: 0,
+        }
+    }
+}
+
+/// How long an unanswered resolution lasts before the kernel gives up
+/// (`mcast_solicit` probes, one per `retrans_time` of 1 s).
+pub const NEIGH_RESOLVE_JIFFIES: u64 = 3 * crate::HZ;

@@ -252,23 +252,42 @@ pub fn ip_finish_output2<T: Tracer>(
                 crate::uapi::RtScope::RT_SCOPE_LINK,
             );
             let brd = ns.dev(dev).map(|d| d.broadcast).unwrap_or([0xff; 6]);
-            ns.tx.push(dev, TxKind::Arp, |b| {
-                b.extend_from_slice(&brd);
-                b.extend_from_slice(&src_mac);
-                b.extend_from_slice(&ETH_P_ARP.to_be_bytes());
-                b.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
-                b.extend_from_slice(&src_mac);
-                b.extend_from_slice(&sip.octets());
-                b.extend_from_slice(&[0; 6]);
-                b.extend_from_slice(&nexthop.octets());
-            });
-            if !ns.neigh.iter().any(|n| n.dev == dev && n.ip == nexthop) {
-                ns.neigh.push(crate::core::neighbour::Neighbour {
-                    dev,
-                    ip: nexthop,
-                    lladdr: None,
-                    state: NudState::NUD_FAILED,
+            // __neigh_event_send: a new (or given up) entry starts resolution
+            // with an ARP request; while it is in progress, packets wait for it.
+            let now = ns.jiffies;
+            let pos = ns
+                .neigh
+                .iter()
+                .position(|n| n.dev == dev && n.ip == nexthop);
+            let start = match pos {
+                None => true,
+                Some(i) => {
+                    now.saturating_sub(ns.neigh[i].updated)
+                        >= crate::core::neighbour::NEIGH_RESOLVE_JIFFIES
+                }
+            };
+            if start {
+                ns.tx.push(dev, TxKind::Arp, |b| {
+                    b.extend_from_slice(&brd);
+                    b.extend_from_slice(&src_mac);
+                    b.extend_from_slice(&ETH_P_ARP.to_be_bytes());
+                    b.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+                    b.extend_from_slice(&src_mac);
+                    b.extend_from_slice(&sip.octets());
+                    b.extend_from_slice(&[0; 6]);
+                    b.extend_from_slice(&nexthop.octets());
                 });
+                let mut n = crate::core::neighbour::Neighbour::new(
+                    dev,
+                    nexthop,
+                    None,
+                    NudState::NUD_INCOMPLETE,
+                );
+                n.updated = now;
+                match pos {
+                    Some(i) => ns.neigh[i] = n,
+                    None => ns.neigh.push(n),
+                }
             }
             if T::ENABLED {
                 t.step(Step::new(
