@@ -337,6 +337,8 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         None => None,
     };
     let before = ns.mib.clone();
+    let rt_before = ns.rt_cache_stat.clone();
+    let otherhost_before = ns.rx_otherhost_dropped.clone();
     let stdout = std::io::stdout();
     let mut so = std::io::BufWriter::new(stdout.lock());
     let mut summary = out::Summary::default();
@@ -419,7 +421,7 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         w.flush()
             .map_err(|e| Failure(format!("{}: {e}", a.out.as_ref().expect("set").display())))?;
     }
-    let snmp = out::snmp_delta(&before, &ns.mib);
+    let snmp = out::closing_object(&ns, &before, &rt_before, &otherhost_before);
     if a.json {
         let _ = writeln!(so, "{snmp}");
     } else {

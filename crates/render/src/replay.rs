@@ -97,6 +97,47 @@ pub fn snmp_delta(before: &IpMib, after: &IpMib) -> Value {
     json!({ "snmp": Value::Object(groups) })
 }
 
+/// The closing object of a replay: `snmp` (the changed counters of
+/// /proc/net/snmp and /proc/net/netstat, as `snmp_delta`), plus `rt_cache`
+/// (the changed columns of /proc/net/stat/rt_cache) and `devices` (per
+/// device counters that changed, such as `otherhost_dropped`) when any did.
+pub fn closing_object(
+    ns: &Netns,
+    before: &IpMib,
+    rt_before: &fwdsim_kernel::ipv4::snmp::RtCacheStat,
+    otherhost_before: &std::collections::BTreeMap<fwdsim_kernel::IfIndex, u64>,
+) -> Value {
+    let mut v = snmp_delta(before, &ns.mib);
+    let obj = v.as_object_mut().expect("an object");
+    let mut rc = Map::new();
+    for ((k, b), (_, a)) in rt_before
+        .entries()
+        .into_iter()
+        .zip(ns.rt_cache_stat.entries())
+    {
+        if a != b {
+            rc.insert(k.into(), json!(a - b));
+        }
+    }
+    if !rc.is_empty() {
+        obj.insert("rt_cache".into(), Value::Object(rc));
+    }
+    let mut devs = Map::new();
+    for (dev, n) in &ns.rx_otherhost_dropped {
+        let b = otherhost_before.get(dev).copied().unwrap_or(0);
+        if *n != b {
+            devs.insert(
+                ns.dev_name(*dev).into(),
+                json!({ "otherhost_dropped": n - b }),
+            );
+        }
+    }
+    if !devs.is_empty() {
+        obj.insert("devices".into(), Value::Object(devs));
+    }
+    v
+}
+
 /// The header of the readable table.
 pub fn table_header() -> String {
     format!(
