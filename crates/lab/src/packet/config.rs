@@ -184,8 +184,10 @@ impl RouterConfig {
             ),
             icmp_echo_ignore_broadcasts: rng.gen_bool(0.7),
             icmp_errors_use_inbound_ifaddr: rng.gen_bool(0.3),
-            // Every limit is a multiple of 25 jiffies or off: a burst of the
-            // lab (a few milliseconds) never earns a token on either clock.
+            // Every limit is off or at least 25 jiffies (the kernel keeps
+            // them in jiffies: 250 ms reads back as 252): a burst of the lab
+            // (well under a jiffy on the wire, a few in the capture) never
+            // earns a token on either clock.
             icmp_ratelimit: pick(&mut rng, &[(5, 1000), (2, 0), (2, 100), (1, 250)]),
             icmp_ratemask: pick(
                 &mut rng,

@@ -31,13 +31,19 @@
 //!   has as permanent neighbours with the client's MAC;
 //! - **bursts** (TTL 1, an unreachable route, redirects) are several frames
 //!   of one group, 1 ms apart in the capture and well under a millisecond
-//!   apart on the wire. Every `icmp_ratelimit` of [`crate::packet::config`]
-//!   is 0 or a multiple of 25 jiffies and a burst lasts at most a few
-//!   jiffies on either clock, so no token is earned mid-burst on either
-//!   side; redirect bursts (backoff 5 jiffies << n) are at most 4 frames;
-//! - groups are 10 ms apart in the capture. The netns-wide ICMP bucket
-//!   (`icmp_msgs_per_sec` 1000, burst 50) is never emptied: a router sees
-//!   fewer than 50 rate-limited ICMP errors in all.
+//!   apart on the wire (the lab redoes a router whose group took longer
+//!   than 5 jiffies, [`crate::packet::run::GROUP_BUDGET`]). Every
+//!   `icmp_ratelimit` of [`crate::packet::config`] is 0 or at least
+//!   25 jiffies and a burst lasts at most a few jiffies on either clock, so
+//!   no token is earned mid-burst on either side; redirect bursts (backoff
+//!   5 jiffies << n) are at most 4 frames;
+//! - groups are 10 ms apart in the capture and at least 1 ms apart on the
+//!   wire ([`crate::packet::run::GROUP_PAUSE`]). The netns-wide ICMP bucket
+//!   (`icmp_msgs_per_sec` 1000, `icmp_msgs_burst` 50, each error taking 0
+//!   to 2 credits at random, refilled when empty unless the last refill is
+//!   less than 20 ms old) refuses only after more than 50 credits within
+//!   20 ms: that is at most about 24 rate-limited errors on the wire (the
+//!   three bursts and their neighbours) and two groups in the capture.
 //!
 //! Each frame also has an IP ID of its own (`0x1000 + index`), so egress
 //! frames can be told apart from what the router generates.

@@ -2,8 +2,8 @@
 //!
 //! Names are `fws-pkt-<pid>-<n>-c` (client), `-r` (router) and `-s`
 //! (server); each is a [`PktNetns`] that deletes itself on drop, also when a
-//! test panics. Leftovers of an earlier process with the same pid are
-//! deleted before the first one is made. Everything runs through `ip -n NS`,
+//! test panics. Leftovers of an earlier process with the same pid, or of a
+//! process that no longer runs, are deleted before the first one is made. Everything runs through `ip -n NS`,
 //! `ip netns exec NS` or `tc -n NS`: nothing touches the root namespace.
 //!
 //! Topology (kernel-notes.md's lab): `c0` (client) and `r0` (router) are a
@@ -57,6 +57,26 @@ pub fn prefix() -> String {
     format!("fws-pkt-{}-", std::process::id())
 }
 
+/// Deletes namespaces `fws-pkt-<pid>-...` of this pid (an earlier process
+/// with the same pid) or of a pid that no longer runs (a killed test).
+fn remove_leftovers() {
+    let me = std::process::id().to_string();
+    let Ok(list) = run_checked("ip", &["netns", "list"]) else {
+        return;
+    };
+    for line in list.lines() {
+        let n = line.split_whitespace().next().unwrap_or("");
+        let Some(pid) = n.strip_prefix("fws-pkt-").and_then(|r| r.split('-').next()) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok()
+            && (pid == me || !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        {
+            let _ = run_program("ip", &["netns", "del", n]);
+        }
+    }
+}
+
 fn lock() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -73,17 +93,7 @@ impl PktNetns {
     pub fn new(name: String) -> Result<PktNetns> {
         {
             let _g = lock();
-            CLEANUP.call_once(|| {
-                let pre = prefix();
-                if let Ok(list) = run_checked("ip", &["netns", "list"]) {
-                    for line in list.lines() {
-                        let n = line.split_whitespace().next().unwrap_or("");
-                        if n.starts_with(&pre) {
-                            let _ = run_program("ip", &["netns", "del", n]);
-                        }
-                    }
-                }
-            });
+            CLEANUP.call_once(remove_leftovers);
             run_checked("ip", &["netns", "add", &name])?;
         }
         let ns = PktNetns { name };

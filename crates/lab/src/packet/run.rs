@@ -184,6 +184,16 @@ pub fn observe(
     })
 }
 
+/// The router's counters read with `ip netns exec NS cat /proc/net/snmp`
+/// (and `netstat`).
+fn proc_counters(lab: &PktLab) -> std::result::Result<Counters, String> {
+    let mut text = String::new();
+    for f in ["/proc/net/snmp", "/proc/net/netstat"] {
+        text.push_str(&lab.router.read_proc(f).map_err(|e| e.to_string())?);
+    }
+    Ok(snmp::parse_proc(&text))
+}
+
 /// Builds the lab for `cfg`, snapshots the router into `snap` and injects
 /// `probes`; again (at most [`ATTEMPTS`] times in all) while a group took
 /// longer than [`GROUP_BUDGET`] on the wire. Returns the observations and
@@ -208,7 +218,21 @@ fn kernel_side(
             crate::build::snapshot(lab.router.name(), snap)
                 .map_err(|e| format!("the lab's own snapshot failed too: {e}"))?;
         }
+        let before = proc_counters(&lab)?;
         let o = observe(&lab, probes, trace)?;
+        // The per-frame deltas (read through file descriptors opened in the
+        // router's namespace) must add up to what `ip netns exec` sees.
+        let total = snmp::delta(&before, &proc_counters(&lab)?);
+        let mut sum = Counters::new();
+        for x in &o.obs {
+            snmp::add(&mut sum, &x.snmp);
+        }
+        let off = snmp::differences(&total, &sum);
+        if !off.is_empty() {
+            rep.problems.push(format!(
+                "the per-frame counter deltas do not add up to the router's own before/after (ip netns exec): {off:?}"
+            ));
+        }
         if !o.late.is_empty() {
             rep.problems.push(format!(
                 "late effects after the last frame (the per-frame observations may be incomplete): {}",
