@@ -5,6 +5,8 @@
 
 use std::net::Ipv4Addr;
 
+use pnet_packet::ipv4::Ipv4Packet;
+
 /// `IP_DF`: don't fragment.
 pub const IP_DF: u16 = 0x4000;
 /// `IP_MF`: more fragments.
@@ -12,54 +14,61 @@ pub const IP_MF: u16 = 0x2000;
 /// `IP_OFFSET`: the fragment offset mask.
 pub const IP_OFFSET: u16 = 0x1fff;
 
-/// A view of an IPv4 header at the start of `b` (at least 20 bytes, checked by the caller).
+/// A view of an IPv4 header at the start of its bytes (at least 20, checked
+/// by the caller): pnet_packet's `Ipv4Packet`, which checks only the minimum
+/// size, so that `ip_rcv_core` can make the kernel's checks in the kernel's
+/// order before anything else reads a field.
 #[derive(Clone, Copy, Debug)]
 pub struct Iphdr<'a>(pub &'a [u8]);
 
-impl Iphdr<'_> {
+impl<'a> Iphdr<'a> {
+    #[inline]
+    fn p(&self) -> Ipv4Packet<'a> {
+        Ipv4Packet::new(self.0).expect("the caller checked the 20 bytes")
+    }
     /// `version`.
     pub fn version(&self) -> u8 {
-        self.0[0] >> 4
+        self.p().get_version()
     }
     /// `ihl` (in 32-bit words).
     pub fn ihl(&self) -> u8 {
-        self.0[0] & 0x0f
+        self.p().get_header_length()
     }
     /// `tos`.
     pub fn tos(&self) -> u8 {
-        self.0[1]
+        (self.p().get_dscp() << 2) | self.p().get_ecn()
     }
     /// `tot_len`.
     pub fn tot_len(&self) -> u16 {
-        u16::from_be_bytes([self.0[2], self.0[3]])
+        self.p().get_total_length()
     }
     /// `id`.
     pub fn id(&self) -> u16 {
-        u16::from_be_bytes([self.0[4], self.0[5]])
+        self.p().get_identification()
     }
     /// `frag_off` (flags and offset).
     pub fn frag_off(&self) -> u16 {
-        u16::from_be_bytes([self.0[6], self.0[7]])
+        ((self.p().get_flags() as u16) << 13) | self.p().get_fragment_offset()
     }
     /// `ttl`.
     pub fn ttl(&self) -> u8 {
-        self.0[8]
+        self.p().get_ttl()
     }
     /// `protocol`.
     pub fn protocol(&self) -> u8 {
-        self.0[9]
+        self.p().get_next_level_protocol().0
     }
     /// `check`.
     pub fn check(&self) -> u16 {
-        u16::from_be_bytes([self.0[10], self.0[11]])
+        self.p().get_checksum()
     }
     /// `saddr`.
     pub fn saddr(&self) -> Ipv4Addr {
-        Ipv4Addr::new(self.0[12], self.0[13], self.0[14], self.0[15])
+        self.p().get_source()
     }
     /// `daddr`.
     pub fn daddr(&self) -> Ipv4Addr {
-        Ipv4Addr::new(self.0[16], self.0[17], self.0[18], self.0[19])
+        self.p().get_destination()
     }
     /// `ip_is_fragment`: MF set or a nonzero offset.
     pub fn is_fragment(&self) -> bool {
