@@ -462,3 +462,38 @@ fn fragments_to_the_host_are_reassembled_then_delivered() {
     assert_eq!(o.verdict, Verdict::Drop);
     assert_eq!(ns.mib.ip.ReasmFails, 1);
 }
+
+#[test]
+fn an_expired_reassembly_queue_sends_time_exceeded_about_its_first_fragment() {
+    let mut ns = HostBuilder::lab_router().build();
+    ns.jiffies = 1_000_000;
+    let b = etherparse::PacketBuilder::ethernet2(C0_MAC, R0_MAC)
+        .ipv4([10, 0, 1, 2], [10, 0, 1, 1], 64)
+        .udp(5000, 9999);
+    let mut whole = Vec::new();
+    b.write(&mut whole, &[7u8; 92]).unwrap();
+    let mut first = whole[..34 + 64].to_vec();
+    first[16..18].copy_from_slice(&84u16.to_be_bytes());
+    first[20..22].copy_from_slice(&0x2000u16.to_be_bytes());
+    fix_csum(&mut first);
+    assert_eq!(rx(&mut ns, &mut first).verdict, Verdict::Local);
+    // ipfrag_time (30 s) later another fragment arrives: the old queue expires.
+    ns.jiffies += 31 * crate::HZ;
+    let mut other = first.clone();
+    other[18..20].copy_from_slice(&[0x77, 0x77]);
+    fix_csum(&mut other);
+    let _ = rx(&mut ns, &mut other);
+    assert_eq!((ns.mib.ip.ReasmTimeout, ns.mib.ip.ReasmFails), (1, 1));
+    let icmp = ns
+        .tx
+        .frames
+        .iter()
+        .map(|f| ns.tx.frame(f))
+        .find(|f| f.len() > 34 && f[23] == 1)
+        .expect("an ICMP error");
+    assert_eq!(
+        (icmp[34], icmp[35]),
+        (11, 1),
+        "time exceeded, fragment reassembly time exceeded"
+    );
+}

@@ -32,6 +32,8 @@ pub struct Ipq {
     pub header: Vec<u8>,
     /// The payload bytes at their offsets.
     pub data: Vec<u8>,
+    /// The device the first fragment came in on.
+    pub dev: crate::netns::IfIndex,
 }
 
 impl Default for Ipq {
@@ -46,6 +48,7 @@ impl Default for Ipq {
             ranges: Vec::new(),
             header: Vec::new(),
             data: Vec::new(),
+            dev: crate::netns::IfIndex(0),
         }
     }
 }
@@ -92,7 +95,7 @@ impl FragQueues {
 
     /// Kernel: `ip_defrag` → `ip_frag_queue` for the fragment `pkt` (IP
     /// header and payload, already trimmed to its total length).
-    pub fn queue(&mut self, pkt: &[u8], now: u64) -> Defrag {
+    pub fn queue(&mut self, pkt: &[u8], dev: crate::netns::IfIndex, now: u64) -> Defrag {
         let h = Iphdr(pkt);
         let ihl = h.ihl() as usize * 4;
         let key = (h.saddr(), h.daddr(), h.id(), h.protocol());
@@ -162,6 +165,7 @@ impl FragQueues {
         q.data[offset..end].copy_from_slice(&pkt[ihl..ihl + (end - offset)]);
         if offset == 0 {
             q.first_in = true;
+            q.dev = dev;
             q.header.clear();
             q.header.extend_from_slice(&pkt[..ihl]);
         }

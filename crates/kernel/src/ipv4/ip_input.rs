@@ -477,11 +477,12 @@ fn ip_defrag<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetR
     while let Some(i) = ns.frags.expire(ns.jiffies, timeout) {
         ns.mib.ip.ReasmTimeout += 1;
         ns.mib.ip.ReasmFails += 1;
+        ip_expire(ns, i, t);
         ns.frags.kill(i);
     }
     let nh = skb.network_header as usize;
     let end = (nh + skb.len as usize).min(skb.data.len());
-    match ns.frags.queue(&skb.data[nh..end], ns.jiffies) {
+    match ns.frags.queue(&skb.data[nh..end], skb.dev, ns.jiffies) {
         Defrag::Queued => {
             skb.delivered = true;
             NetRx::Success
@@ -530,6 +531,58 @@ fn ip_defrag<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetR
             r
         }
     }
+}
+
+/// Kernel: `ip_expire`: a queue timed out. If its first fragment had come,
+/// the datagram's sender gets ICMP time exceeded (fragment reassembly time
+/// exceeded) about that fragment, routed again as the kernel does.
+fn ip_expire<T: Tracer>(ns: &mut Netns, i: usize, t: &mut T) {
+    let q = &ns.frags.q[i];
+    if !q.first_in {
+        return;
+    }
+    let first_len = q.ranges.first().filter(|r| r.0 == 0).map_or(0, |r| r.1);
+    let dev = q.dev;
+    let mut buf = std::mem::take(&mut ns.reasm);
+    buf.clear();
+    buf.extend_from_slice(&q.header);
+    buf.extend_from_slice(&q.data[..first_len]);
+    let hl = q.header.len();
+    let tot = buf.len() as u16;
+    buf[2..4].copy_from_slice(&tot.to_be_bytes());
+    buf[10..12].copy_from_slice(&[0, 0]);
+    let c = ip_compute_csum(&buf[..hl]);
+    buf[10..12].copy_from_slice(&c.to_be_bytes());
+    {
+        let (daddr, saddr, tos, proto) = {
+            let h = Iphdr(&buf);
+            (h.daddr(), h.saddr(), h.tos(), h.protocol())
+        };
+        let mut head = SkBuff::new(&mut buf[..], dev, 0);
+        head.transport_header = hl as u16;
+        head.ip_protocol = proto;
+        if ip_route_input_noref(
+            ns,
+            &mut head,
+            daddr,
+            saddr,
+            tos & 0xfc,
+            dev,
+            &mut crate::trace::NoTrace,
+        )
+        .is_ok()
+        {
+            icmp_send(
+                ns,
+                &mut head,
+                crate::ipv4::icmp::ICMP_TIME_EXCEEDED,
+                1,
+                0,
+                t,
+            );
+        }
+    }
+    ns.reasm = buf;
 }
 
 /// Kernel: `ip_protocol_deliver_rcu`: the transport handler of the
