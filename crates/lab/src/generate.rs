@@ -739,7 +739,11 @@ pub fn random_host(seed: u64) -> HostSpec {
         let d = ctx.names.choose(&mut rng).expect("names");
         sysctl.push((format!("net/ipv4/conf/{d}/rp_filter"), "1".into()));
     }
-    if spec.route_infos().iter().any(|r| r.multipath) && rng.gen_bool(0.5) {
+    // With multipath routes the hash seed is always fixed: with the default
+    // (0, a random key per namespace) which path a flow takes cannot be
+    // known from outside, and everything that follows from the choice
+    // (source validation on that path, redirects) differs with it.
+    if spec.route_infos().iter().any(|r| r.multipath) {
         sysctl.push((
             "net.ipv4.fib_multipath_hash_seed".into(),
             rng.gen_range(1..u32::MAX).to_string(),
