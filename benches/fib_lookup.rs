@@ -295,7 +295,9 @@ fn main() {
     }
     let test_mode = std::env::args().any(|a| a == "--test");
     let listing = std::env::args().any(|a| a == "--list");
-    if !test_mode && !listing {
+    // The memory report builds every table in child processes: only in a
+    // real (optimised) run, not when the tests run the benches unoptimised.
+    if !test_mode && !listing && !cfg!(debug_assertions) {
         memory_report();
     }
     let mut c = Criterion::default().configure_from_args();

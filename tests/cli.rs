@@ -292,3 +292,52 @@ fn toml_errors_name_the_file_and_position() {
     let e = one_error_line(&["host", "show", "--host", p.to_str().unwrap()]);
     assert!(e.contains("bad.toml:3:"), "{e}");
 }
+
+#[test]
+fn sysctl_origin_names_the_file_that_wins_at_boot() {
+    let o = fwdsim(&[
+        "sysctl",
+        "origin",
+        "net.ipv4.ip_forward",
+        "--root",
+        "fixtures/sysctl/cloud-image",
+        "--host",
+        ON,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("  /etc/sysctl.d/99-docker.conf:2  net.ipv4.ip_forward = 1\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  /etc/sysctl.conf:3  net.ipv4.ip_forward = 0   <- wins at boot\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("live value 1") && out.contains("lost at the next boot"),
+        "{out}"
+    );
+    let o = fwdsim(&[
+        "sysctl",
+        "origin",
+        "net.inet.ip.forwarding",
+        "--root",
+        "fixtures/sysctl/cloud-image",
+    ]);
+    assert!(stderr(&o).contains("on Linux it is net.ipv4.ip_forward"));
+    let o = fwdsim(&[
+        "sysctl",
+        "origin",
+        "net/ipv4/conf/eth0/rp_filter",
+        "--root",
+        "fixtures/sysctl/cloud-image",
+    ]);
+    assert!(
+        stdout(&o).contains(
+            "/usr/lib/sysctl.d/50-default.conf:3  net.ipv4.conf.*.rp_filter = 2   <- wins at boot"
+        ),
+        "{}",
+        stdout(&o)
+    );
+}

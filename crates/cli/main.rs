@@ -39,6 +39,9 @@ enum Cmd {
         after_help = "Examples:\n  fwdsim replay fixtures/pcaps/docker.pcap --host fixtures/hosts/docker-forwarding-off.toml --iif docker0\n  fwdsim replay capture.pcapng --host snapshot/ -j --out egress.pcapng"
     )]
     Replay(ReplayArgs),
+    /// Sysctls: where a value at boot comes from.
+    #[command(subcommand)]
+    Sysctl(SysctlCmd),
     /// The step-by-step walk of one packet of a capture.
     #[command(
         after_help = "Example:\n  fwdsim trace fixtures/pcaps/docker.pcap --packet 1 --host fixtures/hosts/docker-forwarding-off.toml --iif docker0"
@@ -61,6 +64,26 @@ struct ReplayArgs {
     /// One JSON object per packet, then the counters.
     #[arg(short = 'j', long = "json")]
     json: bool,
+}
+
+#[derive(Subcommand)]
+enum SysctlCmd {
+    /// Every assignment of KEY in the sysctl configuration files, in the
+    /// order `sysctl --system` and systemd-sysctl apply them, and the one
+    /// that wins at boot.
+    #[command(
+        after_help = "Examples:\n  fwdsim sysctl origin net.ipv4.ip_forward\n  fwdsim sysctl origin net.ipv4.ip_forward --root /mnt/image --host snapshot/"
+    )]
+    Origin {
+        /// The key (`net.ipv4.ip_forward`, `net/ipv4/conf/all/rp_filter`).
+        key: String,
+        /// The root of the system whose files to read (a mounted image, a copied /etc tree).
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// A host (snapshot or TOML) whose live value to compare with the boot value.
+        #[arg(long)]
+        host: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -481,8 +504,69 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
     )))
 }
 
+fn sysctl_origin(
+    key: &str,
+    root: &std::path::Path,
+    host: Option<&std::path::Path>,
+) -> Result<ExitCode, Failure> {
+    use fwdsim_host::sysctl_origin as so;
+    let mut key = so::normalize(key);
+    if let Some(linux) = so::linux_name_for(&key) {
+        eprintln!("fwdsim: {key} is a BSD/macOS name; on Linux it is {linux}");
+        key = linux.to_string();
+    }
+    let o =
+        so::sysctl_origin(root, &key).map_err(|e| Failure(format!("{}: {e}", root.display())))?;
+    println!(
+        "{key}, in the order sysctl --system and systemd-sysctl apply it (root {}):",
+        root.display()
+    );
+    if o.assignments.is_empty() {
+        println!("  no configuration file sets it: the kernel's default stays at boot");
+    }
+    let n = o.assignments.len();
+    for (i, a) in o.assignments.iter().enumerate() {
+        let win = if i + 1 == n { "   <- wins at boot" } else { "" };
+        println!(
+            "  {}:{}  {} = {}{win}",
+            a.file.display(),
+            a.line,
+            a.written,
+            a.value
+        );
+    }
+    for m in &o.masked {
+        println!(
+            "  (not read: {} is hidden by {})",
+            m.file.display(),
+            m.by.display()
+        );
+    }
+    if let Some(h) = host {
+        let ns = fwdsim_host::load_host(h)?;
+        let live = ns
+            .sysctl_get(&key)
+            .map_err(|e| Failure(format!("{}: {e}", h.display())))?;
+        match o.winner() {
+            Some(w) if w.value.trim() != live.to_string() => println!(
+                "live value {live} (from {}) differs from the boot value {}: a change made with sysctl -w is lost at the next boot; to keep it, change {}:{}",
+                h.display(),
+                w.value,
+                w.file.display(),
+                w.line
+            ),
+            Some(_) => println!("live value {live} (from {}) is the boot value", h.display()),
+            None => println!("live value {live} (from {})", h.display()),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.cmd {
+        Cmd::Sysctl(SysctlCmd::Origin { key, root, host }) => {
+            sysctl_origin(&key, &root, host.as_deref())
+        }
         Cmd::Replay(a) => replay(&a),
         Cmd::Trace(a) => trace_packet(&a),
         Cmd::Route(RouteCmd::Get(a)) => route_get(&a),
