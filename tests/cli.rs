@@ -341,3 +341,27 @@ fn sysctl_origin_names_the_file_that_wins_at_boot() {
         stdout(&o)
     );
 }
+
+#[test]
+fn completions_man_page_and_version() {
+    let o = fwdsim(&["completions", "bash"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("_fwdsim()"));
+    let o = fwdsim(&["man"]);
+    assert!(stdout(&o).contains(".TH fwdsim 1"));
+    let o = fwdsim(&["--version"]);
+    assert_eq!(
+        stdout(&o),
+        format!("fwdsim {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    for sub in [
+        &["route", "get", "--help"][..],
+        &["replay", "--help"],
+        &["trace", "--help"],
+        &["host", "dump", "--help"],
+        &["sysctl", "origin", "--help"],
+    ] {
+        let o = fwdsim(sub);
+        assert!(stdout(&o).contains("Example"), "{sub:?} has examples");
+    }
+}

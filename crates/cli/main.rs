@@ -39,6 +39,15 @@ enum Cmd {
         after_help = "Examples:\n  fwdsim replay fixtures/pcaps/docker.pcap --host fixtures/hosts/docker-forwarding-off.toml --iif docker0\n  fwdsim replay capture.pcapng --host snapshot/ -j --out egress.pcapng"
     )]
     Replay(ReplayArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Example:\n  fwdsim completions bash > /etc/bash_completion.d/fwdsim")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), generated from these definitions.
+    #[command(after_help = "Example:\n  fwdsim man > fwdsim.1 && man ./fwdsim.1")]
+    Man,
     /// Sysctls: where a value at boot comes from.
     #[command(subcommand)]
     Sysctl(SysctlCmd),
@@ -563,7 +572,16 @@ fn sysctl_origin(
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    use clap::CommandFactory;
     match cli.cmd {
+        Cmd::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "fwdsim", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Sysctl(SysctlCmd::Origin { key, root, host }) => {
             sysctl_origin(&key, &root, host.as_deref())
         }
