@@ -365,3 +365,40 @@ fn completions_man_page_and_version() {
         assert!(stdout(&o).contains("Example"), "{sub:?} has examples");
     }
 }
+
+#[test]
+fn explain_names_the_cause_and_the_changes_that_help() {
+    let o = fwdsim(&[
+        "explain",
+        "8.8.8.8",
+        "from",
+        "172.17.0.2",
+        "iif",
+        "docker0",
+        "--host",
+        OFF,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let l: Vec<&str> = out.lines().collect();
+    assert!(l[0].ends_with("SKB_DROP_REASON_IP_INADDRERRORS"), "{out}");
+    assert_eq!(
+        l[1],
+        "decided by ip_route_input_slow: IN_DEV_FORWARD(docker0) = 0 (net.ipv4.conf.docker0.forwarding = 0) -> no_route"
+    );
+    assert!(l[3].starts_with("  with net.ipv4.ip_forward = 1: 8.8.8.8 from 172.17.0.2 via 10.0.2.2 dev eth0 (forwarded)"), "{out}");
+    assert!(l[3].contains("without SNAT (masquerade) on eth0"), "{out}");
+    let o = fwdsim(&[
+        "explain",
+        "192.168.1.10",
+        "from",
+        "198.51.100.7",
+        "iif",
+        "isp1",
+        "--host",
+        "fixtures/hosts/rp-filter-asymmetric.toml",
+    ]);
+    let out = stdout(&o);
+    assert!(out.contains("SKB_DROP_REASON_IP_RPFILTER"), "{out}");
+    assert!(out.contains("  with net.ipv4.conf.isp1.rp_filter = 2: 192.168.1.10 from 198.51.100.7 dev lan0 (forwarded)"), "{out}");
+}

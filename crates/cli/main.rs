@@ -39,6 +39,13 @@ enum Cmd {
         after_help = "Examples:\n  fwdsim replay fixtures/pcaps/docker.pcap --host fixtures/hosts/docker-forwarding-off.toml --iif docker0\n  fwdsim replay capture.pcapng --host snapshot/ -j --out egress.pcapng"
     )]
     Replay(ReplayArgs),
+    /// Say why a packet gets the route (or error) it gets, and which changes
+    /// to the host would give a different answer (each checked by re-running
+    /// the decision on a modified copy).
+    #[command(
+        after_help = "Example:\n  fwdsim explain 8.8.8.8 from 172.17.0.2 iif docker0 --host fixtures/hosts/docker-forwarding-off.toml"
+    )]
+    Explain(ExplainArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Example:\n  fwdsim completions bash > /etc/bash_completion.d/fwdsim")]
     Completions {
@@ -73,6 +80,15 @@ struct ReplayArgs {
     /// One JSON object per packet, then the counters.
     #[arg(short = 'j', long = "json")]
     json: bool,
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    /// `DST [from SRC] [iif DEV] [tos TOS] [mark MARK]`, as for `route get`.
+    #[arg(required = true, num_args = 1..)]
+    words: Vec<String>,
+    #[command(flatten)]
+    sim: SimArgs,
 }
 
 #[derive(Subcommand)]
@@ -513,6 +529,72 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
     )))
 }
 
+fn answer_words(ns: &Netns, a: &fwdsim_kernel::explain::Answer) -> String {
+    match a {
+        Ok(r) => {
+            let text = iproute2::route_get_text(ns, r);
+            let first = text.lines().next().unwrap_or("").trim_end().to_string();
+            let what = match r.rt_type {
+                fwdsim_kernel::uapi::RouteType::RTN_UNICAST => "forwarded",
+                fwdsim_kernel::uapi::RouteType::RTN_LOCAL => "delivered to this host",
+                fwdsim_kernel::uapi::RouteType::RTN_BROADCAST => "delivered as a broadcast",
+                _ => "routed",
+            };
+            format!("{first} ({what})")
+        }
+        Err(e) => match e.drop_reason {
+            Some(d) => format!(
+                "{} ({}); a packet is dropped with SKB_DROP_REASON_{}",
+                e.errno,
+                e.errno.message(),
+                d.name()
+            ),
+            None => format!("{} ({})", e.errno, e.errno.message()),
+        },
+    }
+}
+
+fn explain(a: &ExplainArgs) -> Result<ExitCode, Failure> {
+    let ns = load(&a.sim)?;
+    let req = parse_request(&ns, &a.words)?;
+    let x = fwdsim_kernel::explain::explain(&ns, &req);
+    println!("{}: {}", a.words.join(" "), answer_words(&ns, &x.answer));
+    if let Some(st) = &x.deciding {
+        let mut line = format!(
+            "decided by {}: {}",
+            st.func.name(),
+            trace::describe(&ns, &st.check)
+        );
+        if st.branch != fwdsim_kernel::trace::Branch::Next {
+            line += &format!(" -> {}", st.branch.name());
+        }
+        println!("{line}");
+    }
+    if x.answer.is_err() {
+        if x.counterfactuals.is_empty() {
+            println!("no single sysctl change makes a difference (look at the routes and rules)");
+        } else {
+            println!("what would change it:");
+        }
+    }
+    for c in &x.counterfactuals {
+        let mut line = format!("  with {}: {}", c.change, answer_words(&ns, &c.answer));
+        if let Ok(r) = &c.answer
+            && r.rt_type == fwdsim_kernel::uapi::RouteType::RTN_UNICAST
+            && fwdsim_kernel::explain::is_private(req.src)
+            && !ns.subnet_of(r.dev, req.src)
+        {
+            line += &format!(
+                "; note that {} is a private address: without SNAT (masquerade) on {} its replies cannot come back",
+                req.src,
+                ns.dev_name(r.dev)
+            );
+        }
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn sysctl_origin(
     key: &str,
     root: &std::path::Path,
@@ -574,6 +656,7 @@ fn sysctl_origin(
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     use clap::CommandFactory;
     match cli.cmd {
+        Cmd::Explain(a) => explain(&a),
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "fwdsim", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
@@ -605,6 +688,14 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe (`fwdsim ... | head`) ends the process quietly, as it
+    // does for the C tools, instead of a failed write panicking.
+    #[allow(unsafe_code)]
+    // SAFETY: restores the default action of SIGPIPE before any thread
+    // starts; no handler code runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(c) => c,
