@@ -402,3 +402,32 @@ fn explain_names_the_cause_and_the_changes_that_help() {
     assert!(out.contains("SKB_DROP_REASON_IP_RPFILTER"), "{out}");
     assert!(out.contains("  with net.ipv4.conf.isp1.rp_filter = 2: 192.168.1.10 from 198.51.100.7 dev lan0 (forwarded)"), "{out}");
 }
+
+#[test]
+fn doctor_puts_ip_forward_first_on_the_docker_host() {
+    let o = fwdsim(&["doctor", "--host", OFF]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .starts_with("1. net.ipv4.ip_forward = 0: "),
+        "{out}"
+    );
+    let o = fwdsim(&["doctor", "--host", ON]);
+    assert_eq!(stdout(&o), "no known cause of lost packets found\n");
+    let o = fwdsim(&["doctor", "--host", "fixtures/hosts/reject-routes.toml"]);
+    assert!(
+        stdout(&o)
+            .contains("1. blackhole 192.0.2.0/26: this route is more specific than 0.0.0.0/0"),
+        "{}",
+        stdout(&o)
+    );
+    let o = fwdsim(&["doctor", "--host", "fixtures/hosts/docker-small-mtu.toml"]);
+    assert!(
+        stdout(&o).starts_with("1. MTU 1280 on eth0 but 1500 on docker0"),
+        "{}",
+        stdout(&o)
+    );
+}

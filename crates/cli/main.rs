@@ -46,6 +46,14 @@ enum Cmd {
         after_help = "Example:\n  fwdsim explain 8.8.8.8 from 172.17.0.2 iif docker0 --host fixtures/hosts/docker-forwarding-off.toml"
     )]
     Explain(ExplainArgs),
+    /// Check a host for the conditions that silently break forwarding.
+    #[command(
+        after_help = "Example:\n  fwdsim doctor --host fixtures/hosts/docker-forwarding-off.toml"
+    )]
+    Doctor {
+        #[command(flatten)]
+        sim: SimArgs,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Example:\n  fwdsim completions bash > /etc/bash_completion.d/fwdsim")]
     Completions {
@@ -657,6 +665,17 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     use clap::CommandFactory;
     match cli.cmd {
         Cmd::Explain(a) => explain(&a),
+        Cmd::Doctor { sim } => {
+            let ns = load(&sim)?;
+            let findings = fwdsim_kernel::doctor::doctor(&ns);
+            if findings.is_empty() {
+                println!("no known cause of lost packets found");
+            }
+            for (i, f) in findings.iter().enumerate() {
+                println!("{}. {}: {}", i + 1, f.title, f.detail);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "fwdsim", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

@@ -51,6 +51,7 @@ pub mod ipv4 {
     pub mod rtnetlink;
     pub mod snmp;
 }
+pub mod doctor;
 pub mod explain;
 pub mod flow;
 pub mod netns;
