@@ -758,7 +758,12 @@ impl Netns {
 
     /// Whether `a` is one of the namespace's own addresses (`inet_lookup_ifaddr_rcu`).
     pub fn inet_lookup_ifaddr(&self, a: Ipv4Addr) -> Option<IfIndex> {
-        self.devices.iter().find_map(|d| {
+        // The kernel's address hash puts the newest address first, so with
+        // one address on two devices the later one answers. A snapshot does
+        // not record when each address was added; devices are searched from
+        // the highest ifindex down, which is that order whenever addresses
+        // were added device by device as the devices were created.
+        self.devices.iter().rev().find_map(|d| {
             d.ip_ptr
                 .as_ref()
                 .filter(|i| i.ifa_list.iter().any(|x| x.ifa_local == a))

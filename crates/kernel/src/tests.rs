@@ -973,3 +973,18 @@ fn a_device_without_ipv4_state_drops_without_counting() {
         0
     );
 }
+
+#[test]
+fn one_address_on_two_devices_answers_from_the_later_device() {
+    // `ip route get 232.1.1.1 from 10.9.0.1` on kernel 6.18 after adding
+    // 10.9.0.1/24 to va and then 10.9.0.1/25 to vb answers dev vb.
+    let mut ns = HostBuilder::new()
+        .dev("va", "10.9.0.1/24")
+        .dev("vb", "10.9.0.1/25")
+        .build();
+    let r = out(&mut ns, "232.1.1.1", "10.9.0.1", 0, 0).unwrap();
+    assert_eq!(
+        (r.rt_type, name(&ns, r.dev)),
+        (RouteType::RTN_MULTICAST, "vb")
+    );
+}
