@@ -308,6 +308,45 @@ fn run_router(env: &Env, index: usize, seed: u64, trace: &mut KfreeTrace) -> Rou
     rep
 }
 
+/// `ip_error`'s per-source bucket and `icmpv4_xrlim_allow` share one
+/// `inet_peer`'s `rate_tokens`. When a jiffy ticks between the two while the
+/// kernel handles one frame, the ICMP limit caps the tokens to six times
+/// `icmp_ratelimit` (0 when it is 0), and the following frames of the burst
+/// find `ip_error`'s bucket empty. Where the tick falls on the kernel's clock
+/// is not in the capture, so a burst frame after the first that the kernel
+/// dropped the same way without an ICMP error, where fwdsim sent one, is
+/// tolerated and noted.
+fn peer_token_race(
+    p: &Probe,
+    o: &KernelObs,
+    out: &replay::PacketOut,
+    d: &PacketDisagreement,
+) -> bool {
+    p.kind == "reject-route-burst"
+        && p.nth.0 > 1
+        && o.to_client.is_empty()
+        && matches!(out.icmp, Some((3, _)))
+        && d.kernel_word == d.fwdsim_word
+        && d.diffs
+            .iter()
+            .all(|f| f.field == "icmp" || f.field == "egress")
+}
+
+/// Whether a counter disagreement's query names a counter that sending one
+/// ICMP error moves.
+fn is_icmp_send_counter(query: &str) -> bool {
+    [
+        "Icmp.OutDestUnreachs",
+        "Icmp.OutMsgs",
+        "IcmpMsg.OutType3",
+        "Ip.OutRequests",
+        "Ip.OutTransmits",
+        "IpExt.OutOctets",
+    ]
+    .iter()
+    .any(|c| query.contains(&format!("| counter {c} |")))
+}
+
 /// Replays the capture and compares it with the kernel's observations.
 fn compare_router(
     env: &Env,
@@ -325,6 +364,7 @@ fn compare_router(
             return;
         }
     };
+    let mut raced = Vec::new();
     for (i, ((p, o), out)) in probes.iter().zip(obs).zip(&run.packets).enumerate() {
         let eg: Vec<_> = run
             .egress
@@ -332,8 +372,17 @@ fn compare_router(
             .filter(|e| e.ts_nanos == p.ts_nanos)
             .collect();
         if let Some(d) = compare::compare_packet(i + 1, p, o, out, &eg) {
-            rep.disagreements.push(d);
+            if peer_token_race(p, o, out, &d) {
+                raced.push(i + 1);
+            } else {
+                rep.disagreements.push(d);
+            }
         }
+    }
+    if !raced.is_empty() {
+        rep.notes.push(format!(
+            "frame(s) {raced:?}: the kernel sent no ICMP error where fwdsim did, later in a reject-route burst (the inet_peer token race, tolerated)"
+        ));
     }
     let stray = run
         .egress
@@ -363,12 +412,16 @@ fn compare_router(
                 let cum = snmp::compared(cum);
                 let fwdsim_delta = snmp::delta(&prev, &cum);
                 let kernel_delta = snmp::compared(&obs[i].snmp);
-                rep.disagreements.extend(compare::compare_counters(
-                    i + 1,
-                    Some(&probes[i]),
-                    &kernel_delta,
-                    &fwdsim_delta,
-                ));
+                rep.disagreements.extend(
+                    compare::compare_counters(
+                        i + 1,
+                        Some(&probes[i]),
+                        &kernel_delta,
+                        &fwdsim_delta,
+                    )
+                    .into_iter()
+                    .filter(|d| !(raced.contains(&d.index) && is_icmp_send_counter(&d.query))),
+                );
                 prev = cum;
             }
         }
