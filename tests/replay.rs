@@ -168,23 +168,16 @@ fn replay_without_an_ingress_device_is_a_clear_error() {
     assert!(e.contains("packet 1"), "{e}");
 }
 
-fn tcpdump_tests() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let d = root.parent()?.join("shared/pcaps/tcpdump-tests");
-    d.is_dir().then_some(d)
+/// The 830 captures of tcpdump's test suite (fixtures/pcaps/README.md).
+fn tcpdump_tests() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pcaps/tcpdump-tests")
 }
 
 /// Every capture of tcpdump's test suite replays with exit 0 or a clear
 /// one-line error per problem, and never a panic.
 #[test]
 fn tcpdump_corpus_never_panics() {
-    let Some(dir) = tcpdump_tests() else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("../shared/pcaps/tcpdump-tests is missing");
-        }
-        eprintln!("skipped: ../shared/pcaps/tcpdump-tests is not here");
-        return;
-    };
+    let dir = tcpdump_tests();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -1,6 +1,6 @@
 //! Robustness on real captures: every file of tcpdump's test suite (830
 //! captures of many link types, many deliberately malformed or truncated;
-//! shared/pcaps/README.md) yields packets and/or a clean error, never a
+//! fixtures/pcaps/README.md) yields packets and/or a clean error, never a
 //! panic, and the reader's bookkeeping stays consistent.
 
 use std::collections::BTreeMap;
@@ -9,14 +9,12 @@ use std::path::{Path, PathBuf};
 
 use crate::{CaptureError, CaptureReader, LinkKind};
 
-/// `shared/pcaps/tcpdump-tests`, found from this crate's directory upwards
-/// (beside the repository in development and in CI).
+/// `fixtures/pcaps/tcpdump-tests` of the repository.
 fn corpus_dir() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.ancestors()
-        .map(|dir| dir.join("shared/pcaps/tcpdump-tests"))
-        .find(|dir| dir.is_dir())
-        .unwrap_or_else(|| panic!("no shared/pcaps/tcpdump-tests above {}", here.display()))
+    let dir = here.join("../../fixtures/pcaps/tcpdump-tests");
+    assert!(dir.is_dir(), "{} is missing", dir.display());
+    dir
 }
 
 /// How one file read.
