@@ -431,3 +431,51 @@ fn doctor_puts_ip_forward_first_on_the_docker_host() {
         stdout(&o)
     );
 }
+
+#[test]
+fn sysctl_set_changes_the_host_file_as_sysctl_w_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = dir.path().join("host.toml");
+    std::fs::copy(OFF, &host).unwrap();
+    let h = host.to_str().unwrap();
+    let o = fwdsim(&["sysctl", "get", "net.ipv4.ip_forward", "--host", h]);
+    assert_eq!(stdout(&o), "net.ipv4.ip_forward = 0\n");
+    let o = fwdsim(&["sysctl", "set", "net.ipv4.ip_forward=1", "--host", h]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("net.ipv4.ip_forward = 1\n"), "{out}");
+    assert!(
+        out.contains("  also changed: net.ipv4.conf.docker0.forwarding 0 -> 1\n"),
+        "{out}"
+    );
+    // The edited file gives the answer `--sysctl net.ipv4.ip_forward=1` gives.
+    let o = fwdsim(&[
+        "route",
+        "get",
+        "8.8.8.8",
+        "from",
+        "172.17.0.2",
+        "iif",
+        "docker0",
+        "--host",
+        h,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("8.8.8.8 from 172.17.0.2 via 10.0.2.2 dev eth0 "));
+    let o = fwdsim(&[
+        "sysctl",
+        "get",
+        "-n",
+        "net.ipv4.conf.eth0.forwarding",
+        "--host",
+        h,
+    ]);
+    assert_eq!(stdout(&o), "1\n");
+    // Bad input: one line, exit 1, the file untouched.
+    let before = std::fs::read_to_string(&host).unwrap();
+    let e = one_error_line(&["sysctl", "set", "net.ipv4.ip_forward=yes", "--host", h]);
+    assert!(e.contains("is not an integer"), "{e}");
+    let e = one_error_line(&["sysctl", "get", "net.inet.ip.forwarding", "--host", h]);
+    assert!(e.contains("net.ipv4.ip_forward"), "{e}");
+    assert_eq!(std::fs::read_to_string(&host).unwrap(), before);
+}

@@ -117,6 +117,36 @@ enum SysctlCmd {
         #[arg(long)]
         host: Option<PathBuf>,
     },
+    /// The values of sysctls on a host, as `sysctl KEY` prints them (a key
+    /// naming a subtree, such as `net.ipv4.conf.eth0`, lists every key under it).
+    #[command(
+        after_help = "Examples:\n  fwdsim sysctl get net.ipv4.ip_forward --host fixtures/hosts/docker-forwarding-off.toml\n  fwdsim sysctl get net.ipv4.conf.docker0 --host snapshot/"
+    )]
+    Get {
+        /// Keys (`net.ipv4.ip_forward`, `net/ipv4/conf/all/rp_filter`, `net.ipv4.conf.eth0`).
+        #[arg(required = true, num_args = 1..)]
+        keys: Vec<String>,
+        /// The host: a snapshot directory or a TOML file.
+        #[arg(long)]
+        host: PathBuf,
+        /// Print the values only, as `sysctl -n`.
+        #[arg(short = 'n', long = "values")]
+        values: bool,
+    },
+    /// Changes a host file as `sysctl -w KEY=VALUE` changes the live host,
+    /// propagation included (`ip_forward` reaches every device's forwarding),
+    /// and lists every value that changed.
+    #[command(
+        after_help = "Examples:\n  fwdsim sysctl set net.ipv4.ip_forward=1 --host host.toml\n  fwdsim sysctl set net.ipv4.conf.all.rp_filter=2 --host snapshot/"
+    )]
+    Set {
+        /// `KEY=VALUE`, applied in order.
+        #[arg(required = true, num_args = 1..)]
+        assignments: Vec<String>,
+        /// The host to change: a snapshot directory (its sysctl.txt) or a TOML file.
+        #[arg(long)]
+        host: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -686,6 +716,39 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Cmd::Sysctl(SysctlCmd::Origin { key, root, host }) => {
             sysctl_origin(&key, &root, host.as_deref())
+        }
+        Cmd::Sysctl(SysctlCmd::Get { keys, host, values }) => {
+            let ns = fwdsim_host::load_host(&host)?;
+            for k in &keys {
+                for (k, v) in fwdsim_host::sysctl_edit::sysctl_get(&ns, &host, k)? {
+                    if values {
+                        println!("{v}");
+                    } else {
+                        println!("{k} = {v}");
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Sysctl(SysctlCmd::Set { assignments, host }) => {
+            use fwdsim_host::sysctl_edit as se;
+            let arg = std::path::Path::new("sysctl set");
+            let parsed = assignments
+                .iter()
+                .map(|a| se::parse_assignment(arg, a))
+                .collect::<Result<Vec<_>, _>>()?;
+            let changes = se::sysctl_set(&host, &parsed)?;
+            for (k, v) in &parsed {
+                println!("{k} = {v}");
+            }
+            for c in changes
+                .iter()
+                .filter(|c| !parsed.iter().any(|(k, _)| *k == c.key))
+            {
+                println!("  also changed: {} {} -> {}", c.key, c.old, c.new);
+            }
+            println!("wrote {}", host.display());
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Replay(a) => replay(&a),
         Cmd::Trace(a) => trace_packet(&a),

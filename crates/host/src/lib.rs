@@ -24,6 +24,7 @@ mod parse;
 mod show;
 mod snapshot;
 mod sysctl;
+pub mod sysctl_edit;
 pub mod sysctl_origin;
 mod toml_host;
 

@@ -532,3 +532,80 @@ fn fixture_answers_are_the_kernels() {
         panic!("\n{}", problems.join("\n"));
     }
 }
+
+/// `fwdsim sysctl set` (`sysctl_edit::sysctl_set`) against `sysctl -w`: each
+/// fixture host is built in a namespace and dumped; then a series of writes
+/// goes to the kernel with `sysctl -w` and to both the snapshot and a copy of
+/// the TOML file, and after each write every modelled value of the edited
+/// files, reloaded, must equal what `sysctl net.ipv4` shows in the kernel.
+#[test]
+fn sysctl_set_matches_sysctl_w() {
+    use fwdsim_host::sysctl_edit::sysctl_set;
+    if !can_run() {
+        return;
+    }
+    let mut problems = Vec::new();
+    for p in hosts() {
+        let text = std::fs::read_to_string(&p).unwrap();
+        let lab = Lab::new("set");
+        if let Err(e) = build(&lab, &text) {
+            problems.push(format!("{}: building in the kernel: {e}", p.display()));
+            continue;
+        }
+        let work = tempfile::tempdir().unwrap();
+        let snap = work.path().join("snap");
+        fwdsim_host::dump(&snap, Some(&lab.ns)).unwrap();
+        let toml = work.path().join("host.toml");
+        std::fs::write(&toml, &text).unwrap();
+        let first_dev = fwdsim_host::load_toml(&p)
+            .unwrap()
+            .devices
+            .iter()
+            .find(|d| d.name != "lo")
+            .map(|d| d.name.clone())
+            .unwrap_or_else(|| "lo".into());
+        let fwd = fwdsim_host::load_toml(&p)
+            .unwrap()
+            .sysctl_get("net.ipv4.ip_forward")
+            .unwrap();
+        let writes = [
+            format!("net.ipv4.ip_forward={}", 1 - fwd),
+            format!("net.ipv4.conf.{first_dev}.forwarding={fwd}"),
+            "net.ipv4.conf.default.rp_filter=2".to_string(),
+            "net.ipv4.conf.all.forwarding=1".to_string(),
+            format!("net.ipv4.conf.{first_dev}.accept_local=1"),
+        ];
+        let mut toml_ok = true;
+        for w in &writes {
+            let (k, v) = w.split_once('=').unwrap();
+            let at = format!("{}: after `sysctl -w {w}`", p.display());
+            if let Err(e) = run(&["ip", "netns", "exec", &lab.ns, "sysctl", "-q", "-w", w]) {
+                problems.push(format!("{at}: {e}"));
+                break;
+            }
+            let ksys = run(&["ip", "netns", "exec", &lab.ns, "sysctl", "net.ipv4"]).unwrap();
+            let kv = vec![(k.to_string(), v.parse::<i64>().unwrap())];
+            match sysctl_set(&snap, &kv).and_then(|_| fwdsim_host::load_snapshot(&snap)) {
+                Ok(ns) => {
+                    problems.extend(sysctl_diff(&ns, &ksys).map(|d| format!("{at}: snapshot {d}")))
+                }
+                Err(e) => problems.push(format!("{at}: snapshot: {e}")),
+            }
+            if toml_ok {
+                match sysctl_set(&toml, &kv) {
+                    Ok(_) => {
+                        let ns = fwdsim_host::load_toml(&toml).unwrap();
+                        problems.extend(sysctl_diff(&ns, &ksys).map(|d| format!("{at}: TOML {d}")));
+                    }
+                    // A refusal leaves the file as it was; later writes
+                    // would start from another state, so the TOML copy stops.
+                    Err(e) if e.to_string().contains("edit the file by hand") => toml_ok = false,
+                    Err(e) => problems.push(format!("{at}: TOML: {e}")),
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        panic!("\n{}", problems.join("\n"));
+    }
+}
