@@ -479,3 +479,65 @@ fn sysctl_set_changes_the_host_file_as_sysctl_w_does() {
     assert!(e.contains("net.ipv4.ip_forward"), "{e}");
     assert_eq!(std::fs::read_to_string(&host).unwrap(), before);
 }
+
+#[test]
+fn trace_colour_follows_the_terminal_no_color_and_clicolor_force() {
+    let args = [
+        "route",
+        "get",
+        "8.8.8.8",
+        "from",
+        "172.17.0.2",
+        "iif",
+        "docker0",
+        "--host",
+        OFF,
+        "--trace",
+    ];
+    let run = |env: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_fwdsim"));
+        c.args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        String::from_utf8(c.output().unwrap().stdout).unwrap()
+    };
+    let plain = run(&[]);
+    assert!(!plain.contains('\x1b'), "{plain}");
+    assert!(plain.contains(
+        "    ip_route_input_slow: IN_DEV_FORWARD(docker0) = 0 (net.ipv4.conf.docker0.forwarding = 0) -> no_route\n"
+    ));
+    let forced = run(&[("CLICOLOR_FORCE", "1")]);
+    // The branch that kills the packet in bold red, the result line too,
+    // and the arrows of steps up to 100 columns wide in one column.
+    assert!(forced.contains("\x1b[1;31m-> no_route\x1b[0m"), "{forced}");
+    assert!(
+        forced.contains("\x1b[1;31mresult: -EHOSTUNREACH"),
+        "{forced}"
+    );
+    let strip = |s: &str| {
+        let mut out = String::new();
+        let mut esc = false;
+        for ch in s.chars() {
+            match (esc, ch) {
+                (false, '\x1b') => esc = true,
+                (true, 'm') => esc = false,
+                (true, _) => {}
+                (false, c) => out.push(c),
+            }
+        }
+        out
+    };
+    let columns: Vec<usize> = strip(&forced)
+        .lines()
+        .filter_map(|l| l.find(" -> "))
+        .filter(|&c| c <= 100) // longer steps keep their arrow at their end
+        .collect();
+    assert!(columns.len() >= 3, "{forced}");
+    assert!(columns.windows(2).all(|w| w[0] == w[1]), "{columns:?}");
+    let off = run(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert_eq!(off, plain);
+}

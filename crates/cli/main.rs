@@ -329,8 +329,12 @@ fn route_get(a: &RouteGetArgs) -> Result<ExitCode, Failure> {
         if a.json {
             println!("{}", trace::trace_json(&ns, steps));
         } else {
-            print!("{}", trace::trace_text(&ns, steps));
-            println!("{last}");
+            use std::io::IsTerminal;
+            let style = trace::Style {
+                colour: trace::colour_wanted(std::io::stdout().is_terminal()),
+            };
+            print!("{}", trace::trace_text_styled(&ns, steps, style));
+            println!("{}", trace::paint_result(&last, answer.is_err(), style));
         }
     }
     match answer {
@@ -434,8 +438,7 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         let _ = write!(so, "{}", out::table_header());
     }
     use std::io::IsTerminal;
-    let colour =
-        !a.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let colour = !a.json && trace::colour_wanted(std::io::stdout().is_terminal());
     let progress = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
     let total_bytes = std::fs::metadata(&a.capture)
@@ -545,7 +548,11 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
         if a.json {
             println!("{}", trace::trace_json(&ns, &rec.steps));
         } else {
-            print!("{}", trace::trace_text(&ns, &rec.steps));
+            use std::io::IsTerminal;
+            let style = trace::Style {
+                colour: trace::colour_wanted(std::io::stdout().is_terminal()),
+            };
+            print!("{}", trace::trace_text_styled(&ns, &rec.steps, style));
             let mut last = format!("result: {}", o.verdict.word());
             if let Some(r) = o.drop_reason {
                 last += &format!(", SKB_DROP_REASON_{}", r.name());
@@ -556,7 +563,10 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
             if let Some(i) = o.icmp {
                 last += &format!(", ICMP {}/{} sent", i.icmp_type, i.code);
             }
-            println!("{last}");
+            println!(
+                "{}",
+                trace::paint_result(&last, o.drop_reason.is_some(), style)
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -327,6 +327,115 @@ pub fn trace_text(ns: &Netns, steps: &[Step]) -> String {
     s
 }
 
+/// How a walk is printed on a terminal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Style {
+    /// ANSI colours: functions bold, files dim, error labels red, success
+    /// labels green, and the branch arrows aligned in one column.
+    pub colour: bool,
+}
+
+const RESET: &str = "\x1b[0m";
+
+fn paint(s: &str, code: &str, on: bool) -> String {
+    if on {
+        format!("\x1b[{code}m{s}{RESET}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// The colour of a branch: red where the packet heads for an error label,
+/// green where it heads for a route, yellow otherwise.
+fn branch_colour(b: Branch) -> &'static str {
+    match b {
+        Branch::no_route
+        | Branch::martian_source
+        | Branch::martian_destination
+        | Branch::e_inval
+        | Branch::last_resort
+        | Branch::out => "1;31",
+        Branch::ok | Branch::make_route | Branch::cached => "32",
+        _ => "33",
+    }
+}
+
+/// [`trace_text`] for a terminal: with `style.colour`, coloured and with
+/// the `-> branch` arrows aligned (up to column 100); without, exactly
+/// [`trace_text`].
+pub fn trace_text_styled(ns: &Netns, steps: &[Step], style: Style) -> String {
+    if !style.colour {
+        return trace_text(ns, steps);
+    }
+    let lines: Vec<(String, Option<Branch>, &Step)> = steps
+        .iter()
+        .map(|st| {
+            let indent = "  ".repeat(st.depth as usize);
+            if st.check == Check::Enter {
+                (indent, None, st)
+            } else {
+                let body = format!("{indent}{}: {}", st.func.name(), describe(ns, &st.check));
+                let b = (st.branch != Branch::Next).then_some(st.branch);
+                (body, b, st)
+            }
+        })
+        .collect();
+    let width = lines
+        .iter()
+        .filter(|(_, b, _)| b.is_some())
+        .map(|(body, _, _)| body.chars().count())
+        .filter(|&w| w <= 100)
+        .max()
+        .unwrap_or(0);
+    let mut s = String::new();
+    for (body, b, st) in lines {
+        if st.check == Check::Enter {
+            let _ = writeln!(
+                s,
+                "{body}{} {}",
+                paint(st.func.name(), "1;36", true),
+                paint(&format!("({})", st.func.file()), "2", true)
+            );
+            continue;
+        }
+        let indent_len = st.depth as usize * 2;
+        let name_len = st.func.name().len();
+        let (indent, rest) = body.split_at(indent_len);
+        let (_, rest) = rest.split_at(name_len);
+        let _ = write!(s, "{indent}{}{rest}", paint(st.func.name(), "2", true));
+        if let Some(b) = b {
+            let pad = width.saturating_sub(body.chars().count());
+            let _ = write!(
+                s,
+                "{:pad$} {}",
+                "",
+                paint(&format!("-> {}", b.name()), branch_colour(b), true)
+            );
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// The result line of a walk, bold, red for a drop or an error and green
+/// otherwise (plain without colour).
+pub fn paint_result(line: &str, failed: bool, style: Style) -> String {
+    paint(line, if failed { "1;31" } else { "1;32" }, style.colour)
+}
+
+/// Whether output to stdout is coloured: never with `NO_COLOR` set (any
+/// value), always with `CLICOLOR_FORCE` set to anything but `0`, else when
+/// stdout is a terminal.
+pub fn colour_wanted(stdout_is_terminal: bool) -> bool {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        return false;
+    }
+    if std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") {
+        return true;
+    }
+    stdout_is_terminal
+}
+
 /// The walk as a JSON array of steps.
 pub fn trace_json(ns: &Netns, steps: &[Step]) -> Value {
     Value::Array(
