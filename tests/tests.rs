@@ -4,3 +4,4 @@ mod kernel_packet;
 mod kernel_route;
 mod kernel_toml;
 mod replay;
+mod step;

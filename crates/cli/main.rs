@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
+mod step;
 use fwdsim_kernel::Netns;
 use fwdsim_kernel::ipv4::rtnetlink::{RouteGetRequest, inet_rtm_getroute};
 use fwdsim_kernel::trace::{NoTrace, Recorder};
@@ -164,6 +166,10 @@ struct TraceArgs {
     /// The steps as a JSON array.
     #[arg(short = 'j', long = "json")]
     json: bool,
+    /// Walk one step at a time: Enter or `n` next, `c` continue, `s` show
+    /// the packet's headers and skb fields, `q` quit.
+    #[arg(long, conflicts_with = "json")]
+    step: bool,
 }
 
 #[derive(Subcommand)]
@@ -188,6 +194,10 @@ struct RouteGetArgs {
     /// Print the walk through the kernel's functions before the answer.
     #[arg(long)]
     trace: bool,
+    /// Walk one step at a time (implies --trace): Enter or `n` next, `c`
+    /// continue, `s` show the packet, `q` quit.
+    #[arg(long, conflicts_with = "json")]
+    step: bool,
 }
 
 #[derive(Args)]
@@ -299,7 +309,7 @@ fn route_get(a: &RouteGetArgs) -> Result<ExitCode, Failure> {
     let mut ns = load(&a.sim)?;
     let req = parse_request(&ns, &a.words)?;
     let mut buf = [0u8; 28];
-    let (answer, steps) = if a.trace {
+    let (answer, steps) = if a.trace || a.step {
         let mut rec = Recorder::new();
         let r = inet_rtm_getroute(&mut ns, &req, &mut buf, &mut rec);
         (r, Some(rec.steps))
@@ -333,8 +343,31 @@ fn route_get(a: &RouteGetArgs) -> Result<ExitCode, Failure> {
             let style = trace::Style {
                 colour: trace::colour_wanted(std::io::stdout().is_terminal()),
             };
-            print!("{}", trace::trace_text_styled(&ns, steps, style));
-            println!("{}", trace::paint_result(&last, answer.is_err(), style));
+            let text = trace::trace_text_styled(&ns, steps, style);
+            let result = trace::paint_result(&last, answer.is_err(), style);
+            if a.step {
+                let lines: Vec<String> = text.lines().map(str::to_string).collect();
+                let dev = |i: Option<fwdsim_kernel::netns::IfIndex>| {
+                    i.map_or("none".to_string(), |i| ns.dev_name(i).to_string())
+                };
+                let show = |_: usize| {
+                    format!(
+                        "  skb (inet_rtm_getroute's packet): dev {}, saddr {}, daddr {}, tos 0x{:02x}, protocol {}, mark {}\n",
+                        dev(req.iif),
+                        req.src,
+                        req.dst,
+                        req.tos,
+                        req.ip_proto,
+                        req.mark
+                    )
+                };
+                if !run_steps(&lines, &result, &show)? {
+                    return Ok(ExitCode::SUCCESS);
+                }
+            } else {
+                print!("{text}");
+                println!("{result}");
+            }
         }
     }
     match answer {
@@ -525,6 +558,25 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
     })
 }
 
+/// `--step` on the terminal: steps on stdout, prompts on stderr, keys from
+/// stdin. False when the user quit.
+fn run_steps(
+    lines: &[String],
+    result: &str,
+    show: &dyn Fn(usize) -> String,
+) -> Result<bool, Failure> {
+    let stdin = std::io::stdin();
+    step::step_through(
+        lines,
+        result,
+        show,
+        &mut stdin.lock(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    )
+    .map_err(|e| Failure(format!("--step: {e}")))
+}
+
 fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
     use fwdsim_kernel::core::dev::netif_receive_skb;
     let mut ns = load(&a.sim)?;
@@ -543,6 +595,7 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
             netif_receive_skb(&mut ns, &mut buf, dev, &mut NoTrace);
             continue;
         }
+        let frame = buf.clone();
         let mut rec = Recorder::new();
         let o = netif_receive_skb(&mut ns, &mut buf, dev, &mut rec);
         if a.json {
@@ -552,7 +605,7 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
             let style = trace::Style {
                 colour: trace::colour_wanted(std::io::stdout().is_terminal()),
             };
-            print!("{}", trace::trace_text_styled(&ns, &rec.steps, style));
+            let text = trace::trace_text_styled(&ns, &rec.steps, style);
             let mut last = format!("result: {}", o.verdict.word());
             if let Some(r) = o.drop_reason {
                 last += &format!(", SKB_DROP_REASON_{}", r.name());
@@ -563,10 +616,24 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
             if let Some(i) = o.icmp {
                 last += &format!(", ICMP {}/{} sent", i.icmp_type, i.code);
             }
-            println!(
-                "{}",
-                trace::paint_result(&last, o.drop_reason.is_some(), style)
-            );
+            let result = trace::paint_result(&last, o.drop_reason.is_some(), style);
+            if a.step {
+                let lines: Vec<String> = text.lines().map(str::to_string).collect();
+                let skb = format!(
+                    "  skb (as received): dev {}, len {}, protocol 0x{:04x}\n",
+                    ns.dev_name(dev),
+                    frame.len().saturating_sub(14),
+                    frame
+                        .get(12..14)
+                        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
+                );
+                let headers = step::frame_headers(&frame);
+                let show = |_: usize| format!("{headers}{skb}");
+                run_steps(&lines, &result, &show)?;
+            } else {
+                print!("{text}");
+                println!("{result}");
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }
