@@ -249,3 +249,38 @@ fn a_bound_socket_takes_the_reassembled_datagram() {
     let v = lines(&o);
     assert_eq!(v[1]["icmp"], serde_json::json!({"type": 3, "code": 3}));
 }
+
+#[test]
+fn the_text_summary_groups_drops_by_cause_and_explains_each_once() {
+    let o = fwdsim(&["replay", "fixtures/pcaps/docker.pcapng", "--host", OFF]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let causes = &out[out.find("causes of drops").expect("a causes section")..];
+    let expected = "causes of drops, most packets first:
+  3 packets (first: packet 1), SKB_DROP_REASON_IP_INADDRERRORS
+    decided by ip_route_input_slow: IN_DEV_FORWARD(docker0) = 0 (net.ipv4.conf.docker0.forwarding = 0) -> no_route
+    what would change it:
+      with net.ipv4.ip_forward = 1: 8.8.8.8 from 172.17.0.2 via 10.0.2.2 dev eth0 (forwarded); note that 172.17.0.2 is a private address: without SNAT (masquerade) on eth0 its replies cannot come back
+";
+    assert!(causes.starts_with(expected), "{causes}");
+    // One group per deciding condition: each martian is its own cause.
+    let o = fwdsim(&["replay", "fixtures/pcaps/martians.pcapng", "--host", ON]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let groups: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("(first: packet"))
+        .collect();
+    assert_eq!(groups.len(), 6, "{out}");
+    assert!(out.contains(
+        "    decided by ip_route_input_slow: ipv4_is_loopback(daddr 127.0.0.1) = 1, IN_DEV_NET_ROUTE_LOCALNET = 0 -> martian_destination\n    what would change it:\n      with net.ipv4.conf.docker0.route_localnet = 1: local 127.0.0.1 from 172.17.0.2 dev lo (delivered to this host)\n"
+    ), "{out}");
+    // JSON Lines keep their contract: no causes there.
+    let o = fwdsim(&[
+        "replay",
+        "fixtures/pcaps/docker.pcapng",
+        "--host",
+        OFF,
+        "-j",
+    ]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("causes"));
+}

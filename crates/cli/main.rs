@@ -465,6 +465,7 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
     let stdout = std::io::stdout();
     let mut so = std::io::BufWriter::new(stdout.lock());
     let mut summary = out::Summary::default();
+    let mut causes = (!a.json).then(|| Causes::new(&ns));
     let mut failed = false;
     let mut buf = Vec::with_capacity(65536);
     if !a.json {
@@ -503,7 +504,11 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         load_frame(&ns, dev, &p, &mut buf);
         ns.jiffies = jiffies(ts);
         ns.wall_ns = ts;
+        let flow = causes.as_ref().and_then(|_| frame_flow(&buf));
         let o = netif_receive_skb(&mut ns, &mut buf, dev, &mut NoTrace);
+        if let (Some(c), Some(r)) = (causes.as_mut(), o.drop_reason) {
+            c.add(index, dev, flow, r.name());
+        }
         let iif = ns.dev_name(dev).to_string();
         if a.json {
             let _ = writeln!(so, "{}", out::packet_json(&ns, index, &iif, &o));
@@ -548,6 +553,9 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         let _ = writeln!(so, "{snmp}");
     } else {
         let _ = write!(so, "\n{}", summary.text());
+        if let Some(c) = &causes {
+            let _ = write!(so, "{}", c.text());
+        }
         let _ = writeln!(so, "{snmp}");
     }
     let _ = so.flush();
@@ -674,26 +682,43 @@ fn explain(a: &ExplainArgs) -> Result<ExitCode, Failure> {
     let req = parse_request(&ns, &a.words)?;
     let x = fwdsim_kernel::explain::explain(&ns, &req);
     println!("{}: {}", a.words.join(" "), answer_words(&ns, &x.answer));
+    for l in explanation_lines(&ns, &req, &x) {
+        println!("{l}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The lines of an explanation after the answer: the deciding step, then
+/// the changes that would give another answer (with the SNAT note where a
+/// private source would be forwarded).
+fn explanation_lines(
+    ns: &Netns,
+    req: &RouteGetRequest,
+    x: &fwdsim_kernel::explain::Explanation,
+) -> Vec<String> {
+    let mut out = Vec::new();
     if let Some(st) = &x.deciding {
         let mut line = format!(
             "decided by {}: {}",
             st.func.name(),
-            trace::describe(&ns, &st.check)
+            trace::describe(ns, &st.check)
         );
         if st.branch != fwdsim_kernel::trace::Branch::Next {
             line += &format!(" -> {}", st.branch.name());
         }
-        println!("{line}");
+        out.push(line);
     }
     if x.answer.is_err() {
         if x.counterfactuals.is_empty() {
-            println!("no single sysctl change makes a difference (look at the routes and rules)");
+            out.push(
+                "no single sysctl change makes a difference (look at the routes and rules)".into(),
+            );
         } else {
-            println!("what would change it:");
+            out.push("what would change it:".into());
         }
     }
     for c in &x.counterfactuals {
-        let mut line = format!("  with {}: {}", c.change, answer_words(&ns, &c.answer));
+        let mut line = format!("  with {}: {}", c.change, answer_words(ns, &c.answer));
         if let Ok(r) = &c.answer
             && r.rt_type == fwdsim_kernel::uapi::RouteType::RTN_UNICAST
             && fwdsim_kernel::explain::is_private(req.src)
@@ -705,9 +730,128 @@ fn explain(a: &ExplainArgs) -> Result<ExitCode, Failure> {
                 ns.dev_name(r.dev)
             );
         }
-        println!("{line}");
+        out.push(line);
     }
-    Ok(ExitCode::SUCCESS)
+    out
+}
+
+/// The drops of a replay grouped by cause, each cause explained once: a
+/// packet whose route decision fails is explained as `fwdsim explain`
+/// explains it (on the host as loaded), the others by their drop reason.
+struct Causes {
+    ns: Netns,
+    /// (iif, saddr, daddr, tos) -> group.
+    flows: std::collections::HashMap<(u32, Ipv4Addr, Ipv4Addr, u8), usize>,
+    groups: Vec<CauseGroup>,
+}
+
+struct CauseGroup {
+    key: String,
+    reason: &'static str,
+    packets: u64,
+    first: u64,
+    lines: Vec<String>,
+}
+
+/// At most this many distinct flows are explained; later ones group by
+/// their drop reason alone.
+const MAX_EXPLAINED_FLOWS: usize = 1024;
+
+impl Causes {
+    fn new(ns: &Netns) -> Causes {
+        Causes {
+            ns: ns.clone(),
+            flows: Default::default(),
+            groups: Vec::new(),
+        }
+    }
+
+    fn group(
+        &mut self,
+        key: String,
+        reason: &'static str,
+        index: u64,
+        lines: Vec<String>,
+    ) -> usize {
+        if let Some(i) = self.groups.iter().position(|g| g.key == key) {
+            return i;
+        }
+        self.groups.push(CauseGroup {
+            key,
+            reason,
+            packets: 0,
+            first: index,
+            lines,
+        });
+        self.groups.len() - 1
+    }
+
+    /// Counts a dropped packet; `flow` is its (saddr, daddr, tos) when it is IPv4.
+    fn add(
+        &mut self,
+        index: u64,
+        dev: fwdsim_kernel::netns::IfIndex,
+        flow: Option<(Ipv4Addr, Ipv4Addr, u8)>,
+        reason: &'static str,
+    ) {
+        let g = match flow {
+            Some((src, dst, tos)) => {
+                let k = (dev.0, src, dst, tos);
+                match self.flows.get(&k) {
+                    Some(&g) if self.groups[g].reason == reason => g,
+                    _ if self.flows.len() < MAX_EXPLAINED_FLOWS => {
+                        let mut req = RouteGetRequest::new(dst);
+                        req.src = src;
+                        req.iif = Some(dev);
+                        req.tos = tos;
+                        let x = fwdsim_kernel::explain::explain(&self.ns, &req);
+                        let g = if x.answer.is_err() {
+                            let lines = explanation_lines(&self.ns, &req, &x);
+                            let key =
+                                format!("{reason}|{}", lines.first().cloned().unwrap_or_default());
+                            self.group(key, reason, index, lines)
+                        } else {
+                            self.group(reason.to_string(), reason, index, Vec::new())
+                        };
+                        self.flows.insert(k, g);
+                        g
+                    }
+                    _ => self.group(reason.to_string(), reason, index, Vec::new()),
+                }
+            }
+            None => self.group(reason.to_string(), reason, index, Vec::new()),
+        };
+        self.groups[g].packets += 1;
+    }
+
+    fn text(&self) -> String {
+        if self.groups.is_empty() {
+            return String::new();
+        }
+        let mut groups: Vec<&CauseGroup> = self.groups.iter().collect();
+        groups.sort_by(|a, b| b.packets.cmp(&a.packets).then(a.first.cmp(&b.first)));
+        let mut s = String::from("causes of drops, most packets first:\n");
+        for g in groups {
+            let n = if g.packets == 1 { "packet" } else { "packets" };
+            s += &format!(
+                "  {} {n} (first: packet {}), SKB_DROP_REASON_{}\n",
+                g.packets, g.first, g.reason
+            );
+            for l in &g.lines {
+                s += &format!("    {l}\n");
+            }
+        }
+        s
+    }
+}
+
+/// The IPv4 source, destination and TOS of an Ethernet frame.
+fn frame_flow(frame: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8)> {
+    if frame.get(12..14)? != [0x08, 0x00] {
+        return None;
+    }
+    let h = etherparse::Ipv4HeaderSlice::from_slice(frame.get(14..)?).ok()?;
+    Some((h.source_addr(), h.destination_addr(), frame[15]))
 }
 
 fn sysctl_origin(
