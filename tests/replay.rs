@@ -274,6 +274,27 @@ fn the_text_summary_groups_drops_by_cause_and_explains_each_once() {
     assert!(out.contains(
         "    decided by ip_route_input_slow: ipv4_is_loopback(daddr 127.0.0.1) = 1, IN_DEV_NET_ROUTE_LOCALNET = 0 -> martian_destination\n    what would change it:\n      with net.ipv4.conf.docker0.route_localnet = 1: local 127.0.0.1 from 172.17.0.2 dev lo (delivered to this host)\n"
     ), "{out}");
+    // Drops after the route decision name the condition their function tested.
+    let o = fwdsim(&["replay", "fixtures/pcaps/ttl-burst.pcapng", "--host", ON]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(
+        "  10 packets (first: packet 1), SKB_DROP_REASON_IP_INHDR\n    decided by ip_forward: ttl 1 <= 1 -> out\n"
+    ), "{out}");
+    let o = fwdsim(&[
+        "replay",
+        "fixtures/pcaps/df-over-mtu.pcapng",
+        "--host",
+        "fixtures/hosts/docker-small-mtu.toml",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(
+        "  1 packet (first: packet 1), SKB_DROP_REASON_PKT_TOO_BIG\n    decided by ip_forward: len 1400, mtu 1280, DF 1\n"
+    ), "{out}");
+    let o = fwdsim(&["replay", "fixtures/pcaps/malformed.pcapng", "--host", ON]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(
+        "  1 packet (first: packet 2), SKB_DROP_REASON_IP_INHDR\n    decided by ip_rcv_core: skb->len 36, version 6, ihl 5: not an IPv4 header"
+    ), "{out}");
     // JSON Lines keep their contract: no causes there.
     let o = fwdsim(&[
         "replay",

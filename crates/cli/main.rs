@@ -466,6 +466,7 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
     let mut so = std::io::BufWriter::new(stdout.lock());
     let mut summary = out::Summary::default();
     let mut causes = (!a.json).then(|| Causes::new(&ns));
+    let mut orig = Vec::with_capacity(65536);
     let mut failed = false;
     let mut buf = Vec::with_capacity(65536);
     if !a.json {
@@ -505,9 +506,13 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         ns.jiffies = jiffies(ts);
         ns.wall_ns = ts;
         let flow = causes.as_ref().and_then(|_| frame_flow(&buf));
+        if causes.is_some() {
+            orig.clear();
+            orig.extend_from_slice(&buf);
+        }
         let o = netif_receive_skb(&mut ns, &mut buf, dev, &mut NoTrace);
         if let (Some(c), Some(r)) = (causes.as_mut(), o.drop_reason) {
-            c.add(index, dev, flow, r.name());
+            c.add(&ns, &orig, index, dev, flow, r.name());
         }
         let iif = ns.dev_name(dev).to_string();
         if a.json {
@@ -742,6 +747,8 @@ struct Causes {
     ns: Netns,
     /// (iif, saddr, daddr, tos) -> group.
     flows: std::collections::HashMap<(u32, Ipv4Addr, Ipv4Addr, u8), usize>,
+    /// Packets without an IPv4 header walked again so far.
+    unparsed: usize,
     groups: Vec<CauseGroup>,
 }
 
@@ -762,6 +769,7 @@ impl Causes {
         Causes {
             ns: ns.clone(),
             flows: Default::default(),
+            unparsed: 0,
             groups: Vec::new(),
         }
     }
@@ -787,8 +795,11 @@ impl Causes {
     }
 
     /// Counts a dropped packet; `flow` is its (saddr, daddr, tos) when it is IPv4.
+    #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,
+        now: &Netns,
+        frame: &[u8],
         index: u64,
         dev: fwdsim_kernel::netns::IfIndex,
         flow: Option<(Ipv4Addr, Ipv4Addr, u8)>,
@@ -811,12 +822,28 @@ impl Causes {
                                 format!("{reason}|{}", lines.first().cloned().unwrap_or_default());
                             self.group(key, reason, index, lines)
                         } else {
-                            self.group(reason.to_string(), reason, index, Vec::new())
+                            match later_cause(now, frame, dev, reason) {
+                                Some(line) => {
+                                    let key = format!("{reason}|{line}");
+                                    self.group(key, reason, index, vec![line])
+                                }
+                                None => self.group(reason.to_string(), reason, index, Vec::new()),
+                            }
                         };
                         self.flows.insert(k, g);
                         g
                     }
                     _ => self.group(reason.to_string(), reason, index, Vec::new()),
+                }
+            }
+            None if self.unparsed < MAX_EXPLAINED_FLOWS => {
+                self.unparsed += 1;
+                match later_cause(now, frame, dev, reason) {
+                    Some(line) => {
+                        let key = format!("{reason}|{line}");
+                        self.group(key, reason, index, vec![line])
+                    }
+                    None => self.group(reason.to_string(), reason, index, Vec::new()),
                 }
             }
             None => self.group(reason.to_string(), reason, index, Vec::new()),
@@ -843,6 +870,35 @@ impl Causes {
         }
         s
     }
+}
+
+/// Why a packet whose route decision succeeded was dropped: the frame is
+/// walked again, traced, on a copy of the host as it is now, and the
+/// condition before the drop is named when the copy drops it for the same
+/// reason.
+fn later_cause(
+    now: &Netns,
+    frame: &[u8],
+    dev: fwdsim_kernel::netns::IfIndex,
+    reason: &'static str,
+) -> Option<String> {
+    let mut ns = now.clone();
+    let mut buf = frame.to_vec();
+    let mut rec = Recorder::new();
+    let o = fwdsim_kernel::core::dev::netif_receive_skb(&mut ns, &mut buf, dev, &mut rec);
+    if o.drop_reason.map(|r| r.name()) != Some(reason) {
+        return None;
+    }
+    let st = fwdsim_kernel::explain::drop_condition(&rec.steps)?;
+    let mut line = format!(
+        "decided by {}: {}",
+        st.func.name(),
+        trace::describe(&ns, &st.check)
+    );
+    if st.branch != fwdsim_kernel::trace::Branch::Next {
+        line += &format!(" -> {}", st.branch.name());
+    }
+    Some(line)
 }
 
 /// The IPv4 source, destination and TOS of an Ethernet frame.

@@ -70,6 +70,9 @@ fn is_condition(c: &Check) -> bool {
             | Check::Drop { .. }
             | Check::Validated { .. }
             | Check::DstMade { .. }
+            | Check::DstInputCall { .. }
+            | Check::IcmpSent { .. }
+            | Check::OutputDev { .. }
     )
 }
 
@@ -97,6 +100,24 @@ fn deciding_step(steps: &[Step]) -> Option<Step> {
         .rev()
         .copied()
         .find(|s| is_condition(&s.check))
+        .or(Some(steps[end]))
+}
+
+/// The condition that dropped a packet after its route decision: the
+/// first drop, and the last condition its function tested before it (from
+/// that function's entry on). `None` when there is no drop; the step of the
+/// drop itself when its function tested nothing.
+pub fn drop_condition(steps: &[Step]) -> Option<Step> {
+    let end = steps
+        .iter()
+        .position(|s| matches!(s.check, Check::Drop { .. }))?;
+    let func = steps[end].func;
+    steps[..end]
+        .iter()
+        .rev()
+        .take_while(|s| !(s.func == func && s.check == Check::Enter))
+        .copied()
+        .find(|s| s.func == func && is_condition(&s.check))
         .or(Some(steps[end]))
 }
 

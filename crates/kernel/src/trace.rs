@@ -411,6 +411,9 @@ pub enum Check {
         len: u32,
         csum_ok: bool,
     },
+    /// `ip_rcv_core`: a header too short, not version 4, or with an IHL
+    /// below 5 or beyond the packet (`version`/`ihl` 0 when not present).
+    IpHeaderInvalid { version: u8, ihl: u8, len: u32 },
     /// `ip_forward`: the TTL against 1.
     Ttl { ttl: u8 },
     /// `ip_forward`: the packet's length against the route's MTU, with DF.

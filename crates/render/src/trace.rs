@@ -284,6 +284,9 @@ pub fn describe(ns: &Netns, c: &Check) -> String {
             "version {version}, ihl {ihl}, tot_len {tot_len}, skb->len {len}, checksum {}",
             if csum_ok { "ok" } else { "bad" }
         ),
+        Check::IpHeaderInvalid { version, ihl, len } => format!(
+            "skb->len {len}, version {version}, ihl {ihl}: not an IPv4 header (needs skb->len >= 20, version 4, 5 <= ihl, ihl * 4 <= skb->len)"
+        ),
         Check::Ttl { ttl } => format!("ttl {ttl} {} 1", if ttl > 1 { ">" } else { "<=" }),
         Check::Mtu { len, mtu, df } => format!("len {len}, mtu {mtu}, DF {}", b(df)),
         Check::DecreaseTtl {

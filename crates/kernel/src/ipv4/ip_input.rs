@@ -76,13 +76,29 @@ pub fn ip_rcv_core<T: Tracer>(
     }
     let nh = skb.network_header as usize;
     let avail = skb.len as usize;
+    let invalid = |t: &mut T, skb: &SkBuff<'_>| {
+        if T::ENABLED {
+            let first = skb.data.get(nh).copied().unwrap_or(0);
+            t.step(Step::new(
+                F,
+                Check::IpHeaderInvalid {
+                    version: first >> 4,
+                    ihl: first & 0x0f,
+                    len: skb.len,
+                },
+                Branch::out,
+            ));
+        }
+    };
     if avail < 20 {
         ns.mib.ip.InHdrErrors += 1;
+        invalid(t, skb);
         return Err(SkbDropReason::IP_INHDR);
     }
     let h = Iphdr(&skb.data[nh..]);
     if h.ihl() < 5 || h.version() != 4 {
         ns.mib.ip.InHdrErrors += 1;
+        invalid(t, skb);
         return Err(SkbDropReason::IP_INHDR);
     }
     match h.tos() & 3 {
@@ -94,6 +110,7 @@ pub fn ip_rcv_core<T: Tracer>(
     let ihl = h.ihl() as usize * 4;
     if avail < ihl {
         ns.mib.ip.InHdrErrors += 1;
+        invalid(t, skb);
         return Err(SkbDropReason::IP_INHDR);
     }
     let csum_ok = ip_compute_csum(&skb.data[nh..nh + ihl]) == 0;
