@@ -1,5 +1,6 @@
 //! Integration tests.
 mod cli;
+mod docs;
 mod kernel_packet;
 mod kernel_route;
 mod kernel_toml;

@@ -1,0 +1,107 @@
+//! The documentation cannot rot: every ```console block in README.md and
+//! docs/*.md is run. A line `$ fwdsim ARGS` is a command (run from the
+//! repository root with `NO_COLOR=1`); the lines after it, up to the next
+//! `$ ` line or the end of the block, are its output exactly (stdout, then
+//! stderr).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Example {
+    file: PathBuf,
+    line: usize,
+    args: Vec<String>,
+    expected: String,
+}
+
+fn examples(file: &Path) -> Vec<Example> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut out = Vec::new();
+    let mut in_block = false;
+    let mut current: Option<Example> = None;
+    for (i, l) in text.lines().enumerate() {
+        if !in_block {
+            in_block = l.trim_end() == "```console";
+            continue;
+        }
+        let end = l.trim_end() == "```";
+        if end || l.starts_with("$ ") {
+            out.extend(current.take());
+        }
+        if end {
+            in_block = false;
+        } else if let Some(cmd) = l.strip_prefix("$ ") {
+            let words: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
+            assert_eq!(
+                words.first().map(String::as_str),
+                Some("fwdsim"),
+                "{}:{}: only fwdsim commands run here",
+                file.display(),
+                i + 1
+            );
+            current = Some(Example {
+                file: file.to_path_buf(),
+                line: i + 1,
+                args: words[1..].to_vec(),
+                expected: String::new(),
+            });
+        } else if let Some(c) = current.as_mut() {
+            c.expected.push_str(l);
+            c.expected.push('\n');
+        }
+    }
+    out
+}
+
+fn doc_files() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut v = vec![root.join("README.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    docs.sort();
+    v.extend(docs);
+    v
+}
+
+#[test]
+fn every_console_example_in_the_docs_prints_what_it_shows() {
+    let all: Vec<Example> = doc_files().iter().flat_map(|f| examples(f)).collect();
+    assert!(all.len() >= 8, "only {} examples found", all.len());
+    let mut failures = Vec::new();
+    for ex in &all {
+        let o = Command::new(env!("CARGO_BIN_EXE_fwdsim"))
+            .args(&ex.args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("NO_COLOR", "1")
+            .env_remove("CLICOLOR_FORCE")
+            .output()
+            .unwrap();
+        let got = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let norm = |s: &str| {
+            s.lines()
+                .map(str::trim_end)
+                .collect::<Vec<_>>()
+                .join("\n")
+                .trim_end()
+                .to_string()
+        };
+        if norm(&got) != norm(&ex.expected) {
+            failures.push(format!(
+                "{}:{}: `fwdsim {}`\n--- the doc shows:\n{}\n--- fwdsim prints:\n{}",
+                ex.file.display(),
+                ex.line,
+                ex.args.join(" "),
+                ex.expected,
+                got
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
