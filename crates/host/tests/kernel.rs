@@ -609,3 +609,107 @@ fn sysctl_set_matches_sysctl_w() {
         panic!("\n{}", problems.join("\n"));
     }
 }
+
+/// The route and rule counterfactuals of `explain` (`ip route del ...`,
+/// `ip rule del pref N`) against the kernel: each host is built in a fresh
+/// namespace, the change is made there with `ip`, and `ip route get` must
+/// give what the counterfactual says.
+#[test]
+fn explain_route_and_rule_counterfactuals_match_the_kernel() {
+    use fwdsim_kernel::ipv4::rtnetlink::RouteGetRequest;
+    if !can_run() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "../../fixtures/hosts/reject-routes.toml",
+            "192.0.2.1",
+            "10.0.1.2",
+            "eth0",
+        ),
+        (
+            "../../fixtures/hosts/reject-routes.toml",
+            "192.0.2.65",
+            "10.0.1.2",
+            "eth0",
+        ),
+        (
+            "../../fixtures/hosts/reject-routes.toml",
+            "192.0.2.129",
+            "10.0.1.2",
+            "eth0",
+        ),
+        (
+            "../../fixtures/hosts/reject-routes.toml",
+            "192.0.2.193",
+            "10.0.1.2",
+            "eth0",
+        ),
+        (
+            "tests/data/rule-actions.toml",
+            "8.8.8.8",
+            "10.0.1.2",
+            "eth0",
+        ),
+        (
+            "tests/data/rule-actions.toml",
+            "198.51.100.1",
+            "10.0.1.2",
+            "eth0",
+        ),
+        (
+            "tests/data/rule-actions.toml",
+            "203.0.113.9",
+            "10.0.1.2",
+            "eth0",
+        ),
+    ];
+    let mut problems = Vec::new();
+    for (file, dst, src, iif) in cases {
+        let path = root.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let ns = fwdsim_host::load_toml(&path).unwrap();
+        let mut req = RouteGetRequest::new(dst.parse().unwrap());
+        req.src = src.parse().unwrap();
+        req.iif = Some(ns.dev_by_name(iif).unwrap().ifindex);
+        let x = fwdsim_kernel::explain::explain(&ns, &req);
+        let structural: Vec<_> = x
+            .counterfactuals
+            .iter()
+            .filter(|c| c.change.starts_with("ip "))
+            .collect();
+        let at = format!("{file}: {dst} from {src} iif {iif}");
+        if structural.is_empty() {
+            problems.push(format!("{at}: no route or rule counterfactual"));
+        }
+        for c in structural {
+            let lab = Lab::new("cf");
+            build(&lab, &text).unwrap();
+            if let Err(e) = lab.ip(c.change.trim_start_matches("ip ")) {
+                problems.push(format!("{at}: `{}`: {e}", c.change));
+                continue;
+            }
+            let kernel = lab.ip(&format!("route get {dst} from {src} iif {iif}"));
+            let agree = match (&kernel, &c.answer) {
+                (Ok(k), Ok(r)) => {
+                    let first = k.lines().next().unwrap_or("");
+                    let dev = format!(" dev {} ", ns.dev_name(r.dev));
+                    let via = r.gateway.map(|g| format!(" via {g} "));
+                    first.contains(&dev) && via.is_none_or(|v| first.contains(&v))
+                }
+                (Err(k), Err(e)) => k.ends_with(e.errno.message()),
+                _ => false,
+            };
+            if !agree {
+                problems.push(format!(
+                    "{at}: with `{}`: kernel {kernel:?}, fwdsim {:?}",
+                    c.change, c.answer
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        panic!("\n{}", problems.join("\n"));
+    }
+}

@@ -95,11 +95,15 @@ fn deciding_step(steps: &[Step]) -> Option<Step> {
                 .iter()
                 .position(|s| matches!(s.check, Check::Drop { .. }))
         })?;
+    // A failed FIB lookup also goes to no_route with forwarding on: the
+    // lookup decided, not `IN_DEV_FORWARD` = 1.
     steps[..=end]
         .iter()
         .rev()
         .copied()
-        .find(|s| is_condition(&s.check))
+        .find(|s| {
+            is_condition(&s.check) && !matches!(s.check, Check::InDevForward { value: true, .. })
+        })
         .or(Some(steps[end]))
 }
 
@@ -166,11 +170,160 @@ pub fn explain(ns: &Netns, req: &RouteGetRequest) -> Explanation {
             }
         }
     }
+    if answer.is_err() {
+        let base = outcome_key(&answer);
+        for (change, alt) in structural_changes(ns, req.dst, &rec.steps) {
+            let mut alt = alt;
+            let mut buf = [0u8; 28];
+            let a = inet_rtm_getroute(&mut alt, req, &mut buf, &mut NoTrace);
+            if outcome_key(&a) != base {
+                counterfactuals.push(Counterfactual { change, answer: a });
+            }
+        }
+    }
     Explanation {
         answer,
         deciding,
         counterfactuals,
     }
+}
+
+fn table_word(t: u32) -> String {
+    match t {
+        crate::netns::rt_table::RT_TABLE_MAIN => "main".into(),
+        crate::netns::rt_table::RT_TABLE_LOCAL => "local".into(),
+        crate::netns::rt_table::RT_TABLE_DEFAULT => "default".into(),
+        t => t.to_string(),
+    }
+}
+
+/// Copies of the host without the route or rule that answered: a
+/// `blackhole`, `unreachable`, `prohibit` or `throw` route that a lookup of
+/// the walk found, and a rule whose own action (`blackhole`, `unreachable`,
+/// `prohibit`) ended the walk. Each comes with the command that makes the
+/// change (`ip route del ...`, `ip rule del pref N`).
+fn structural_changes(ns: &Netns, daddr: Ipv4Addr, steps: &[Step]) -> Vec<(String, Netns)> {
+    let mut out: Vec<(String, Netns)> = Vec::new();
+    let reject = |t: RouteType| {
+        matches!(
+            t,
+            RouteType::RTN_BLACKHOLE
+                | RouteType::RTN_UNREACHABLE
+                | RouteType::RTN_PROHIBIT
+                | RouteType::RTN_THROW
+        )
+    };
+    for st in steps {
+        let found = match st.check {
+            Check::TableLookup {
+                table,
+                result:
+                    crate::trace::LookupOutcome::Found {
+                        rt_type,
+                        prefix,
+                        prefixlen,
+                        ..
+                    },
+            } if reject(rt_type) => Some((table, rt_type, prefix, prefixlen)),
+            Check::TableLookup {
+                table,
+                result: crate::trace::LookupOutcome::Error(e),
+            } => reject_route_for(ns, table, daddr, e),
+            _ => None,
+        };
+        match st.check {
+            _ if found.is_some() => {
+                let (table, rt_type, prefix, prefixlen) = found.expect("checked");
+                let word = rt_type.word().unwrap_or("?");
+                let change = format!(
+                    "ip route del {word} {prefix}/{prefixlen} table {}",
+                    table_word(table)
+                );
+                if out.iter().any(|(c, _)| *c == change) {
+                    continue;
+                }
+                let mut alt = ns.clone();
+                if remove_route(&mut alt, table, rt_type, prefix, prefixlen) {
+                    alt.rt_cache_flush();
+                    out.push((change, alt));
+                }
+            }
+            Check::RuleAction {
+                pref,
+                result: crate::trace::LookupOutcome::Error(_),
+                ..
+            } => {
+                let change = format!("ip rule del pref {pref}");
+                if out.iter().any(|(c, _)| *c == change) {
+                    continue;
+                }
+                let mut alt = ns.clone();
+                if let Some(i) = alt.fib.rules.iter().position(|r| r.pref == pref) {
+                    alt.fib.rules.remove(i);
+                    alt.rt_cache_flush();
+                    out.push((change, alt));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The reject route of `table` whose error a lookup of `daddr` returned:
+/// the longest prefix covering `daddr` with a route of that table whose
+/// type has that error (`fib_props`).
+fn reject_route_for(
+    ns: &Netns,
+    table: u32,
+    daddr: Ipv4Addr,
+    e: crate::uapi::Errno,
+) -> Option<(u32, RouteType, Ipv4Addr, u8)> {
+    let key = u32::from(daddr);
+    let mut best: Option<(u32, RouteType, Ipv4Addr, u8)> = None;
+    for t in ns.fib.tables.values() {
+        let mut max = 32u8;
+        while let Some((addr, len, aliases)) = t.trie.lookup_max(key, max) {
+            let hit = aliases.iter().find(|a| {
+                a.tb_id == table && crate::ipv4::fib_semantics::fib_props(a.fa_type).0 == Some(e)
+            });
+            if let Some(a) = hit {
+                if best.is_none_or(|b| len > b.3) {
+                    best = Some((table, a.fa_type, Ipv4Addr::from(addr), len));
+                }
+                break;
+            }
+            if len == 0 {
+                break;
+            }
+            max = len - 1;
+        }
+    }
+    best
+}
+
+/// Removes the first route of type `rt_type` at `prefix/len` that belongs
+/// to `table` (wherever that table's routes are kept), as `ip route del`
+/// does; the prefix goes when its last route does.
+fn remove_route(ns: &mut Netns, table: u32, rt_type: RouteType, prefix: Ipv4Addr, len: u8) -> bool {
+    let key = u32::from(prefix);
+    for t in ns.fib.tables.values_mut() {
+        let Some(aliases) = t.trie.get_mut(key, len) else {
+            continue;
+        };
+        let Some(i) = aliases
+            .iter()
+            .position(|a| a.tb_id == table && a.fa_type == rt_type)
+        else {
+            continue;
+        };
+        aliases.remove(i);
+        if aliases.is_empty() {
+            t.trie.remove(key, len);
+        }
+        return true;
+    }
+    false
 }
 
 /// Whether `a` is a private (RFC 1918) or shared (RFC 6598) address, whose
