@@ -541,3 +541,15 @@ fn trace_colour_follows_the_terminal_no_color_and_clicolor_force() {
     let off = run(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
     assert_eq!(off, plain);
 }
+
+#[test]
+fn usage_errors_exit_1_and_help_exits_0() {
+    let o = fwdsim(&["bogus"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("unrecognized subcommand 'bogus'"));
+    let o = fwdsim(&["route", "get", "--host", OFF]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = fwdsim(&["route", "get", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("Examples:"), "{}", stdout(&o));
+}
