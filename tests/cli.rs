@@ -145,12 +145,14 @@ fn trace_shows_the_no_route_walk() {
         "{out}"
     );
     assert!(out.contains("dst.input = ip_error"), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
     assert!(
-        out.lines()
-            .last()
-            .unwrap()
-            .contains("SKB_DROP_REASON_IP_INADDRERRORS"),
+        lines[lines.len() - 2].contains("SKB_DROP_REASON_IP_INADDRERRORS"),
         "{out}"
+    );
+    assert_eq!(
+        lines[lines.len() - 1],
+        "why: decided by ip_route_input_slow: IN_DEV_FORWARD(docker0) = 0 (net.ipv4.conf.docker0.forwarding = 0) -> no_route; `fwdsim explain` lists what would change it"
     );
     let o = fwdsim(&[
         "route",

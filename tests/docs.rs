@@ -2,7 +2,8 @@
 //! docs/*.md is run. A line `$ fwdsim ARGS` is a command (run from the
 //! repository root with `NO_COLOR=1`); the lines after it, up to the next
 //! `$ ` line or the end of the block, are its output exactly (stdout, then
-//! stderr).
+//! stderr). With `FWDSIM_BLESS=1` the pages are rewritten with what fwdsim
+//! prints instead (review the diff before committing it).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,6 +54,23 @@ fn examples(file: &Path) -> Vec<Example> {
     out
 }
 
+/// Replaces the output under the command at `ex.line` with `got`.
+fn bless(ex: &Example, got: &str) {
+    let text = std::fs::read_to_string(&ex.file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let start = ex.line; // the line after the command (0-based index)
+    let mut end = start;
+    while end < lines.len() && !lines[end].starts_with("$ ") && lines[end].trim_end() != "```" {
+        end += 1;
+    }
+    let mut out: Vec<&str> = lines[..start].to_vec();
+    out.extend(got.lines());
+    out.extend(&lines[end..]);
+    let mut new = out.join("\n");
+    new.push('\n');
+    std::fs::write(&ex.file, new).unwrap();
+}
+
 fn doc_files() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut v = vec![root.join("README.md")];
@@ -71,6 +89,7 @@ fn every_console_example_in_the_docs_prints_what_it_shows() {
     let all: Vec<Example> = doc_files().iter().flat_map(|f| examples(f)).collect();
     assert!(all.len() >= 8, "only {} examples found", all.len());
     let mut failures = Vec::new();
+    let mut to_bless: Vec<(&Example, String)> = Vec::new();
     for ex in &all {
         let o = Command::new(env!("CARGO_BIN_EXE_fwdsim"))
             .args(&ex.args)
@@ -92,7 +111,9 @@ fn every_console_example_in_the_docs_prints_what_it_shows() {
                 .trim_end()
                 .to_string()
         };
-        if norm(&got) != norm(&ex.expected) {
+        if norm(&got) != norm(&ex.expected) && std::env::var_os("FWDSIM_BLESS").is_some() {
+            to_bless.push((ex, norm(&got)));
+        } else if norm(&got) != norm(&ex.expected) {
             failures.push(format!(
                 "{}:{}: `fwdsim {}`\n--- the doc shows:\n{}\n--- fwdsim prints:\n{}",
                 ex.file.display(),
@@ -102,6 +123,11 @@ fn every_console_example_in_the_docs_prints_what_it_shows() {
                 got
             ));
         }
+    }
+    // Last example of a file first, so earlier line numbers stay right.
+    to_bless.sort_by(|a, b| (&b.0.file, b.0.line).cmp(&(&a.0.file, a.0.line)));
+    for (ex, got) in to_bless {
+        bless(ex, &got);
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }

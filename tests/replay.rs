@@ -142,12 +142,14 @@ fn trace_walks_one_packet_through_ip_rcv_and_the_dst() {
     assert!(t.contains("ip_rcv (net/ipv4/ip_input.c)"), "{t}");
     assert!(t.contains("-> no_route"), "{t}");
     assert!(t.contains("dst_input: dst_input(skb) -> ip_error"), "{t}");
+    let lines: Vec<&str> = t.lines().collect();
     assert!(
-        t.lines()
-            .last()
-            .unwrap()
-            .starts_with("result: drop, SKB_DROP_REASON_IP_INADDRERRORS"),
+        lines[lines.len() - 2].starts_with("result: drop, SKB_DROP_REASON_IP_INADDRERRORS"),
         "{t}"
+    );
+    assert_eq!(
+        lines[lines.len() - 1],
+        "why: decided by ip_route_input_slow: IN_DEV_FORWARD(docker0) = 0 (net.ipv4.conf.docker0.forwarding = 0) -> no_route"
     );
 }
 

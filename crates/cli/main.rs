@@ -344,7 +344,12 @@ fn route_get(a: &RouteGetArgs) -> Result<ExitCode, Failure> {
                 colour: trace::colour_wanted(std::io::stdout().is_terminal()),
             };
             let text = trace::trace_text_styled(&ns, steps, style);
-            let result = trace::paint_result(&last, answer.is_err(), style);
+            let mut result = trace::paint_result(&last, answer.is_err(), style);
+            if answer.is_err()
+                && let Some(w) = why_line(&ns, steps)
+            {
+                result += &format!("\n{w}; `fwdsim explain` lists what would change it");
+            }
             if a.step {
                 let lines: Vec<String> = text.lines().map(str::to_string).collect();
                 let dev = |i: Option<fwdsim_kernel::netns::IfIndex>| {
@@ -571,6 +576,21 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
     })
 }
 
+/// The last line of a walk that ended in a drop or an error: the
+/// condition that decided it.
+fn why_line(ns: &Netns, steps: &[fwdsim_kernel::trace::Step]) -> Option<String> {
+    let st = fwdsim_kernel::explain::why(steps)?;
+    let mut line = format!(
+        "why: decided by {}: {}",
+        st.func.name(),
+        trace::describe(ns, &st.check)
+    );
+    if st.branch != fwdsim_kernel::trace::Branch::Next {
+        line += &format!(" -> {}", st.branch.name());
+    }
+    Some(line)
+}
+
 /// `--step` on the terminal: steps on stdout, prompts on stderr, keys from
 /// stdin. False when the user quit.
 fn run_steps(
@@ -629,7 +649,12 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
             if let Some(i) = o.icmp {
                 last += &format!(", ICMP {}/{} sent", i.icmp_type, i.code);
             }
-            let result = trace::paint_result(&last, o.drop_reason.is_some(), style);
+            let mut result = trace::paint_result(&last, o.drop_reason.is_some(), style);
+            if o.drop_reason.is_some()
+                && let Some(w) = why_line(&ns, &rec.steps)
+            {
+                result += &format!("\n{w}");
+            }
             if a.step {
                 let lines: Vec<String> = text.lines().map(str::to_string).collect();
                 let skb = format!(

@@ -107,6 +107,26 @@ fn deciding_step(steps: &[Step]) -> Option<Step> {
         .or(Some(steps[end]))
 }
 
+/// Why a walk ended as it did: the deciding step of a failed route decision
+/// ([`explain`]'s), else the condition that dropped the packet
+/// ([`drop_condition`]). `None` when the packet was not dropped.
+pub fn why(steps: &[Step]) -> Option<Step> {
+    let route_failed = steps.iter().any(|s| {
+        matches!(
+            s.branch,
+            Branch::no_route
+                | Branch::martian_source
+                | Branch::martian_destination
+                | Branch::last_resort
+        )
+    });
+    if route_failed {
+        deciding_step(steps)
+    } else {
+        drop_condition(steps)
+    }
+}
+
 /// The condition that dropped a packet after its route decision: the
 /// first drop, and the last condition its function tested before it (from
 /// that function's entry on). `None` when there is no drop; the step of the
