@@ -568,7 +568,7 @@ pub(crate) fn load_route_json(ns: &mut Netns, file: &Path, text: &str) -> Result
             RouteErr::Msg(m) => bad(m),
             RouteErr::Host(h) => h,
         })?;
-        if spec.rt_type == RouteType::RTN_LOCAL && spec.protocol != RtProt::RTPROT_KERNEL {
+        if spec.rt_type == RouteType::RTN_LOCAL && !is_ifaddr_local_route(ns, &spec) {
             // A local route the kernel did not make itself was added by a user.
             ns.fib.has_custom_local_routes = true;
         }
@@ -915,4 +915,31 @@ fn json_rule(j: &JRule) -> Result<FibRule, String> {
         r.protocol = RtProt::RTPROT_KERNEL;
     }
     Ok(r)
+}
+
+/// Whether a `local` route is one `fib_add_ifaddr` makes for an address:
+/// `proto kernel` in table local, and either the address itself (/32) on
+/// its device, or a loopback device's address prefix. Anything else (even
+/// written `proto kernel`) was added by a user.
+fn is_ifaddr_local_route(ns: &Netns, spec: &fwdsim_kernel::netns::RouteSpec) -> bool {
+    if spec.protocol != RtProt::RTPROT_KERNEL
+        || spec.table != fwdsim_kernel::netns::rt_table::RT_TABLE_LOCAL
+    {
+        return false;
+    }
+    let Some(dev) = spec.nexthops.first().and_then(|n| n.dev) else {
+        return false;
+    };
+    let Some(d) = ns.dev(dev) else {
+        return false;
+    };
+    let loopback = d
+        .flags
+        .contains(fwdsim_kernel::uapi::DevFlags::IFF_LOOPBACK);
+    d.ip_ptr.as_ref().is_some_and(|idev| {
+        idev.ifa_list.iter().any(|a| {
+            (spec.dst_len == 32 && a.ifa_local == spec.dst)
+                || (loopback && a.ifa_prefixlen == spec.dst_len && a.prefix() == spec.dst)
+        })
+    })
 }
