@@ -290,7 +290,7 @@ fn the_text_summary_groups_drops_by_cause_and_explains_each_once() {
     ]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains(
-        "  1 packet (first: packet 1), SKB_DROP_REASON_PKT_TOO_BIG\n    decided by ip_forward: len 1400, mtu 1280, DF 1\n"
+        "  1 packet (first: packet 1), SKB_DROP_REASON_PKT_TOO_BIG\n    decided by ip_forward: len 1400, mtu 1280, DF 1\n    what would change it:\n      with `ip link set eth0 mtu 1400` (and as much on the path beyond): forwarded\n"
     ), "{out}");
     let o = fwdsim(&["replay", "fixtures/pcaps/malformed.pcapng", "--host", ON]);
     let out = String::from_utf8_lossy(&o.stdout);

@@ -848,9 +848,9 @@ impl Causes {
                             self.group(key, reason, index, lines)
                         } else {
                             match later_cause(now, frame, dev, reason) {
-                                Some(line) => {
-                                    let key = format!("{reason}|{line}");
-                                    self.group(key, reason, index, vec![line])
+                                Some(lines) => {
+                                    let key = format!("{reason}|{}", lines[0]);
+                                    self.group(key, reason, index, lines)
                                 }
                                 None => self.group(reason.to_string(), reason, index, Vec::new()),
                             }
@@ -864,9 +864,9 @@ impl Causes {
             None if self.unparsed < MAX_EXPLAINED_FLOWS => {
                 self.unparsed += 1;
                 match later_cause(now, frame, dev, reason) {
-                    Some(line) => {
-                        let key = format!("{reason}|{line}");
-                        self.group(key, reason, index, vec![line])
+                    Some(lines) => {
+                        let key = format!("{reason}|{}", lines[0]);
+                        self.group(key, reason, index, lines)
                     }
                     None => self.group(reason.to_string(), reason, index, Vec::new()),
                 }
@@ -906,7 +906,7 @@ fn later_cause(
     frame: &[u8],
     dev: fwdsim_kernel::netns::IfIndex,
     reason: &'static str,
-) -> Option<String> {
+) -> Option<Vec<String>> {
     let mut ns = now.clone();
     let mut buf = frame.to_vec();
     let mut rec = Recorder::new();
@@ -923,7 +923,34 @@ fn later_cause(
     if st.branch != fwdsim_kernel::trace::Branch::Next {
         line += &format!(" -> {}", st.branch.name());
     }
-    Some(line)
+    // Too big with DF: would the packet pass with the output device's MTU
+    // raised to its length? Re-run on a copy with that MTU.
+    if let (fwdsim_kernel::trace::Check::Mtu { len, .. }, Some(rt)) = (st.check, o.route) {
+        let out_dev = rt.dst.dev;
+        let mut alt = now.clone();
+        if let Some(d) = alt.dev_mut(out_dev) {
+            d.mtu = len;
+            alt.rt_cache_flush();
+            let mut buf = frame.to_vec();
+            let o2 =
+                fwdsim_kernel::core::dev::netif_receive_skb(&mut alt, &mut buf, dev, &mut NoTrace);
+            let name = now.dev_name(out_dev);
+            return Some(vec![
+                line,
+                "what would change it:".into(),
+                format!(
+                    "  with `ip link set {name} mtu {len}` (and as much on the path beyond): {}",
+                    match o2.drop_reason {
+                        None if o2.verdict.word() == "forward" => "forwarded".to_string(),
+                        None => o2.verdict.word().to_string(),
+                        Some(r) => format!("still dropped, SKB_DROP_REASON_{}", r.name()),
+                    }
+                ),
+                "  or the sender sends smaller packets (path MTU discovery reads the ICMP 3/4 this host sends)".into(),
+            ]);
+        }
+    }
+    Some(vec![line])
 }
 
 /// The IPv4 source, destination and TOS of an Ethernet frame.
