@@ -280,7 +280,7 @@ fn the_text_summary_groups_drops_by_cause_and_explains_each_once() {
     let o = fwdsim(&["replay", "fixtures/pcaps/ttl-burst.pcapng", "--host", ON]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains(
-        "  10 packets (first: packet 1), SKB_DROP_REASON_IP_INHDR\n    decided by ip_forward: ttl 1 <= 1 -> out\n"
+        "  10 packets (first: packet 1), SKB_DROP_REASON_IP_INHDR\n    decided by ip_forward: ttl 1 <= 1 -> out\n    no setting of this host changes it: ip_forward drops a packet to forward that arrives with a TTL of 1 or less (this one: 1)"
     ), "{out}");
     let o = fwdsim(&[
         "replay",

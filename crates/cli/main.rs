@@ -923,6 +923,14 @@ fn later_cause(
     if st.branch != fwdsim_kernel::trace::Branch::Next {
         line += &format!(" -> {}", st.branch.name());
     }
+    if let fwdsim_kernel::trace::Check::Ttl { ttl } = st.check {
+        return Some(vec![
+            line,
+            format!(
+                "no setting of this host changes it: ip_forward drops a packet to forward that arrives with a TTL of 1 or less (this one: {ttl}) and answers ICMP time exceeded, rate limited; the sender or a loop before this host used the TTL up (a traceroute probe does it on purpose)"
+            ),
+        ]);
+    }
     // Too big with DF: would the packet pass with the output device's MTU
     // raised to its length? Re-run on a copy with that MTU.
     if let (fwdsim_kernel::trace::Check::Mtu { len, .. }, Some(rt)) = (st.check, o.route) {
