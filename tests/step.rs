@@ -47,6 +47,7 @@ fn step_through_the_no_route_decision_with_the_keyboard() {
         "skb (inet_rtm_getroute's packet): dev docker0, saddr 172.17.0.2, daddr 8.8.8.8, tos 0x00, protocol 17, mark 0",
     )
     .unwrap();
+    p.exp_string("skb dst: none").unwrap();
     p.exp_string("step 3/15").unwrap();
     p.send_line("c").unwrap();
     p.exp_string("IN_DEV_FORWARD(docker0) = 0 (net.ipv4.conf.docker0.forwarding = 0) -> no_route")
@@ -74,12 +75,45 @@ fn step_shows_the_captured_headers_and_quits() {
     p.exp_string("ip: 172.17.0.2 > 8.8.8.8, ihl 5, tos 0x00, tot_len 84")
         .unwrap();
     p.exp_string("icmp: type 8, code 0").unwrap();
-    p.exp_string("skb (as received): dev docker0, len 84, protocol 0x0800")
+    p.exp_string("skb (after step 1): dev docker0, pkt_type PACKET_HOST, len 84, protocol 0x0800")
         .unwrap();
+    p.exp_string("skb dst: none").unwrap();
     p.send_line("x").unwrap();
     p.exp_string("keys: Enter/n next, c continue, s show the packet, q quit")
         .unwrap();
     p.send_line("q").unwrap();
     let rest = p.exp_eof().unwrap();
     assert!(!rest.contains("result:"), "{rest}");
+}
+
+#[test]
+fn step_shows_the_packet_as_the_walk_has_changed_it() {
+    let mut p = session(&[
+        "trace",
+        "fixtures/pcaps/docker.pcapng",
+        "--packet",
+        "2",
+        "--host",
+        "fixtures/hosts/docker-forwarding-on.toml",
+        "--step",
+    ]);
+    // Up to the line of ip_decrease_ttl, then `s`.
+    loop {
+        let (before, _) = p.exp_regex(r"step \d+/\d+ ").unwrap();
+        if before.contains("ip_decrease_ttl: 64 -> 63, csum 0x7e86 -> 0x7f86") {
+            break;
+        }
+        p.send_line("").unwrap();
+    }
+    p.send_line("s").unwrap();
+    p.exp_string("ttl 63, protocol 1, check 0x7f86").unwrap();
+    p.exp_string(
+        "skb dst: rtable RTN_UNICAST dev eth0, dst.input = ip_forward, dst.output = ip_output",
+    )
+    .unwrap();
+    p.exp_string("skb drop_reason: none").unwrap();
+    p.send_line("c").unwrap();
+    p.exp_string("result: forward, dst.input = ip_forward")
+        .unwrap();
+    p.exp_eof().unwrap();
 }

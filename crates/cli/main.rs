@@ -355,15 +355,16 @@ fn route_get(a: &RouteGetArgs) -> Result<ExitCode, Failure> {
                 let dev = |i: Option<fwdsim_kernel::netns::IfIndex>| {
                     i.map_or("none".to_string(), |i| ns.dev_name(i).to_string())
                 };
-                let show = |_: usize| {
+                let show = |i: usize| {
                     format!(
-                        "  skb (inet_rtm_getroute's packet): dev {}, saddr {}, daddr {}, tos 0x{:02x}, protocol {}, mark {}\n",
+                        "  skb (inet_rtm_getroute's packet): dev {}, saddr {}, daddr {}, tos 0x{:02x}, protocol {}, mark {}\n{}",
                         dev(req.iif),
                         req.src,
                         req.dst,
                         req.tos,
                         req.ip_proto,
-                        req.mark
+                        req.mark,
+                        step::dst_lines(&step::walk_state(&ns, steps, i))
                     )
                 };
                 if !run_steps(&lines, &result, &show)? {
@@ -657,16 +658,7 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
             }
             if a.step {
                 let lines: Vec<String> = text.lines().map(str::to_string).collect();
-                let skb = format!(
-                    "  skb (as received): dev {}, len {}, protocol 0x{:04x}\n",
-                    ns.dev_name(dev),
-                    frame.len().saturating_sub(14),
-                    frame
-                        .get(12..14)
-                        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
-                );
-                let headers = step::frame_headers(&frame);
-                let show = |_: usize| format!("{headers}{skb}");
+                let show = |i: usize| step::skb_at(&ns, &frame, dev, &rec.steps, i);
                 run_steps(&lines, &result, &show)?;
             } else {
                 print!("{text}");

@@ -151,6 +151,152 @@ pub fn frame_headers(frame: &[u8]) -> String {
     s
 }
 
+/// What the walk has set by a step, read off the steps up to it.
+pub struct WalkState {
+    /// `skb->pkt_type` as `eth_type_trans` set it before `ip_rcv`.
+    pub pkt_type: Option<&'static str>,
+    /// `tot_len` once `ip_rcv_core` has trimmed the skb to it.
+    pub tot_len: Option<u16>,
+    /// The TTL and checksum `ip_decrease_ttl` wrote.
+    pub ttl_csum: Option<(u8, u16)>,
+    /// The dst the skb holds, as the trace words it.
+    pub dst: Option<String>,
+    /// The drop reason set.
+    pub drop: Option<&'static str>,
+    /// The device the packet was handed to, and the next hop's MAC.
+    pub out: Option<(fwdsim_kernel::netns::IfIndex, Option<[u8; 6]>)>,
+}
+
+/// The state after step `i` (0-based) of `steps`.
+pub fn walk_state(
+    ns: &fwdsim_kernel::Netns,
+    steps: &[fwdsim_kernel::trace::Step],
+    i: usize,
+) -> WalkState {
+    use fwdsim_kernel::trace::Check;
+    let mut w = WalkState {
+        pkt_type: None,
+        tot_len: None,
+        ttl_csum: None,
+        dst: None,
+        drop: None,
+        out: None,
+    };
+    // eth_type_trans set pkt_type before ip_rcv; ip_rcv_core's step shows it.
+    w.pkt_type = steps.iter().find_map(|st| match st.check {
+        Check::PktType {
+            host,
+            broadcast,
+            multicast,
+        } => Some(if host {
+            "PACKET_HOST"
+        } else if broadcast {
+            "PACKET_BROADCAST"
+        } else if multicast {
+            "PACKET_MULTICAST"
+        } else {
+            "PACKET_OTHERHOST"
+        }),
+        _ => None,
+    });
+    let mut neigh_mac = None;
+    for st in steps.iter().take(i + 1) {
+        match st.check {
+            Check::IpHeader { tot_len, .. } => w.tot_len = Some(tot_len),
+            Check::DecreaseTtl {
+                old_ttl, new_csum, ..
+            } => w.ttl_csum = Some((old_ttl.wrapping_sub(1), new_csum)),
+            Check::DstMade {
+                input,
+                output,
+                rt_type,
+                dev,
+                error,
+            } => {
+                let mut d = format!(
+                    "rtable {} dev {}, dst.input = {}, dst.output = {}",
+                    rt_type.kernel_name().unwrap_or("?"),
+                    ns.dev_name(dev),
+                    input.name(),
+                    output.name()
+                );
+                if error.0 != 0 {
+                    d += &format!(", dst.error = {error}");
+                }
+                w.dst = Some(d);
+            }
+            Check::Neigh {
+                mac,
+                resolved: true,
+                ..
+            } => neigh_mac = Some(mac),
+            Check::OutputDev { dev } => w.out = Some((dev, neigh_mac)),
+            Check::Drop { reason } => w.drop = Some(reason.name()),
+            _ => {}
+        }
+    }
+    w
+}
+
+/// The dst and drop reason lines of `s` at a step.
+pub fn dst_lines(w: &WalkState) -> String {
+    format!(
+        "  skb dst: {}\n  skb drop_reason: {}\n",
+        w.dst.as_deref().unwrap_or("none"),
+        w.drop
+            .map_or("none".to_string(), |r| format!("SKB_DROP_REASON_{r}"))
+    )
+}
+
+/// What `s` shows at step `i` (0-based) of a packet's walk: the frame with
+/// the TTL, checksum and MAC rewrites made so far, and the skb fields the
+/// kernel has set by then (`pkt_type`, the trimmed `len`, the dst and its
+/// function pointers, the drop reason, the output device).
+pub fn skb_at(
+    ns: &fwdsim_kernel::Netns,
+    frame: &[u8],
+    dev: fwdsim_kernel::netns::IfIndex,
+    steps: &[fwdsim_kernel::trace::Step],
+    i: usize,
+) -> String {
+    let w = walk_state(ns, steps, i);
+    let mut f = frame.to_vec();
+    let mut len = frame.len().saturating_sub(14);
+    if let Some(t) = w.tot_len
+        && (t as usize) <= len
+    {
+        len = t as usize;
+    }
+    if let Some((ttl, csum)) = w.ttl_csum
+        && f.len() >= 26
+    {
+        f[22] = ttl;
+        f[24..26].copy_from_slice(&csum.to_be_bytes());
+    }
+    if let Some((o, Some(mac))) = w.out
+        && f.len() >= 14
+    {
+        f[0..6].copy_from_slice(&mac);
+        let src = ns.dev(o).map(|d| d.dev_addr).unwrap_or([0; 6]);
+        f[6..12].copy_from_slice(&src);
+    }
+    let mut s = frame_headers(&f);
+    s += &format!(
+        "  skb (after step {}): dev {}, pkt_type {}, len {len}, protocol 0x{:04x}\n",
+        i + 1,
+        ns.dev_name(dev),
+        w.pkt_type.unwrap_or("not shown by this walk"),
+        frame
+            .get(12..14)
+            .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
+    );
+    s += &dst_lines(&w);
+    if let Some((o, _)) = w.out {
+        s += &format!("  handed to {} for transmission\n", ns.dev_name(o));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
