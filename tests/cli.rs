@@ -406,6 +406,38 @@ fn explain_names_the_cause_and_the_changes_that_help() {
 }
 
 #[test]
+fn explain_proposes_a_default_route_when_nothing_matched() {
+    let o = fwdsim(&[
+        "explain",
+        "8.8.8.8",
+        "from",
+        "172.17.0.2",
+        "iif",
+        "docker0",
+        "--host",
+        "crates/host/tests/data/no-default-route.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let note = |d: &str| {
+        format!(
+            "; note that 172.17.0.2 is a private address: without SNAT (masquerade) on {d} its replies cannot come back"
+        )
+    };
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "8.8.8.8 from 172.17.0.2 iif docker0: ENETUNREACH (Network is unreachable); a packet is dropped with SKB_DROP_REASON_IP_INNOROUTES\n\
+             decided by ip_route_input_slow: fib_lookup = -ENETUNREACH (Network is unreachable)\n\
+             what would change it:\n  \
+             with ip route add default via 10.0.2.2 dev eth0: 8.8.8.8 from 172.17.0.2 via 10.0.2.2 dev eth0 (forwarded){}\n  \
+             with ip route add default dev eth1: 8.8.8.8 from 172.17.0.2 dev eth1 (forwarded){}\n",
+            note("eth0"),
+            note("eth1")
+        )
+    );
+}
+
+#[test]
 fn doctor_puts_ip_forward_first_on_the_docker_host() {
     let o = fwdsim(&["doctor", "--host", OFF]);
     assert_eq!(o.status.code(), Some(0));

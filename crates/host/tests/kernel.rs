@@ -174,6 +174,24 @@ fn build(lab: &Lab, text: &str) -> Result<(), String> {
     for r in arr(host.get("rules")) {
         lab.ip(&format!("rule add {r}"))?;
     }
+    let neighs = host
+        .get("neigh")
+        .and_then(|v| v.as_array())
+        .cloned()
+        .unwrap_or_default();
+    for n in &neighs {
+        let f = |k: &str| n.get(k).and_then(|v| v.as_str()).unwrap_or("");
+        lab.ip(&format!(
+            "neigh replace {} lladdr {} dev {} nud {}",
+            f("address"),
+            f("lladdr"),
+            f("dev"),
+            match f("state") {
+                "" => "permanent",
+                s => s,
+            }
+        ))?;
+    }
     Ok(())
 }
 
@@ -663,6 +681,12 @@ fn explain_route_and_rule_counterfactuals_match_the_kernel() {
             "203.0.113.9",
             "10.0.1.2",
             "eth0",
+        ),
+        (
+            "tests/data/no-default-route.toml",
+            "8.8.8.8",
+            "172.17.0.2",
+            "docker0",
         ),
     ];
     let mut problems = Vec::new();

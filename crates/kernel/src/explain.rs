@@ -192,7 +192,11 @@ pub fn explain(ns: &Netns, req: &RouteGetRequest) -> Explanation {
     }
     if answer.is_err() {
         let base = outcome_key(&answer);
-        for (change, alt) in structural_changes(ns, req.dst, &rec.steps) {
+        let mut changes = structural_changes(ns, req.dst, &rec.steps);
+        if matches!(&answer, Err(e) if e.errno == crate::uapi::Errno::ENETUNREACH) {
+            changes.extend(default_routes(ns, req.iif));
+        }
+        for (change, alt) in changes {
             let mut alt = alt;
             let mut buf = [0u8; 28];
             let a = inet_rtm_getroute(&mut alt, req, &mut buf, &mut NoTrace);
@@ -286,6 +290,53 @@ fn structural_changes(ns: &Netns, daddr: Ipv4Addr, steps: &[Step]) -> Vec<(Strin
             }
             _ => {}
         }
+    }
+    out
+}
+
+/// Copies of the host with a default route in the main table through each
+/// other device that is up and has an address: via a neighbour of that
+/// device on its subnet when the host knows one (likely the router), else
+/// on-link. `ip_route_input_slow` fails with `ENETUNREACH` only when no
+/// route matched, so one of these is what an operator would add.
+fn default_routes(ns: &Netns, iif: Option<IfIndex>) -> Vec<(String, Netns)> {
+    use crate::netns::{NexthopSpec, RouteSpec};
+    use crate::uapi::RtnhFlags;
+    let mut out = Vec::new();
+    for d in &ns.devices {
+        if !d.is_up() || d.is_loopback() || Some(d.ifindex) == iif {
+            continue;
+        }
+        if ns.in_dev(d.ifindex).is_none_or(|i| i.ifa_list.is_empty()) {
+            continue;
+        }
+        let gw = ns
+            .neigh
+            .iter()
+            .find(|n| {
+                n.dev == d.ifindex
+                    && n.state.is_valid()
+                    && ns.subnet_of(d.ifindex, n.ip)
+                    && ns.inet_lookup_ifaddr(n.ip).is_none()
+            })
+            .map(|n| n.ip);
+        let mut spec = RouteSpec::new(RouteType::RTN_UNICAST, Ipv4Addr::UNSPECIFIED, 0);
+        spec.nexthops = vec![NexthopSpec {
+            gw,
+            dev: Some(d.ifindex),
+            weight: 1,
+            flags: RtnhFlags(0),
+        }];
+        let mut alt = ns.clone();
+        if alt.fib_table_insert(&spec, false).is_err() {
+            continue;
+        }
+        alt.rt_cache_flush();
+        let change = match gw {
+            Some(g) => format!("ip route add default via {g} dev {}", d.name),
+            None => format!("ip route add default dev {}", d.name),
+        };
+        out.push((change, alt));
     }
     out
 }
