@@ -290,12 +290,40 @@ fn the_text_summary_groups_drops_by_cause_and_explains_each_once() {
     ]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains(
-        "  1 packet (first: packet 1), SKB_DROP_REASON_PKT_TOO_BIG\n    decided by ip_forward: len 1400, mtu 1280, DF 1\n    what would change it:\n      with `ip link set eth0 mtu 1400` (and as much on the path beyond): forwarded\n"
+        "  1 packet (first: packet 1), SKB_DROP_REASON_PKT_TOO_BIG\n    decided by ip_forward: len 1400, mtu 1280, DF 1\n    what would change it:\n      with `ip link set eth0 mtu 1400` (and as much on the path beyond): forwarded via 10.0.2.2 dev eth0\n"
     ), "{out}");
     let o = fwdsim(&["replay", "fixtures/pcaps/malformed.pcapng", "--host", ON]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains(
         "  1 packet (first: packet 2), SKB_DROP_REASON_IP_INHDR\n    decided by ip_rcv_core: skb->len 36, version 6, ihl 5: not an IPv4 header"
+    ), "{out}");
+    assert!(out.contains(
+        "  1 packet (first: packet 1), SKB_DROP_REASON_IP_CSUM\n    decided by ip_rcv_core: version 4, ihl 5, tot_len 36, skb->len 36, checksum bad\n    no setting of this host changes it: the packet was malformed when it arrived (corrupted on the way, or built wrong by its sender)\n"
+    ), "{out}");
+    assert!(out.contains(
+        "  1 packet (first: packet 6), SKB_DROP_REASON_OTHERHOST\n    decided by ip_rcv_core: skb->pkt_type = PACKET_OTHERHOST -> out\n    no setting of this host changes it: the frame is addressed to 02:00:00:00:99:99 and docker0 is 02:42:ac:11:00:01; such a frame reaches IP only when the device is promiscuous, and ip_rcv drops it there\n"
+    ), "{out}");
+    // A datagram (the second fragment completes it) to a port nobody serves:
+    // the walk is repeated with the reassembly queue as it was.
+    let o = fwdsim(&["replay", "fixtures/pcaps/fragments.pcapng", "--host", ON]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(
+        "  1 packet (first: packet 2), SKB_DROP_REASON_NO_SOCKET\n    decided by udp_rcv: udp socket for 172.17.0.1:9999 = none\n    what would change it:\n      with a udp socket bound on 172.17.0.1:9999 (a program serving that port; `[[socket]]` in a host file): delivered to this host\n"
+    ), "{out}");
+    // A gateway that never answers ARP.
+    let dir = tempfile::tempdir().unwrap();
+    let host = dir.path().join("no-neigh.toml");
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(ON)).unwrap();
+    std::fs::write(&host, &text[..text.find("[[neigh]]").unwrap()]).unwrap();
+    let o = fwdsim(&[
+        "replay",
+        "fixtures/pcaps/docker.pcapng",
+        "--host",
+        host.to_str().unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(
+        "  3 packets (first: packet 1), SKB_DROP_REASON_NEIGH_FAILED\n    decided by ip_output: neigh: 10.0.2.2 unresolved, ARP request sent\n    10.0.2.2 did not answer ARP on eth0: the host has no valid neighbour entry for it, so the kernel queued the packet, sent ARP requests (mcast_solicit, one a second) and gave up, answering ICMP host unreachable\n    what would change it:\n      with `ip neigh replace 10.0.2.2 lladdr 02:00:00:00:00:01 dev eth0` (or 10.0.2.2 answering ARP; check that it is up and on that link): forwarded via 10.0.2.2 dev eth0\n"
     ), "{out}");
     // JSON Lines keep their contract: no causes there.
     let o = fwdsim(&[

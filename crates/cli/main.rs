@@ -516,9 +516,19 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
             orig.clear();
             orig.extend_from_slice(&buf);
         }
+        // A fragment's walk depends on the reassembly queues before it: keep
+        // them so that its drop can be walked again as it happened.
+        let pre_frags = (causes.is_some() && is_fragment(&buf)).then(|| ns.frags.clone());
         let o = netif_receive_skb(&mut ns, &mut buf, dev, &mut NoTrace);
         if let (Some(c), Some(r)) = (causes.as_mut(), o.drop_reason) {
-            c.add(&ns, &orig, index, dev, flow, r.name());
+            match pre_frags {
+                Some(f) => {
+                    let mut before = ns.clone();
+                    before.frags = f;
+                    c.add(&before, &orig, index, dev, flow, r.name());
+                }
+                None => c.add(&ns, &orig, index, dev, flow, r.name()),
+            }
         }
         let iif = ns.dev_name(dev).to_string();
         if a.json {
@@ -931,26 +941,191 @@ fn later_cause(
         if let Some(d) = alt.dev_mut(out_dev) {
             d.mtu = len;
             alt.rt_cache_flush();
-            let mut buf = frame.to_vec();
-            let o2 =
-                fwdsim_kernel::core::dev::netif_receive_skb(&mut alt, &mut buf, dev, &mut NoTrace);
             let name = now.dev_name(out_dev);
             return Some(vec![
                 line,
                 "what would change it:".into(),
                 format!(
                     "  with `ip link set {name} mtu {len}` (and as much on the path beyond): {}",
-                    match o2.drop_reason {
-                        None if o2.verdict.word() == "forward" => "forwarded".to_string(),
-                        None => o2.verdict.word().to_string(),
-                        Some(r) => format!("still dropped, SKB_DROP_REASON_{}", r.name()),
-                    }
+                    rerun(&mut alt, frame, dev)
                 ),
                 "  or the sender sends smaller packets (path MTU discovery reads the ICMP 3/4 this host sends)".into(),
             ]);
         }
     }
-    Some(vec![line])
+    let mut lines = vec![line];
+    lines.extend(later_changes(now, frame, dev, &o, &rec.steps, reason));
+    Some(lines)
+}
+
+/// What a frame's walk gives on a modified copy of the host, in words.
+fn rerun(alt: &mut Netns, frame: &[u8], dev: fwdsim_kernel::netns::IfIndex) -> String {
+    let mut buf = frame.to_vec();
+    let o = fwdsim_kernel::core::dev::netif_receive_skb(alt, &mut buf, dev, &mut NoTrace);
+    match (o.drop_reason, o.verdict) {
+        (Some(r), _) => format!("still dropped, SKB_DROP_REASON_{}", r.name()),
+        (None, fwdsim_kernel::core::dev::Verdict::Forward) => match o.route {
+            Some(rt) if rt.rt_uses_gateway => format!(
+                "forwarded via {} dev {}",
+                rt.rt_gw4,
+                alt.dev_name(rt.dst.dev)
+            ),
+            Some(rt) => format!("forwarded dev {}", alt.dev_name(rt.dst.dev)),
+            None => "forwarded".into(),
+        },
+        (None, v) => match v.word() {
+            "local" => "delivered to this host".into(),
+            w => w.into(),
+        },
+    }
+}
+
+/// The changes of the host that would save a packet dropped after its
+/// route decision, each re-run on a copy; or, where no setting of the host
+/// decides, a line that says so and what did.
+fn later_changes(
+    now: &Netns,
+    frame: &[u8],
+    dev: fwdsim_kernel::netns::IfIndex,
+    o: &fwdsim_kernel::core::dev::RxOutcome,
+    steps: &[fwdsim_kernel::trace::Step],
+    reason: &str,
+) -> Vec<String> {
+    use fwdsim_kernel::trace::Check;
+    let mut out = Vec::new();
+    let mut changes: Vec<(String, Netns)> = Vec::new();
+    match reason {
+        "NO_SOCKET" => {
+            if let Some((protocol, daddr, dport)) = steps.iter().find_map(|s| match s.check {
+                Check::SocketLookup {
+                    protocol,
+                    daddr,
+                    dport,
+                    found: false,
+                } => Some((protocol, daddr, dport)),
+                _ => None,
+            }) {
+                let (word, how) = if protocol == 6 {
+                    ("tcp", "listening")
+                } else {
+                    ("udp", "bound")
+                };
+                let mut alt = now.clone();
+                alt.sockets.push(fwdsim_kernel::netns::Socket {
+                    protocol,
+                    addr: daddr,
+                    port: dport,
+                });
+                changes.push((
+                    format!(
+                        "a {word} socket {how} on {daddr}:{dport} (a program serving that port; `[[socket]]` in a host file)"
+                    ),
+                    alt,
+                ));
+            }
+        }
+        "NEIGH_FAILED" => {
+            let hop = steps.iter().find_map(|s| match s.check {
+                Check::Neigh {
+                    ip,
+                    resolved: false,
+                    ..
+                } => Some(ip),
+                _ => None,
+            });
+            if let (Some(ip), Some(rt)) = (hop, o.route) {
+                let name = now.dev_name(rt.dst.dev).to_string();
+                out.push(format!(
+                    "{ip} did not answer ARP on {name}: the host has no valid neighbour entry for it, so the kernel queued the packet, sent ARP requests (mcast_solicit, one a second) and gave up, answering ICMP host unreachable"
+                ));
+                let mut alt = now.clone();
+                let mac = [0x02, 0, 0, 0, 0, 0x01];
+                alt.neigh.retain(|n| !(n.dev == rt.dst.dev && n.ip == ip));
+                alt.neigh.push(fwdsim_kernel::core::neighbour::Neighbour::new(
+                    rt.dst.dev,
+                    ip,
+                    Some(mac),
+                    fwdsim_kernel::core::neighbour::NudState::NUD_PERMANENT,
+                ));
+                changes.push((
+                    format!(
+                        "`ip neigh replace {ip} lladdr 02:00:00:00:00:01 dev {name}` (or {ip} answering ARP; check that it is up and on that link)"
+                    ),
+                    alt,
+                ));
+            }
+        }
+        "IP_CSUM" | "PKT_TOO_SMALL" | "UDP_CSUM" | "TCP_CSUM" | "ICMP_CSUM" | "IP_INHDR" => {
+            out.push(
+                "no setting of this host changes it: the packet was malformed when it arrived (corrupted on the way, or built wrong by its sender)"
+                    .into(),
+            );
+        }
+        "OTHERHOST" => {
+            let mac = |m: &[u8]| {
+                m.iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(":")
+            };
+            out.push(format!(
+                "no setting of this host changes it: the frame is addressed to {} and {} is {}; such a frame reaches IP only when the device is promiscuous, and ip_rcv drops it there",
+                mac(frame.get(0..6).unwrap_or(&[])),
+                now.dev_name(dev),
+                now.dev(dev).map_or(String::new(), |d| mac(&d.dev_addr))
+            ));
+        }
+        "IP_NOPROTO" => out.push(format!(
+            "no setting of this host changes it: no handler is registered for IP protocol {}; the sender gets ICMP protocol unreachable",
+            frame.get(23).copied().unwrap_or(0)
+        )),
+        _ => {}
+    }
+    // Per-device switches that drop a routed packet on their own.
+    let name = now.dev_name(dev).to_string();
+    for (keys, v) in [
+        (
+            vec![
+                "net.ipv4.conf.all.accept_source_route".to_string(),
+                format!("net.ipv4.conf.{name}.accept_source_route"),
+            ],
+            1,
+        ),
+        (
+            vec![format!("net.ipv4.conf.{name}.drop_unicast_in_l2_multicast")],
+            0,
+        ),
+    ] {
+        if keys.iter().all(|k| now.sysctl_get(k).ok() == Some(v)) {
+            continue;
+        }
+        let mut alt = now.clone();
+        if keys.iter().all(|k| alt.sysctl_write(k, v).is_ok()) {
+            let words: Vec<String> = keys.iter().map(|k| format!("{k} = {v}")).collect();
+            changes.push((words.join(" and "), alt));
+        }
+    }
+    let mut helped = Vec::new();
+    for (change, mut alt) in changes {
+        let r = rerun(&mut alt, frame, dev);
+        if r != format!("still dropped, SKB_DROP_REASON_{reason}") {
+            helped.push(format!("  with {change}: {r}"));
+        }
+    }
+    if !helped.is_empty() {
+        out.push("what would change it:".into());
+        out.extend(helped);
+    }
+    out
+}
+
+/// Whether an Ethernet frame carries an IPv4 fragment (MF set or a
+/// non-zero offset).
+fn is_fragment(frame: &[u8]) -> bool {
+    frame.get(12..14) == Some(&[0x08, 0x00][..])
+        && frame
+            .get(20..22)
+            .is_some_and(|b| u16::from_be_bytes([b[0], b[1]]) & 0x3fff != 0)
 }
 
 /// The IPv4 source, destination and TOS of an Ethernet frame.

@@ -236,6 +236,10 @@ kernel_fns! {
     __mkroute_output => "net/ipv4/route.c",
     /// `icmp_send`
     icmp_send => "net/ipv4/icmp.c",
+    /// `udp_rcv` (`__udp4_lib_rcv`)
+    udp_rcv => "net/ipv4/udp.c",
+    /// `tcp_v4_rcv`
+    tcp_v4_rcv => "net/ipv4/tcp_ipv4.c",
 }
 
 /// The outcome of a FIB lookup as a trace records it.
@@ -432,6 +436,18 @@ pub enum Check {
     },
     /// An ICMP message sent.
     IcmpSent { icmp_type: u8, code: u8 },
+    /// The socket lookup of a local datagram or segment
+    /// (`__udp4_lib_lookup_skb`, `__inet_lookup_skb`).
+    SocketLookup {
+        /// 6 (TCP) or 17 (UDP).
+        protocol: u8,
+        /// The destination address.
+        daddr: Ipv4Addr,
+        /// The destination port.
+        dport: u16,
+        /// Whether a socket took it.
+        found: bool,
+    },
     /// The output route's device.
     OutputDev { dev: IfIndex },
 }

@@ -308,6 +308,20 @@ pub fn describe(ns: &Netns, c: &Check) -> String {
             }
         }
         Check::IcmpSent { icmp_type, code } => format!("ICMP {icmp_type}/{code} sent"),
+        Check::SocketLookup {
+            protocol,
+            daddr,
+            dport,
+            found,
+        } => format!(
+            "{} socket for {daddr}:{dport} = {}",
+            if protocol == 6 {
+                "tcp listening"
+            } else {
+                "udp"
+            },
+            if found { "found" } else { "none" }
+        ),
         Check::OutputDev { dev } => format!("output device {}", ns.dev_name(dev)),
     }
 }

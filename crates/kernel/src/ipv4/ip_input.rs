@@ -617,8 +617,18 @@ pub fn ip_protocol_deliver_rcu<T: Tracer>(
             skb.delivered = true;
             NetRx::Success
         }
-        IPPROTO_UDP => udp_rcv(ns, skb, t),
-        IPPROTO_TCP => tcp_v4_rcv(ns, skb, t),
+        IPPROTO_UDP => {
+            t.enter(KernelFn::udp_rcv);
+            let r = udp_rcv(ns, skb, t);
+            t.leave();
+            r
+        }
+        IPPROTO_TCP => {
+            t.enter(KernelFn::tcp_v4_rcv);
+            let r = tcp_v4_rcv(ns, skb, t);
+            t.leave();
+            r
+        }
         _ => {
             ns.mib.ip.InUnknownProtos += 1;
             icmp_send(ns, skb, ICMP_DEST_UNREACH, 2, 0, t);
@@ -870,17 +880,12 @@ fn udp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx 
     let len = transport(skb).len();
     if len < 8 || (u16::from_be_bytes([transport(skb)[4], transport(skb)[5]]) as usize) > len {
         ns.mib.udp.InErrors += 1;
-        return drop(
-            skb,
-            KernelFn::ip_local_deliver,
-            SkbDropReason::PKT_TOO_SMALL,
-            t,
-        );
+        return drop(skb, KernelFn::udp_rcv, SkbDropReason::PKT_TOO_SMALL, t);
     }
     if !l4_csum_ok(skb, IPPROTO_UDP) {
         ns.mib.udp.InCsumErrors += 1;
         ns.mib.udp.InErrors += 1;
-        return drop(skb, KernelFn::ip_local_deliver, SkbDropReason::UDP_CSUM, t);
+        return drop(skb, KernelFn::udp_rcv, SkbDropReason::UDP_CSUM, t);
     }
     let rt = skb.dst.expect("routed");
     let (daddr, dport) = {
@@ -891,23 +896,31 @@ fn udp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx 
             u16::from_be_bytes([th[2], th[3]]),
         )
     };
-    if ns.socket_lookup(IPPROTO_UDP, daddr, dport).is_some() {
+    let found = ns.socket_lookup(IPPROTO_UDP, daddr, dport).is_some();
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::udp_rcv,
+            Check::SocketLookup {
+                protocol: IPPROTO_UDP,
+                daddr,
+                dport,
+                found,
+            },
+            Branch::Next,
+        ));
+    }
+    if found {
         ns.mib.udp.InDatagrams += 1;
         skb.delivered = true;
         return NetRx::Success;
     }
     if rt.rt_flags.0 & (RtcFlags::RTCF_BROADCAST.0 | RtcFlags::RTCF_MULTICAST.0) != 0 {
         // __udp4_lib_mcast_deliver: no socket joined, the datagram is freed.
-        return drop(
-            skb,
-            KernelFn::ip_local_deliver,
-            SkbDropReason::NOT_SPECIFIED,
-            t,
-        );
+        return drop(skb, KernelFn::udp_rcv, SkbDropReason::NOT_SPECIFIED, t);
     }
     ns.mib.udp.NoPorts += 1;
     icmp_send(ns, skb, ICMP_DEST_UNREACH, 3, 0, t);
-    drop(skb, KernelFn::ip_local_deliver, SkbDropReason::NO_SOCKET, t)
+    drop(skb, KernelFn::udp_rcv, SkbDropReason::NO_SOCKET, t)
 }
 
 /// Kernel: `tcp_v4_rcv` with no listening socket: a segment without RST is
@@ -915,26 +928,16 @@ fn udp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx 
 fn tcp_v4_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
     let th = transport(skb);
     if th.len() < 20 {
-        return drop(
-            skb,
-            KernelFn::ip_local_deliver,
-            SkbDropReason::PKT_TOO_SMALL,
-            t,
-        );
+        return drop(skb, KernelFn::tcp_v4_rcv, SkbDropReason::PKT_TOO_SMALL, t);
     }
     if skb.pkt_type != PacketType::Host {
-        return drop(
-            skb,
-            KernelFn::ip_local_deliver,
-            SkbDropReason::NOT_SPECIFIED,
-            t,
-        );
+        return drop(skb, KernelFn::tcp_v4_rcv, SkbDropReason::NOT_SPECIFIED, t);
     }
     ns.mib.tcp.InSegs += 1;
     if !l4_csum_ok(skb, IPPROTO_TCP) {
         ns.mib.tcp.InCsumErrors += 1;
         ns.mib.tcp.InErrs += 1;
-        return drop(skb, KernelFn::ip_local_deliver, SkbDropReason::TCP_CSUM, t);
+        return drop(skb, KernelFn::tcp_v4_rcv, SkbDropReason::TCP_CSUM, t);
     }
     let th = transport(skb);
     let flags = th[13];
@@ -942,7 +945,20 @@ fn tcp_v4_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> Net
     let dport = u16::from_be_bytes([th[2], th[3]]);
     let nh = skb.network_header as usize;
     let daddr = Iphdr(&skb.data[nh..]).daddr();
-    if ns.socket_lookup(IPPROTO_TCP, daddr, dport).is_some() {
+    let found = ns.socket_lookup(IPPROTO_TCP, daddr, dport).is_some();
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::tcp_v4_rcv,
+            Check::SocketLookup {
+                protocol: IPPROTO_TCP,
+                daddr,
+                dport,
+                found,
+            },
+            Branch::Next,
+        ));
+    }
+    if found {
         // A listener takes it (its SYN-ACK, with a random initial sequence
         // number, is not modelled).
         skb.delivered = true;
@@ -954,7 +970,7 @@ fn tcp_v4_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> Net
         ns.mib.tcp.OutSegs += 1;
         ns.mib.tcp.OutRsts += 1;
     }
-    drop(skb, KernelFn::ip_local_deliver, SkbDropReason::NO_SOCKET, t)
+    drop(skb, KernelFn::tcp_v4_rcv, SkbDropReason::NO_SOCKET, t)
 }
 
 fn tcp_v4_send_reset<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) {
