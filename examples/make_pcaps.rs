@@ -159,4 +159,15 @@ fn main() {
             (5, other),
         ],
     );
+    // A ping to the host that asks, with a loose source route, to be sent
+    // on to 8.8.8.8 (LSRR, pointer 4, then a NOP to pad the header to 28
+    // bytes); accept_source_route is off by default (conf.all = 0).
+    let mut lsrr = ping(CONTAINER, [172, 17, 0, 1], 64, 1, 8);
+    let opts = [0x83, 7, 4, 8, 8, 8, 8, 1];
+    lsrr.splice(34..34, opts);
+    lsrr[14] = 0x47;
+    let tot = u16::from_be_bytes([lsrr[16], lsrr[17]]) + opts.len() as u16;
+    lsrr[16..18].copy_from_slice(&tot.to_be_bytes());
+    fix_csum(&mut lsrr);
+    write("source-route.pcapng", &[(0, lsrr)]);
 }

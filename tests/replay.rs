@@ -310,6 +310,12 @@ fn the_text_summary_groups_drops_by_cause_and_explains_each_once() {
     assert!(out.contains(
         "  1 packet (first: packet 2), SKB_DROP_REASON_NO_SOCKET\n    decided by udp_rcv: udp socket for 172.17.0.1:9999 = none\n    what would change it:\n      with a udp socket bound on 172.17.0.1:9999 (a program serving that port; `[[socket]]` in a host file): delivered to this host\n"
     ), "{out}");
+    // A source route, refused while conf.all.accept_source_route = 0.
+    let o = fwdsim(&["replay", "fixtures/pcaps/source-route.pcapng", "--host", ON]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(
+        "  1 packet (first: packet 1), SKB_DROP_REASON_NOT_SPECIFIED\n    decided by ip_rcv_options: source route option, IN_DEV_SOURCE_ROUTE(docker0) = 0 (net.ipv4.conf.all.accept_source_route = 0 AND net.ipv4.conf.docker0.accept_source_route = 1) -> out\n    what would change it:\n      with net.ipv4.conf.all.accept_source_route = 1: forwarded via 10.0.2.2 dev eth0\n"
+    ), "{out}");
     // A gateway that never answers ARP.
     let dir = tempfile::tempdir().unwrap();
     let host = dir.path().join("no-neigh.toml");

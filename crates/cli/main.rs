@@ -1099,6 +1099,10 @@ fn later_changes(
         if keys.iter().all(|k| now.sysctl_get(k).ok() == Some(v)) {
             continue;
         }
+        let keys: Vec<&String> = keys
+            .iter()
+            .filter(|k| now.sysctl_get(k).ok() != Some(v))
+            .collect();
         let mut alt = now.clone();
         if keys.iter().all(|k| alt.sysctl_write(k, v).is_ok()) {
             let words: Vec<String> = keys.iter().map(|k| format!("{k} = {v}")).collect();

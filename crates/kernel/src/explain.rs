@@ -141,8 +141,16 @@ pub fn drop_condition(steps: &[Step]) -> Option<Step> {
         .rev()
         .take_while(|s| !(s.func == func && s.check == Check::Enter))
         .copied()
-        .find(|s| s.func == func && is_condition(&s.check))
+        .find(|s| (s.func == func || decides_for(s.func, func)) && is_condition(&s.check))
         .or(Some(steps[end]))
+}
+
+/// Whether a check of `callee` can decide a drop counted by `caller`: the
+/// options are parsed in `ip_rcv_options`, and a refusal is dropped at
+/// `ip_rcv_finish_core`'s drop label.
+fn decides_for(callee: crate::trace::KernelFn, caller: crate::trace::KernelFn) -> bool {
+    use crate::trace::KernelFn;
+    callee == KernelFn::ip_rcv_options && caller == KernelFn::ip_rcv_finish_core
 }
 
 /// Explains `req` on `ns`: the answer, the deciding step and the changes

@@ -236,6 +236,8 @@ kernel_fns! {
     __mkroute_output => "net/ipv4/route.c",
     /// `icmp_send`
     icmp_send => "net/ipv4/icmp.c",
+    /// `ip_rcv_options`
+    ip_rcv_options => "net/ipv4/ip_input.c",
     /// `udp_rcv` (`__udp4_lib_rcv`)
     udp_rcv => "net/ipv4/udp.c",
     /// `tcp_v4_rcv`
@@ -350,6 +352,8 @@ pub enum Check {
     InDevForward { dev: IfIndex, value: bool },
     /// `IN_DEV_BFORWARD(in_dev)`.
     InDevBforward { dev: IfIndex, value: bool },
+    /// `IN_DEV_SOURCE_ROUTE(in_dev)` for a packet with a source route option.
+    InDevSourceRoute { dev: IfIndex, value: bool },
     /// `res->type` of the lookup.
     ResType { rt_type: RouteType },
     /// `skb->protocol` is IPv4.

@@ -169,6 +169,13 @@ pub fn describe(ns: &Netns, c: &Check) -> String {
             conf_all(ns, DevconfKey::BC_FORWARDING),
             conf(ns, dev, DevconfKey::BC_FORWARDING)
         ),
+        Check::InDevSourceRoute { dev, value } => format!(
+            "source route option, IN_DEV_SOURCE_ROUTE({}) = {} ({} AND {})",
+            ns.dev_name(dev),
+            b(value),
+            conf_all(ns, DevconfKey::ACCEPT_SOURCE_ROUTE),
+            conf(ns, dev, DevconfKey::ACCEPT_SOURCE_ROUTE)
+        ),
         Check::ResType { rt_type } => {
             format!("res->type = {}", rt_type.kernel_name().unwrap_or("?"))
         }

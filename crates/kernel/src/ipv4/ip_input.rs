@@ -324,6 +324,16 @@ pub fn ip_rcv_options<T: Tracer>(
         let ok = ns
             .in_dev(skb.dev)
             .is_some_and(|i| ns.in_dev_source_route(i));
+        if T::ENABLED {
+            t.step(Step::new(
+                KernelFn::ip_rcv_options,
+                Check::InDevSourceRoute {
+                    dev: skb.dev,
+                    value: ok,
+                },
+                if ok { Branch::Next } else { Branch::out },
+            ));
+        }
         if !ok {
             return Err(SkbDropReason::NOT_SPECIFIED);
         }
