@@ -329,7 +329,7 @@ fn the_text_summary_groups_drops_by_cause_and_explains_each_once() {
     ]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains(
-        "  3 packets (first: packet 1), SKB_DROP_REASON_NEIGH_FAILED\n    decided by ip_output: neigh: 10.0.2.2 unresolved, ARP request sent\n    10.0.2.2 did not answer ARP on eth0: the host has no valid neighbour entry for it, so the kernel queued the packet, sent ARP requests (mcast_solicit, one a second) and gave up, answering ICMP host unreachable\n    what would change it:\n      with `ip neigh replace 10.0.2.2 lladdr 02:00:00:00:00:01 dev eth0` (or 10.0.2.2 answering ARP; check that it is up and on that link): forwarded via 10.0.2.2 dev eth0\n"
+        "  3 packets (first: packet 1), SKB_DROP_REASON_NEIGH_FAILED\n    decided by neigh_timer_handler: 10.0.2.2 (+3000 ms): probes 6 >= 6, no answer -> NUD_FAILED -> out\n    10.0.2.2 did not answer ARP on eth0: the host has no valid neighbour entry for it, so the kernel queued the packet, sent ARP requests (mcast_solicit, one a second) and gave up, answering ICMP host unreachable\n    what would change it:\n      with `ip neigh replace 10.0.2.2 lladdr 02:00:00:00:00:01 dev eth0` (or 10.0.2.2 answering ARP; check that it is up and on that link): forwarded via 10.0.2.2 dev eth0\n"
     ), "{out}");
     // JSON Lines keep their contract: no causes there.
     let o = fwdsim(&[

@@ -470,8 +470,15 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
     let otherhost_before = ns.rx_otherhost_dropped.clone();
     let stdout = std::io::stdout();
     let mut so = std::io::BufWriter::new(stdout.lock());
-    let mut summary = out::Summary::default();
-    let mut causes = (!a.json).then(|| Causes::new(&ns));
+    let mut sink = Sink {
+        json: a.json,
+        colour: false,
+        summary: out::Summary::default(),
+        causes: (!a.json).then(|| Causes::new(&ns)),
+    };
+    let causes_on = sink.causes.is_some();
+    let mut pending: std::collections::VecDeque<Row> = Default::default();
+    let mut clock: (i128, u64) = (0, 0);
     let mut orig = Vec::with_capacity(65536);
     let mut failed = false;
     let mut buf = Vec::with_capacity(65536);
@@ -479,7 +486,7 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         let _ = write!(so, "{}", out::table_header());
     }
     use std::io::IsTerminal;
-    let colour = !a.json && trace::colour_wanted(std::io::stdout().is_terminal());
+    sink.colour = !a.json && trace::colour_wanted(std::io::stdout().is_terminal());
     let progress = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
     let total_bytes = std::fs::metadata(&a.capture)
@@ -509,37 +516,43 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         };
         let (index, ts) = (p.index, p.ts_nanos);
         load_frame(&ns, dev, &p, &mut buf);
-        ns.jiffies = jiffies(ts);
+        // The timers due before this packet fire first (ARP retransmissions,
+        // resolution failures, reassembly expiry), on the capture's clock.
+        let now = jiffies(ts);
+        if now > ns.jiffies {
+            ns.tx.clear();
+            fwdsim_kernel::core::neighbour::run_timers(&mut ns, now, None, &mut NoTrace);
+            write_frames(&ns, writer.as_mut(), clock, a.out.as_deref())?;
+            settle(&mut ns, &mut pending, &mut sink, &mut so);
+        }
+        ns.jiffies = now;
         ns.wall_ns = ts;
-        let flow = causes.as_ref().and_then(|_| frame_flow(&buf));
-        if causes.is_some() {
+        clock = (ts, now);
+        let flow = causes_on.then(|| frame_flow(&buf)).flatten();
+        if causes_on {
             orig.clear();
             orig.extend_from_slice(&buf);
         }
         // A fragment's walk depends on the reassembly queues before it: keep
         // them so that its drop can be walked again as it happened.
-        let pre_frags = (causes.is_some() && is_fragment(&buf)).then(|| ns.frags.clone());
+        let pre_frags = (causes_on && is_fragment(&buf)).then(|| ns.frags.clone());
         let o = netif_receive_skb(&mut ns, &mut buf, dev, &mut NoTrace);
-        if let (Some(c), Some(r)) = (causes.as_mut(), o.drop_reason) {
-            match pre_frags {
-                Some(f) => {
-                    let mut before = ns.clone();
-                    before.frags = f;
-                    c.add(&before, &orig, index, dev, flow, r.name());
-                }
-                None => c.add(&ns, &orig, index, dev, flow, r.name()),
-            }
-        }
-        let iif = ns.dev_name(dev).to_string();
-        if a.json {
-            let _ = writeln!(so, "{}", out::packet_json(&ns, index, &iif, &o));
+        write_frames(&ns, writer.as_mut(), clock, a.out.as_deref())?;
+        let row = Row {
+            index,
+            seq: ns.rx_seq,
+            dev,
+            o,
+            frame: causes_on.then(|| orig.clone()),
+            flow,
+            pre_frags,
+        };
+        if o.verdict == fwdsim_kernel::core::dev::Verdict::Queued || !pending.is_empty() {
+            pending.push_back(row);
         } else {
-            let _ = write!(
-                so,
-                "{}",
-                out::table_row_styled(&ns, index, &iif, &o, colour)
-            );
+            sink.emit(&ns, row, &mut so);
         }
+        settle(&mut ns, &mut pending, &mut sink, &mut so);
         // A progress line on stderr for replays that take more than a second.
         if progress
             && started.elapsed().as_secs() >= 1
@@ -549,19 +562,19 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
             let pct = (reader.offset() * 100 / total_bytes).min(100);
             eprint!("\r{index} packets, {pct}% of the capture");
         }
-        summary.add(&o);
-        if let Some(w) = writer.as_mut() {
-            for f in &ns.tx.frames {
-                let id = w.interface_id(ns.dev_name(f.dev)).unwrap_or(0);
-                if let Err(e) = w.write_packet(id, ts, ns.tx.frame(f)) {
-                    return Err(Failure(format!(
-                        "{}: {e}",
-                        a.out.as_ref().expect("set").display()
-                    )));
-                }
-            }
-        }
     }
+    // After the capture the kernel's clock runs on: packets still waiting
+    // for a neighbour get their fate.
+    ns.tx.clear();
+    fwdsim_kernel::core::neighbour::settle_all(&mut ns, None, &mut NoTrace);
+    write_frames(&ns, writer.as_mut(), clock, a.out.as_deref())?;
+    settle(&mut ns, &mut pending, &mut sink, &mut so);
+    while let Some(row) = pending.pop_front() {
+        sink.emit(&ns, row, &mut so);
+    }
+    let Sink {
+        summary, causes, ..
+    } = sink;
     if progress && started.elapsed().as_secs() >= 1 {
         eprintln!();
     }
@@ -585,6 +598,104 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One packet's line of a replay, held while its fate (or an earlier
+/// packet's) waits on a neighbour.
+struct Row {
+    index: u64,
+    seq: u64,
+    dev: fwdsim_kernel::netns::IfIndex,
+    o: fwdsim_kernel::core::dev::RxOutcome,
+    frame: Option<Vec<u8>>,
+    flow: Option<(Ipv4Addr, Ipv4Addr, u8)>,
+    pre_frags: Option<fwdsim_kernel::ipv4::ip_fragment::FragQueues>,
+}
+
+/// Where a replay's packets go once their fate is known: the line, the
+/// summary and the causes of drops.
+struct Sink {
+    json: bool,
+    colour: bool,
+    summary: fwdsim_render::replay::Summary,
+    causes: Option<Causes>,
+}
+
+impl Sink {
+    fn emit(&mut self, ns: &Netns, row: Row, so: &mut impl std::io::Write) {
+        use fwdsim_render::replay as out;
+        let o = row.o;
+        if let (Some(c), Some(r), Some(frame)) =
+            (self.causes.as_mut(), o.drop_reason, row.frame.as_deref())
+        {
+            match row.pre_frags {
+                Some(f) => {
+                    let mut before = ns.clone();
+                    before.frags = f;
+                    c.add(&before, frame, row.index, row.dev, row.flow, r.name());
+                }
+                None => c.add(ns, frame, row.index, row.dev, row.flow, r.name()),
+            }
+        }
+        let iif = ns.dev_name(row.dev).to_string();
+        if self.json {
+            let _ = writeln!(so, "{}", out::packet_json(ns, row.index, &iif, &o));
+        } else {
+            let _ = write!(
+                so,
+                "{}",
+                out::table_row_styled(ns, row.index, &iif, &o, self.colour)
+            );
+        }
+        self.summary.add(&o);
+    }
+}
+
+/// Gives waiting rows the fates the kernel decided since, and emits the
+/// rows at the front whose fate is known.
+fn settle(
+    ns: &mut Netns,
+    pending: &mut std::collections::VecDeque<Row>,
+    sink: &mut Sink,
+    so: &mut impl std::io::Write,
+) {
+    for s in ns.settled.drain(..) {
+        if let Some(r) = pending.iter_mut().find(|r| r.seq == s.seq) {
+            r.o.verdict = s.verdict;
+            r.o.drop_reason = s.drop_reason;
+            r.o.icmp = s.icmp;
+        }
+    }
+    while pending
+        .front()
+        .is_some_and(|r| r.o.verdict != fwdsim_kernel::core::dev::Verdict::Queued)
+    {
+        let row = pending.pop_front().expect("checked");
+        sink.emit(ns, row, so);
+    }
+}
+
+/// Writes the frames in `ns.tx` to the egress pcapng, each stamped with
+/// its time: the packet's, or later for frames a timer sent.
+fn write_frames(
+    ns: &Netns,
+    writer: Option<&mut fwdsim_pcap::PcapngWriter<std::io::BufWriter<std::fs::File>>>,
+    clock: (i128, u64),
+    path: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    let Some(w) = writer else { return Ok(()) };
+    let (ts, j) = clock;
+    for f in &ns.tx.frames {
+        let at = ts + (f.at.saturating_sub(j) as i128) * 1_000_000_000 / fwdsim_kernel::HZ as i128;
+        let id = w.interface_id(ns.dev_name(f.dev)).unwrap_or(0);
+        w.write_packet(id, at, ns.tx.frame(f)).map_err(|e| {
+            Failure(format!(
+                "{}: {e}",
+                path.map_or(String::new(), |p| p.display().to_string())
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 /// The last line of a walk that ended in a drop or an error: the
@@ -623,6 +734,7 @@ fn run_steps(
 
 fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
     use fwdsim_kernel::core::dev::netif_receive_skb;
+    use fwdsim_kernel::core::neighbour::{is_waiting, run_timers};
     let mut ns = load(&a.sim)?;
     let mut reader = fwdsim_pcap::CaptureReader::open(&a.capture)
         .map_err(|e| Failure(format!("{}: {e}", a.capture.display())))?;
@@ -633,7 +745,11 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
             .map_err(|e| Failure(format!("{}: packet {}: {e}", a.capture.display(), p.index)))?;
         let index = p.index;
         load_frame(&ns, dev, &p, &mut buf);
-        ns.jiffies = jiffies(p.ts_nanos);
+        let now = jiffies(p.ts_nanos);
+        if now > ns.jiffies {
+            run_timers(&mut ns, now, None, &mut NoTrace);
+        }
+        ns.jiffies = now;
         ns.wall_ns = p.ts_nanos;
         if index < a.packet {
             netif_receive_skb(&mut ns, &mut buf, dev, &mut NoTrace);
@@ -641,7 +757,46 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
         }
         let frame = buf.clone();
         let mut rec = Recorder::new();
-        let o = netif_receive_skb(&mut ns, &mut buf, dev, &mut rec);
+        let mut o = netif_receive_skb(&mut ns, &mut buf, dev, &mut rec);
+        if o.verdict == fwdsim_kernel::core::dev::Verdict::Queued {
+            // Its fate comes later: the rest of the capture runs untraced
+            // (but for what it tells the neighbour) and the clock runs on,
+            // its timers traced, until the packet is sent or dropped.
+            let seq = ns.rx_seq;
+            let mut later = Vec::with_capacity(65536);
+            while is_waiting(&ns, seq) {
+                let Some(Ok(p)) = reader.next_packet() else {
+                    break;
+                };
+                let Ok(dev) = packet_iif(&ns, a.iif.as_deref(), &p) else {
+                    continue;
+                };
+                load_frame(&ns, dev, &p, &mut later);
+                let now = jiffies(p.ts_nanos);
+                if now > ns.jiffies {
+                    run_timers(&mut ns, now, Some(seq), &mut rec);
+                }
+                if !is_waiting(&ns, seq) {
+                    break;
+                }
+                ns.jiffies = now;
+                ns.wall_ns = p.ts_nanos;
+                let mut r2 = Recorder::new();
+                netif_receive_skb(&mut ns, &mut later, dev, &mut r2);
+                if !is_waiting(&ns, seq) {
+                    use fwdsim_kernel::trace::KernelFn;
+                    rec.steps.extend(r2.steps.into_iter().filter(|s| {
+                        matches!(s.func, KernelFn::arp_process | KernelFn::neigh_update)
+                    }));
+                }
+            }
+            fwdsim_kernel::core::neighbour::settle_all(&mut ns, Some(seq), &mut rec);
+            if let Some(s) = ns.settled.iter().find(|s| s.seq == seq) {
+                o.verdict = s.verdict;
+                o.drop_reason = s.drop_reason;
+                o.icmp = s.icmp;
+            }
+        }
         if a.json {
             println!("{}", trace::trace_json(&ns, &rec.steps));
         } else {
@@ -912,7 +1067,7 @@ fn later_cause(
     let mut ns = now.clone();
     let mut buf = frame.to_vec();
     let mut rec = Recorder::new();
-    let o = fwdsim_kernel::core::dev::netif_receive_skb(&mut ns, &mut buf, dev, &mut rec);
+    let o = fwdsim_kernel::core::neighbour::receive_settled(&mut ns, &mut buf, dev, &mut rec);
     if o.drop_reason.map(|r| r.name()) != Some(reason) {
         return None;
     }
@@ -961,7 +1116,7 @@ fn later_cause(
 /// What a frame's walk gives on a modified copy of the host, in words.
 fn rerun(alt: &mut Netns, frame: &[u8], dev: fwdsim_kernel::netns::IfIndex) -> String {
     let mut buf = frame.to_vec();
-    let o = fwdsim_kernel::core::dev::netif_receive_skb(alt, &mut buf, dev, &mut NoTrace);
+    let o = fwdsim_kernel::core::neighbour::receive_settled(alt, &mut buf, dev, &mut NoTrace);
     match (o.drop_reason, o.verdict) {
         (Some(r), _) => format!("still dropped, SKB_DROP_REASON_{}", r.name()),
         (None, fwdsim_kernel::core::dev::Verdict::Forward) => match o.route {

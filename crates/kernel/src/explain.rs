@@ -73,6 +73,10 @@ fn is_condition(c: &Check) -> bool {
             | Check::DstInputCall { .. }
             | Check::IcmpSent { .. }
             | Check::OutputDev { .. }
+            | Check::ArpSolicit { .. }
+            | Check::NeighQueued { .. }
+            | Check::NeighQueueFull { .. }
+            | Check::NeighUpdate { .. }
     )
 }
 
@@ -147,10 +151,12 @@ pub fn drop_condition(steps: &[Step]) -> Option<Step> {
 
 /// Whether a check of `callee` can decide a drop counted by `caller`: the
 /// options are parsed in `ip_rcv_options`, and a refusal is dropped at
-/// `ip_rcv_finish_core`'s drop label.
+/// `ip_rcv_finish_core`'s drop label; a resolution that failed in
+/// `neigh_timer_handler` drops its queue through `arp_error_report`.
 fn decides_for(callee: crate::trace::KernelFn, caller: crate::trace::KernelFn) -> bool {
     use crate::trace::KernelFn;
-    callee == KernelFn::ip_rcv_options && caller == KernelFn::ip_rcv_finish_core
+    (callee == KernelFn::ip_rcv_options && caller == KernelFn::ip_rcv_finish_core)
+        || (callee == KernelFn::neigh_timer_handler && caller == KernelFn::arp_error_report)
 }
 
 /// Explains `req` on `ns`: the answer, the deciding step and the changes

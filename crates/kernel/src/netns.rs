@@ -270,6 +270,15 @@ pub struct Netns {
     pub frags: crate::ipv4::ip_fragment::FragQueues,
     /// A reusable buffer for reassembled datagrams.
     pub reasm: Vec<u8>,
+    /// Packets waiting for their next hop's ARP answer (every entry's
+    /// `arp_queue`, oldest first).
+    pub arp_queue: Vec<crate::core::neighbour::QueuedSkb>,
+    /// Fates of waiting packets decided since the caller last took them.
+    pub settled: Vec<crate::core::neighbour::Settled>,
+    /// The number of the packet being received (counts every received frame).
+    pub rx_seq: u64,
+    /// Whether the packet being received was queued for its next hop.
+    pub rx_queued: bool,
 }
 
 impl Default for Netns {
@@ -302,6 +311,10 @@ impl Netns {
             frags: Default::default(),
             reasm: Vec::new(),
             sockets: Vec::new(),
+            arp_queue: Vec::new(),
+            settled: Vec::new(),
+            rx_seq: 0,
+            rx_queued: false,
         }
     }
 

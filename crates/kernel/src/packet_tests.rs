@@ -374,9 +374,8 @@ fn broadcasts_count_and_l2_broadcast_is_not_forwarded() {
     );
 }
 
-#[test]
-fn unresolved_next_hop_sends_arp_then_host_unreachable() {
-    let mut ns = HostBuilder::lab_router()
+fn unresolved_router() -> Netns {
+    HostBuilder::lab_router()
         .sysctl("net.ipv4.ip_forward", 1)
         .route(
             RouteType::RTN_UNICAST,
@@ -387,37 +386,190 @@ fn unresolved_next_hop_sends_arp_then_host_unreachable() {
             0,
             0,
         )
-        .build();
+        .build()
+}
+
+fn arp_kinds(ns: &Netns) -> usize {
+    ns.tx
+        .frames
+        .iter()
+        .filter(|f| f.kind == crate::core::tx::TxKind::Arp)
+        .count()
+}
+
+#[test]
+fn unresolved_next_hop_queues_solicits_three_times_then_fails() {
+    use crate::core::neighbour::run_timers;
+    let mut ns = unresolved_router();
     let o = rx(
         &mut ns,
         &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.12.1", 64, 8),
     );
+    let seq = ns.rx_seq;
     assert_eq!(
-        (o.drop_reason, icmp(&o)),
-        (Some(R::NEIGH_FAILED), Some((3, 1)))
+        (o.verdict, o.drop_reason, icmp(&o)),
+        (Verdict::Queued, None, None)
     );
-    assert_eq!((ns.mib.ip.ForwDatagrams, ns.mib.ip.OutTransmits), (1, 2));
+    assert_eq!((ns.mib.ip.ForwDatagrams, ns.mib.ip.OutTransmits), (1, 1));
+    let f = ns.tx.frame(&ns.tx.frames[0]).to_vec();
+    assert_eq!(ns.tx.frames.len(), 1);
+    // A broadcast who-has 10.0.2.12 tell 10.0.2.1 from r1.
+    assert_eq!(&f[..6], &[0xff; 6]);
+    assert_eq!(&f[12..14], &[0x08, 0x06]);
+    assert_eq!(&f[28..32], &[10, 0, 2, 1]);
+    assert_eq!(&f[38..42], &[10, 0, 2, 12]);
+    // A second packet while resolving waits too, without a new request.
+    ns.jiffies += 10;
+    let o2 = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.12.1", 64, 8),
+    );
+    assert_eq!(o2.verdict, Verdict::Queued);
+    assert_eq!(arp_kinds(&ns), 0);
+    // One more request a second later, and one more the second after.
+    for at in [crate::HZ, 2 * crate::HZ] {
+        ns.tx.clear();
+        run_timers(&mut ns, at - 1, None, &mut NoTrace);
+        assert_eq!(arp_kinds(&ns), 0, "nothing before {at}");
+        run_timers(&mut ns, at, None, &mut NoTrace);
+        assert_eq!(arp_kinds(&ns), 1, "a request at {at}");
+        assert!(ns.settled.is_empty());
+    }
+    // Three seconds after the first: NUD_FAILED, each queued packet gets
+    // ICMP host unreachable and is freed with NEIGH_FAILED.
+    ns.tx.clear();
+    run_timers(&mut ns, 3 * crate::HZ, None, &mut NoTrace);
+    assert_eq!(arp_kinds(&ns), 0);
+    let fates: Vec<_> = ns
+        .settled
+        .iter()
+        .map(|s| {
+            (
+                s.seq,
+                s.verdict,
+                s.drop_reason,
+                s.icmp.map(|i| (i.icmp_type, i.code)),
+                s.at,
+            )
+        })
+        .collect();
+    assert_eq!(
+        fates,
+        vec![
+            (
+                seq,
+                Verdict::Drop,
+                Some(R::NEIGH_FAILED),
+                Some((3, 1)),
+                3 * crate::HZ
+            ),
+            (
+                seq + 1,
+                Verdict::Drop,
+                Some(R::NEIGH_FAILED),
+                Some((3, 1)),
+                3 * crate::HZ
+            ),
+        ]
+    );
+    assert_eq!(ns.tx.frames.len(), 2, "two ICMP errors to the client");
+    assert!(ns.tx.frames.iter().all(|f| f.at == 3 * crate::HZ));
+    assert!(ns.arp_queue.is_empty());
+    assert_eq!(ns.mib.icmp.OutDestUnreachs, 2);
+    // A packet after the failure starts resolution again at once.
+    ns.settled.clear();
+    ns.jiffies = 4 * crate::HZ;
+    let _ = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.12.1", 64, 8),
+    );
+    assert_eq!(arp_kinds(&ns), 1);
+}
+
+#[test]
+fn an_arp_answer_sends_what_was_queued() {
+    let mut ns = unresolved_router();
+    let o = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.12.1", 64, 8),
+    );
+    assert_eq!(o.verdict, Verdict::Queued);
+    let seq = ns.rx_seq;
+    // 10.0.2.12 (02:00:00:00:02:0c) answers r1 (02:00:00:00:00:03).
+    let r1_mac = [2, 0, 0, 0, 0, 3];
+    let gw_mac = [2, 0, 0, 0, 2, 0x0c];
+    let mut reply = Vec::new();
+    reply.extend_from_slice(&r1_mac);
+    reply.extend_from_slice(&gw_mac);
+    reply.extend_from_slice(&[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 2]);
+    reply.extend_from_slice(&gw_mac);
+    reply.extend_from_slice(&[10, 0, 2, 12]);
+    reply.extend_from_slice(&r1_mac);
+    reply.extend_from_slice(&[10, 0, 2, 1]);
+    let r1 = ns.dev_by_name("r1").unwrap().ifindex;
+    ns.jiffies += 5;
+    let a = netif_receive_skb(&mut ns, &mut reply, r1, &mut NoTrace);
+    assert_eq!(a.verdict, Verdict::Local);
+    assert_eq!(ns.tx.frames.len(), 1);
     let f = ns.tx.frame(&ns.tx.frames[0]);
-    assert_eq!(&f[12..14], &[0x08, 0x06], "an ARP request first");
-    // A second packet while resolution is in progress sends no new request.
-    ns.jiffies += crate::HZ;
-    let _ = rx(
+    assert_eq!((&f[..6], &f[6..12]), (&gw_mac[..], &r1_mac[..]));
+    assert_eq!(f[22], 63, "sent as forwarded: TTL already decreased");
+    assert_eq!(ns.settled.len(), 1);
+    assert_eq!(
+        (
+            ns.settled[0].seq,
+            ns.settled[0].verdict,
+            ns.settled[0].drop_reason
+        ),
+        (seq, Verdict::Forward, None)
+    );
+    let n = ns
+        .neigh
+        .iter()
+        .find(|n| n.ip == "10.0.2.12".parse::<std::net::Ipv4Addr>().unwrap())
+        .unwrap();
+    assert_eq!(
+        (n.state, n.lladdr, n.timer),
+        (
+            crate::core::neighbour::NudState::NUD_REACHABLE,
+            Some(gw_mac),
+            None
+        )
+    );
+    // The next packet goes straight out.
+    let o = rx(
         &mut ns,
         &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.12.1", 64, 8),
     );
-    assert!(
-        ns.tx
-            .frames
-            .iter()
-            .all(|f| f.kind != crate::core::tx::TxKind::Arp)
+    assert_eq!(o.verdict, Verdict::Forward);
+}
+
+#[test]
+fn a_full_arp_queue_drops_its_oldest_packets() {
+    use crate::core::neighbour::{UNRES_QLEN_BYTES, skb_truesize};
+    let mut ns = unresolved_router();
+    // 1000-byte pings: 1042-byte frames, truesize 2304 each.
+    let size = skb_truesize(14 + 20 + 8 + 1000);
+    assert_eq!(size, 2304);
+    let fit = (UNRES_QLEN_BYTES / size) as u64;
+    for _ in 0..fit + 2 {
+        let o = rx(
+            &mut ns,
+            &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.12.1", 64, 1000),
+        );
+        assert_eq!(o.verdict, Verdict::Queued);
+    }
+    let first = ns.rx_seq - (fit + 2) + 1;
+    let fates: Vec<_> = ns.settled.iter().map(|s| (s.seq, s.drop_reason)).collect();
+    assert_eq!(
+        fates,
+        vec![
+            (first, Some(R::NEIGH_QUEUEFULL)),
+            (first + 1, Some(R::NEIGH_QUEUEFULL))
+        ]
     );
-    // Once the kernel would have given up, a new packet starts over.
-    ns.jiffies += 3 * crate::HZ;
-    let _ = rx(
-        &mut ns,
-        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.12.1", 64, 8),
-    );
-    assert_eq!(ns.tx.frames[0].kind, crate::core::tx::TxKind::Arp);
+    assert_eq!(ns.arp_queue.len() as u64, fit);
+    assert_eq!(skb_truesize(98), 768, "a 56-byte ping");
 }
 
 #[test]

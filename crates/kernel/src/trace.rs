@@ -238,6 +238,20 @@ kernel_fns! {
     icmp_send => "net/ipv4/icmp.c",
     /// `ip_rcv_options`
     ip_rcv_options => "net/ipv4/ip_input.c",
+    /// `__neigh_event_send`
+    __neigh_event_send => "net/core/neighbour.c",
+    /// `neigh_timer_handler`
+    neigh_timer_handler => "net/core/neighbour.c",
+    /// `neigh_update`
+    neigh_update => "net/core/neighbour.c",
+    /// `arp_solicit`
+    arp_solicit => "net/ipv4/arp.c",
+    /// `arp_process`
+    arp_process => "net/ipv4/arp.c",
+    /// `arp_error_report` (then `ipv4_link_failure`)
+    arp_error_report => "net/ipv4/arp.c",
+    /// `ip_expire`
+    ip_expire => "net/ipv4/ip_fragment.c",
     /// `udp_rcv` (`__udp4_lib_rcv`)
     udp_rcv => "net/ipv4/udp.c",
     /// `tcp_v4_rcv`
@@ -440,6 +454,57 @@ pub enum Check {
     },
     /// An ICMP message sent.
     IcmpSent { icmp_type: u8, code: u8 },
+    /// An ARP request sent for an unresolved next hop.
+    ArpSolicit {
+        /// The address asked for.
+        ip: Ipv4Addr,
+        /// The sender address the request carries.
+        sip: Ipv4Addr,
+        /// Which solicitation this is (1-based).
+        n: u8,
+    },
+    /// A packet queued on an unresolved entry's `arp_queue`.
+    NeighQueued {
+        /// The next hop.
+        ip: Ipv4Addr,
+        /// Packets queued now.
+        qlen: u32,
+        /// Their truesize.
+        bytes: u32,
+    },
+    /// The oldest queued packet dropped to make room (`NEIGH_QUEUEFULL`).
+    NeighQueueFull { ip: Ipv4Addr },
+    /// The resolution timer of an unresolved entry fired.
+    NeighTimer {
+        /// The next hop.
+        ip: Ipv4Addr,
+        /// Milliseconds since resolution started.
+        after_ms: u32,
+        /// `probes` when it fired.
+        probes: u8,
+        /// Resolution failed (`NUD_FAILED`).
+        failed: bool,
+    },
+    /// An ARP packet gave the entry its address; queued packets go out.
+    NeighUpdate {
+        /// The next hop.
+        ip: Ipv4Addr,
+        /// Its MAC.
+        mac: [u8; 6],
+        /// `NUD_REACHABLE` (a reply to us) rather than `NUD_STALE`.
+        reachable: bool,
+        /// Queued packets sent.
+        sent: u32,
+    },
+    /// A reassembly queue timed out.
+    FragExpired {
+        /// Source of the datagram.
+        saddr: Ipv4Addr,
+        /// IP ID.
+        id: u16,
+        /// Whether its first fragment had come (then ICMP time exceeded).
+        first_in: bool,
+    },
     /// The socket lookup of a local datagram or segment
     /// (`__udp4_lib_lookup_skb`, `__inet_lookup_skb`).
     SocketLookup {

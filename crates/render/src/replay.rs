@@ -177,6 +177,7 @@ pub fn table_row_styled(ns: &Netns, index: u64, iif: &str, o: &RxOutcome, colour
             fwdsim_kernel::core::dev::Verdict::Forward => "32",
             fwdsim_kernel::core::dev::Verdict::Local => "34",
             fwdsim_kernel::core::dev::Verdict::Drop => "31",
+            fwdsim_kernel::core::dev::Verdict::Queued => "33",
         };
         format!("\x1b[{code}m{verdict}\x1b[0m")
     } else {

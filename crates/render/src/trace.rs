@@ -311,9 +311,66 @@ pub fn describe(ns: &Netns, c: &Check) -> String {
                     mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
                 )
             } else {
-                format!("neigh: {ip} unresolved, ARP request sent")
+                format!("neigh: {ip} unresolved")
             }
         }
+        Check::ArpSolicit { ip, sip, n } => format!(
+            "who-has {ip} tell {sip} (solicitation {n} of {})",
+            fwdsim_kernel::core::neighbour::MCAST_PROBES
+        ),
+        Check::NeighQueued { ip, qlen, bytes } => format!(
+            "{ip} NUD_INCOMPLETE: packet queued (arp_queue {qlen} {}, {bytes} of {} bytes)",
+            if qlen == 1 { "packet" } else { "packets" },
+            fwdsim_kernel::core::neighbour::UNRES_QLEN_BYTES
+        ),
+        Check::NeighQueueFull { ip } => format!(
+            "{ip}: arp_queue over unres_qlen_bytes, oldest packet dropped (SKB_DROP_REASON_NEIGH_QUEUEFULL)"
+        ),
+        Check::NeighTimer {
+            ip,
+            after_ms,
+            probes,
+            failed,
+        } => {
+            let max = fwdsim_kernel::core::neighbour::neigh_max_probes();
+            if failed {
+                format!("{ip} (+{after_ms} ms): probes {probes} >= {max}, no answer -> NUD_FAILED")
+            } else {
+                format!("{ip} (+{after_ms} ms): probes {probes} < {max}, solicit again")
+            }
+        }
+        Check::NeighUpdate {
+            ip,
+            mac,
+            reachable,
+            sent,
+        } => format!(
+            "{ip} is {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, {}; {sent} queued {} sent",
+            mac[0],
+            mac[1],
+            mac[2],
+            mac[3],
+            mac[4],
+            mac[5],
+            if reachable {
+                "NUD_REACHABLE"
+            } else {
+                "NUD_STALE"
+            },
+            if sent == 1 { "packet" } else { "packets" }
+        ),
+        Check::FragExpired {
+            saddr,
+            id,
+            first_in,
+        } => format!(
+            "queue of {saddr} id 0x{id:04x} timed out (ipfrag_time){}",
+            if first_in {
+                ", first fragment in: ICMP time exceeded"
+            } else {
+                ", first fragment never came: no ICMP"
+            }
+        ),
         Check::IcmpSent { icmp_type, code } => format!("ICMP {icmp_type}/{code} sent"),
         Check::SocketLookup {
             protocol,

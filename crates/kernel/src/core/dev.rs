@@ -20,6 +20,9 @@ pub enum Verdict {
     Local,
     /// Freed.
     Drop,
+    /// Waiting on its next hop's neighbour entry; its fate comes in
+    /// `Netns::settled` (forward or drop) once ARP is answered or gives up.
+    Queued,
 }
 
 impl Verdict {
@@ -29,6 +32,7 @@ impl Verdict {
             Verdict::Forward => "forward",
             Verdict::Local => "local",
             Verdict::Drop => "drop",
+            Verdict::Queued => "queued",
         }
     }
 }
@@ -47,8 +51,10 @@ pub struct RxOutcome {
 }
 
 /// Kernel: `__netif_receive_skb_core` for a frame received on `dev`:
-/// `eth_type_trans` then `ip_rcv` for IPv4. ARP is consumed (not modelled
-/// further); other protocols are dropped as `UNHANDLED_PROTO`. The frames
+/// `eth_type_trans` then `ip_rcv` for IPv4. ARP goes to `arp_process`
+/// (what it tells about pending neighbours) and is consumed; other
+/// protocols are dropped as `UNHANDLED_PROTO`. Each frame gets the next
+/// `Netns::rx_seq`. The frames
 /// the host sends meanwhile are in `ns.tx` (cleared first).
 pub fn netif_receive_skb<T: Tracer>(
     ns: &mut Netns,
@@ -57,6 +63,8 @@ pub fn netif_receive_skb<T: Tracer>(
     t: &mut T,
 ) -> RxOutcome {
     ns.tx.clear();
+    ns.rx_seq += 1;
+    ns.rx_queued = false;
     let mut skb = SkBuff::new(frame, dev, 0);
     if !eth_type_trans(ns, &mut skb) {
         return RxOutcome {
@@ -67,6 +75,9 @@ pub fn netif_receive_skb<T: Tracer>(
         };
     }
     if skb.protocol == ETH_P_ARP {
+        let to_host = skb.pkt_type == crate::core::skbuff::PacketType::Host;
+        let arp = skb.data.get(14..).unwrap_or(&[]);
+        crate::core::neighbour::arp_process(ns, dev, arp, to_host, t);
         return RxOutcome {
             verdict: Verdict::Local,
             drop_reason: None,
@@ -85,6 +96,9 @@ pub fn netif_receive_skb<T: Tracer>(
     let r = ip_rcv(ns, &mut skb, t);
     let verdict = match r {
         NetRx::Drop => Verdict::Drop,
+        NetRx::Success if ns.rx_queued && crate::core::neighbour::is_waiting(ns, ns.rx_seq) => {
+            Verdict::Queued
+        }
         NetRx::Success if skb.cb.flags.contains(IpskbFlags::IPSKB_FORWARDED) => Verdict::Forward,
         NetRx::Success => Verdict::Local,
     };

@@ -54,6 +54,8 @@ drop_reasons! {
     NEIGH_CREATEFAIL,
     /// Neighbour resolution failed.
     NEIGH_FAILED,
+    /// The unresolved neighbour's queue was full (`unres_qlen_bytes`).
+    NEIGH_QUEUEFULL,
     /// Allocation failure.
     NOMEM,
     /// ICMP checksum error.
@@ -103,7 +105,7 @@ mod tests {
     #[test]
     fn names_are_the_kernel_names() {
         assert_eq!(SkbDropReason::IP_INADDRERRORS.name(), "IP_INADDRERRORS");
-        assert_eq!(SkbDropReason::ALL.len(), 31);
+        assert_eq!(SkbDropReason::ALL.len(), 32);
         assert_eq!(SkbDropReason::ALL[0], SkbDropReason::NOT_DROPPED_YET);
     }
 }

@@ -1,10 +1,23 @@
 //! Models the neighbour (ARP) table of net/core/neighbour.c as far as
 //! forwarding needs it: whether a next hop's link-layer address is known
-//! (`NUD_*` states) and what it is.
+//! (`NUD_*` states) and what it is; for an unknown one, resolution as
+//! `__neigh_event_send` starts it (an `NUD_INCOMPLETE` entry, packets
+//! queued up to `unres_qlen_bytes`, an ARP request a second from
+//! `neigh_timer_handler`) and ends it: an ARP answer (`arp_process` →
+//! `neigh_update`) sends the queue, no answer after `neigh_max_probes`
+//! fails it (`NUD_FAILED`; each queued packet gets `arp_error_report`:
+//! ICMP host unreachable and `NEIGH_FAILED`). The capture's clock drives
+//! the timers ([`run_timers`]).
 
 use std::net::Ipv4Addr;
 
-use crate::netns::IfIndex;
+use crate::core::dev::Verdict;
+use crate::core::dropreason::SkbDropReason;
+use crate::core::dst::Rtable;
+use crate::core::skbuff::{IcmpOut, SkBuff};
+use crate::core::tx::TxKind;
+use crate::netns::{IfIndex, Netns};
+use crate::trace::{Branch, Check, KernelFn, NoTrace, Step, Tracer};
 
 /// Kernel: `NUD_*` neighbour states.
 #[allow(non_camel_case_types)]
@@ -74,6 +87,10 @@ pub struct Neighbour {
     pub state: NudState,
     /// `updated`: when resolution last started (jiffies), for unresolved entries.
     pub updated: u64,
+    /// `probes`: solicitations counted so far (starts at `ucast_probes`).
+    pub probes: u8,
+    /// The pending `neigh->timer` (jiffies), while resolution is in progress.
+    pub timer: Option<u64>,
 }
 
 impl Neighbour {
@@ -85,10 +102,462 @@ impl Neighbour {
             lladdr,
             state,
             updated: 0,
+            probes: 0,
+            timer: None,
         }
     }
 }
 
-/// How long an unanswered resolution lasts before the kernel gives up
-/// (`mcast_solicit` probes, one per `retrans_time` of 1 s).
-pub const NEIGH_RESOLVE_JIFFIES: u64 = 3 * crate::HZ;
+/// `arp_tbl`'s `retrans_time` default: one solicitation a second.
+pub const RETRANS_TIME: u64 = crate::HZ;
+/// `ucast_solicit` default (`UCAST_PROBES`).
+pub const UCAST_PROBES: u8 = 3;
+/// `app_solicit` default (`APP_PROBES`).
+pub const APP_PROBES: u8 = 0;
+/// `mcast_solicit` default (`MCAST_PROBES`).
+pub const MCAST_PROBES: u8 = 3;
+/// `unres_qlen_bytes` default (`SK_WMEM_MAX`): the bytes (truesize) an
+/// unresolved entry may hold queued.
+pub const UNRES_QLEN_BYTES: u32 = 212_992;
+
+/// Kernel: `neigh_max_probes` for an `NUD_INCOMPLETE` entry: resolution
+/// fails once `probes` reaches it.
+pub const fn neigh_max_probes() -> u8 {
+    UCAST_PROBES + APP_PROBES + MCAST_PROBES
+}
+
+/// The `truesize` of an skb holding a frame of `frame_len` bytes, as a
+/// driver that allocates it with `netdev_alloc_skb` gets it: the data
+/// (with `NET_SKB_PAD` headroom, cache aligned, plus `skb_shared_info`)
+/// rounded up to a kmalloc size, plus the aligned `struct sk_buff`
+/// (768 for a small frame, 2304 for a 1500-byte one).
+pub fn skb_truesize(frame_len: usize) -> u32 {
+    let align = |x: usize| x.div_ceil(64) * 64;
+    let data = align(frame_len + 64) + 320;
+    let kmalloc = [
+        64usize, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072,
+    ]
+    .into_iter()
+    .find(|&k| k >= data)
+    .unwrap_or(data.next_power_of_two());
+    (kmalloc + 256) as u32
+}
+
+/// A packet waiting in an unresolved entry's `arp_queue`.
+#[derive(Clone, Debug)]
+pub struct QueuedSkb {
+    /// The received packet it came from (`Netns::rx_seq`).
+    pub seq: u64,
+    /// The neighbour's device.
+    pub dev: IfIndex,
+    /// The neighbour's address.
+    pub ip: Ipv4Addr,
+    /// Forwarded, or built by this host.
+    pub kind: crate::core::tx::TxKind,
+    /// The route it was sent on.
+    pub rt: crate::core::dst::Rtable,
+    /// The device it arrived on (`skb_iif`).
+    pub skb_iif: IfIndex,
+    /// The IP packet.
+    pub pkt: Vec<u8>,
+    /// Its `truesize`, counted against `unres_qlen_bytes`.
+    pub truesize: u32,
+}
+
+/// The fate of a received packet that waited for its next hop, decided
+/// after it was handled: sent when the neighbour answered, else dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settled {
+    /// The received packet (`Netns::rx_seq` when it was handled).
+    pub seq: u64,
+    /// Forward (sent) or drop.
+    pub verdict: crate::core::dev::Verdict,
+    /// `NEIGH_FAILED` or `NEIGH_QUEUEFULL` when dropped.
+    pub drop_reason: Option<crate::core::dropreason::SkbDropReason>,
+    /// The ICMP error sent about it (`ipv4_link_failure`).
+    pub icmp: Option<crate::core::skbuff::IcmpOut>,
+    /// When (jiffies).
+    pub at: u64,
+}
+
+/// Kernel: `arp_solicit` → `arp_send_dst`: a broadcast who-has for `ip` on
+/// `dev`, from the device's address chosen for it (`inet_select_addr`).
+fn arp_solicit<T: Tracer>(ns: &mut Netns, dev: IfIndex, ip: Ipv4Addr, n: u8, t: &mut T) {
+    let sip =
+        crate::ipv4::devinet::inet_select_addr(ns, dev, ip, crate::uapi::RtScope::RT_SCOPE_LINK);
+    let src_mac = ns.dev(dev).map(|d| d.dev_addr).unwrap_or([0; 6]);
+    let brd = ns.dev(dev).map(|d| d.broadcast).unwrap_or([0xff; 6]);
+    let at = ns.jiffies;
+    ns.tx.push(dev, TxKind::Arp, at, |b| {
+        b.extend_from_slice(&brd);
+        b.extend_from_slice(&src_mac);
+        b.extend_from_slice(&crate::ipv4::ip_output::ETH_P_ARP.to_be_bytes());
+        b.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+        b.extend_from_slice(&src_mac);
+        b.extend_from_slice(&sip.octets());
+        b.extend_from_slice(&[0; 6]);
+        b.extend_from_slice(&ip.octets());
+    });
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::arp_solicit,
+            Check::ArpSolicit { ip, sip, n },
+            Branch::Next,
+        ));
+    }
+}
+
+/// Kernel: `__neigh_event_send` for a packet to an unresolved next hop
+/// `ip` on `rt`'s device: an entry not already resolving starts
+/// (`NUD_INCOMPLETE`, `probes = ucast_probes`, the timer a `retrans_time`
+/// away, and the first solicitation at once); the packet joins the queue,
+/// the oldest ones dropped (`NEIGH_QUEUEFULL`) while the queue's truesize
+/// would pass `unres_qlen_bytes`.
+pub fn __neigh_event_send<T: Tracer>(
+    ns: &mut Netns,
+    rt: &Rtable,
+    ip: Ipv4Addr,
+    pkt: &[u8],
+    kind: TxKind,
+    t: &mut T,
+) {
+    let dev = rt.dst.dev;
+    let now = ns.jiffies;
+    let pos = ns.neigh.iter().position(|n| n.dev == dev && n.ip == ip);
+    let resolving = pos.is_some_and(|i| {
+        ns.neigh[i].state == NudState::NUD_INCOMPLETE && ns.neigh[i].timer.is_some()
+    });
+    if !resolving {
+        let mut n = Neighbour::new(dev, ip, None, NudState::NUD_INCOMPLETE);
+        n.updated = now;
+        n.probes = UCAST_PROBES;
+        n.timer = Some(now + RETRANS_TIME);
+        let i = match pos {
+            Some(i) => {
+                ns.neigh[i] = n;
+                i
+            }
+            None => {
+                ns.neigh.push(n);
+                ns.neigh.len() - 1
+            }
+        };
+        // neigh_probe: the first solicitation goes out now.
+        ns.neigh[i].probes += 1;
+        arp_solicit(ns, dev, ip, 1, t);
+    }
+    let truesize = skb_truesize(pkt.len() + 14);
+    let mut bytes: u32 = ns
+        .arp_queue
+        .iter()
+        .filter(|q| q.dev == dev && q.ip == ip)
+        .map(|q| q.truesize)
+        .sum();
+    while bytes + truesize > UNRES_QLEN_BYTES {
+        let Some(j) = ns.arp_queue.iter().position(|q| q.dev == dev && q.ip == ip) else {
+            break;
+        };
+        let old = ns.arp_queue.remove(j);
+        bytes -= old.truesize;
+        if T::ENABLED {
+            t.step(Step::new(
+                KernelFn::__neigh_event_send,
+                Check::NeighQueueFull { ip },
+                Branch::Next,
+            ));
+        }
+        settle(
+            ns,
+            old.seq,
+            old.kind,
+            Some(SkbDropReason::NEIGH_QUEUEFULL),
+            None,
+        );
+    }
+    ns.arp_queue.push(QueuedSkb {
+        seq: ns.rx_seq,
+        dev,
+        ip,
+        kind,
+        rt: *rt,
+        skb_iif: rt.rt_iif,
+        pkt: pkt.to_vec(),
+        truesize,
+    });
+    if kind == TxKind::Forward {
+        ns.rx_queued = true;
+    }
+    if T::ENABLED {
+        let qlen = ns
+            .arp_queue
+            .iter()
+            .filter(|q| q.dev == dev && q.ip == ip)
+            .count() as u32;
+        t.step(Step::new(
+            KernelFn::__neigh_event_send,
+            Check::NeighQueued {
+                ip,
+                qlen,
+                bytes: bytes + truesize,
+            },
+            Branch::out,
+        ));
+    }
+}
+
+/// Records the fate of a forwarded packet that waited (one per received
+/// packet: its later fragments add nothing).
+fn settle(
+    ns: &mut Netns,
+    seq: u64,
+    kind: TxKind,
+    drop_reason: Option<SkbDropReason>,
+    icmp: Option<IcmpOut>,
+) {
+    if kind != TxKind::Forward || ns.settled.iter().any(|s| s.seq == seq) {
+        return;
+    }
+    // A packet still has fragments waiting: it is settled by its last one.
+    ns.settled.push(Settled {
+        seq,
+        verdict: if drop_reason.is_some() {
+            Verdict::Drop
+        } else {
+            Verdict::Forward
+        },
+        drop_reason,
+        icmp,
+        at: ns.jiffies,
+    });
+}
+
+/// Whether a received packet still has packets waiting on a neighbour.
+pub fn is_waiting(ns: &Netns, seq: u64) -> bool {
+    ns.arp_queue.iter().any(|q| q.seq == seq)
+}
+
+/// Kernel: `neigh_timer_handler` for the unresolved entry `i` at its timer:
+/// another solicitation while `probes` is below `neigh_max_probes`, else
+/// `NUD_FAILED` and `neigh_invalidate`: every queued packet goes to
+/// `arp_error_report` (ICMP host unreachable about it, rate limited as any
+/// error, then freed with `NEIGH_FAILED`).
+pub fn neigh_timer_handler<T: Tracer>(ns: &mut Netns, i: usize, t: &mut T) {
+    let Neighbour {
+        dev,
+        ip,
+        probes,
+        updated,
+        ..
+    } = ns.neigh[i];
+    let after_ms = (ns.jiffies.saturating_sub(updated) * 1000 / crate::HZ) as u32;
+    t.enter(KernelFn::neigh_timer_handler);
+    let failed = probes >= neigh_max_probes();
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::neigh_timer_handler,
+            Check::NeighTimer {
+                ip,
+                after_ms,
+                probes,
+                failed,
+            },
+            if failed { Branch::out } else { Branch::Next },
+        ));
+    }
+    if !failed {
+        ns.neigh[i].timer = Some(ns.jiffies + RETRANS_TIME);
+        ns.neigh[i].probes += 1;
+        let n = probes - UCAST_PROBES - APP_PROBES + 1;
+        arp_solicit(ns, dev, ip, n, t);
+        t.leave();
+        return;
+    }
+    ns.neigh[i].state = NudState::NUD_FAILED;
+    ns.neigh[i].timer = None;
+    ns.neigh[i].updated = ns.jiffies;
+    while let Some(j) = ns.arp_queue.iter().position(|q| q.dev == dev && q.ip == ip) {
+        let mut q = ns.arp_queue.remove(j);
+        let icmp = if q.kind == TxKind::Forward {
+            // ipv4_link_failure: ICMP host unreachable about the packet as
+            // it was queued (TTL already decreased).
+            let mut skb = SkBuff::new(&mut q.pkt[..], dev, 0);
+            skb.skb_iif = q.skb_iif;
+            skb.cb.iif = q.skb_iif;
+            skb.dst = Some(q.rt);
+            skb.transport_header = ((skb.data.first().map_or(5, |b| b & 0xf)) as u16) * 4;
+            crate::ipv4::icmp::icmp_send(ns, &mut skb, 3, 1, 0, t);
+            skb.icmp
+        } else {
+            None
+        };
+        if T::ENABLED {
+            t.step(Step::new(
+                KernelFn::arp_error_report,
+                Check::Drop {
+                    reason: SkbDropReason::NEIGH_FAILED,
+                },
+                Branch::out,
+            ));
+        }
+        if !is_waiting(ns, q.seq) || icmp.is_some() {
+            settle(ns, q.seq, q.kind, Some(SkbDropReason::NEIGH_FAILED), icmp);
+        }
+    }
+    t.leave();
+}
+
+/// Kernel: `neigh_update` from `arp_process`: the entry of `ip` on `dev`
+/// learns `mac`; when it was not valid, its queued packets go out now.
+pub fn neigh_update<T: Tracer>(ns: &mut Netns, i: usize, mac: [u8; 6], reachable: bool, t: &mut T) {
+    let Neighbour { dev, ip, state, .. } = ns.neigh[i];
+    ns.neigh[i].lladdr = Some(mac);
+    ns.neigh[i].state = if reachable {
+        NudState::NUD_REACHABLE
+    } else {
+        NudState::NUD_STALE
+    };
+    ns.neigh[i].timer = None;
+    ns.neigh[i].updated = ns.jiffies;
+    let mut sent = 0;
+    if !state.is_valid() {
+        while let Some(j) = ns.arp_queue.iter().position(|q| q.dev == dev && q.ip == ip) {
+            let q = ns.arp_queue.remove(j);
+            crate::ipv4::ip_output::neigh_hh_output(ns, dev, mac, &q.pkt, q.kind);
+            sent += 1;
+            if !is_waiting(ns, q.seq) {
+                settle(ns, q.seq, q.kind, None, None);
+            }
+        }
+    }
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::neigh_update,
+            Check::NeighUpdate {
+                ip,
+                mac,
+                reachable,
+                sent,
+            },
+            Branch::Next,
+        ));
+    }
+}
+
+/// Kernel: `arp_rcv` → `arp_process`, as far as resolution needs it: an
+/// Ethernet/IPv4 request or reply whose sender has an entry on `dev`
+/// updates it (`NUD_REACHABLE` for a reply to this host, else
+/// `NUD_STALE`), which sends what was queued. Answering requests for this
+/// host's addresses is not modelled.
+pub fn arp_process<T: Tracer>(ns: &mut Netns, dev: IfIndex, arp: &[u8], to_host: bool, t: &mut T) {
+    if arp.len() < 28 || arp[0..6] != [0, 1, 8, 0, 6, 4] {
+        return;
+    }
+    let op = u16::from_be_bytes([arp[6], arp[7]]);
+    if op != 1 && op != 2 {
+        return;
+    }
+    let mut sha = [0u8; 6];
+    sha.copy_from_slice(&arp[8..14]);
+    let sip = Ipv4Addr::new(arp[14], arp[15], arp[16], arp[17]);
+    let Some(i) = ns.neigh.iter().position(|n| n.dev == dev && n.ip == sip) else {
+        return;
+    };
+    if matches!(
+        ns.neigh[i].state,
+        NudState::NUD_PERMANENT | NudState::NUD_NOARP
+    ) {
+        return;
+    }
+    t.enter(KernelFn::arp_process);
+    neigh_update(ns, i, sha, op == 2 && to_host, t);
+    t.leave();
+}
+
+/// Fires every timer due by `until` (jiffies), earliest first, with the
+/// clock at each timer's time: neighbour resolution ([`neigh_timer_handler`])
+/// and reassembly expiry (`ip_expire`). Frames sent go to `ns.tx` (with
+/// their time), fates to `ns.settled`. Only the work of the neighbour
+/// holding packets of `watch` (a received packet's number) is traced.
+pub fn run_timers<T: Tracer>(ns: &mut Netns, until: u64, watch: Option<u64>, t: &mut T) {
+    let start = ns.jiffies;
+    let wall = ns.wall_ns;
+    loop {
+        let neigh = ns
+            .neigh
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.timer.filter(|&w| w <= until).map(|w| (w, i)))
+            .min();
+        let frag = crate::ipv4::ip_input::next_frag_expiry(ns).filter(|&(w, _)| w <= until);
+        match (neigh, frag) {
+            (Some((w, i)), f) if f.is_none_or(|(fw, _)| w <= fw) => {
+                set_clock(ns, w, start, wall);
+                let n = ns.neigh[i];
+                let watched = watch.is_some_and(|s| {
+                    ns.arp_queue
+                        .iter()
+                        .any(|q| q.seq == s && q.dev == n.dev && q.ip == n.ip)
+                });
+                if watched {
+                    neigh_timer_handler(ns, i, t);
+                } else {
+                    neigh_timer_handler(ns, i, &mut NoTrace);
+                }
+            }
+            (_, Some((w, i))) => {
+                set_clock(ns, w, start, wall);
+                crate::ipv4::ip_input::ip_expire_queue(ns, i, &mut NoTrace);
+            }
+            _ => break,
+        }
+    }
+}
+
+/// Moves the clock to jiffy `w` (and the wall clock with it).
+fn set_clock(ns: &mut Netns, w: u64, start: u64, wall: i128) {
+    if w > ns.jiffies {
+        ns.jiffies = w;
+        ns.wall_ns = wall + (w.saturating_sub(start) as i128) * 1_000_000_000 / crate::HZ as i128;
+    }
+}
+
+/// Runs the clock on until every packet waiting on a neighbour has its
+/// fate (the last resolution timer with a queue fires), as the kernel does
+/// after a capture ends. Reassembly timers due by then fire too.
+pub fn settle_all<T: Tracer>(ns: &mut Netns, watch: Option<u64>, t: &mut T) {
+    while !ns.arp_queue.is_empty() {
+        let next = ns
+            .neigh
+            .iter()
+            .filter(|n| ns.arp_queue.iter().any(|q| q.dev == n.dev && q.ip == n.ip))
+            .filter_map(|n| n.timer)
+            .min();
+        let Some(w) = next else {
+            // Nothing will wake these (an entry changed by hand): they stay.
+            return;
+        };
+        run_timers(ns, w, watch, t);
+    }
+}
+
+/// Walks a received frame (`netif_receive_skb`) and, when it waits on a
+/// neighbour, runs the clock on until its fate is known: the outcome a
+/// replay reports for it.
+pub fn receive_settled<T: Tracer>(
+    ns: &mut Netns,
+    frame: &mut [u8],
+    dev: IfIndex,
+    t: &mut T,
+) -> crate::core::dev::RxOutcome {
+    let mut o = crate::core::dev::netif_receive_skb(ns, frame, dev, t);
+    if o.verdict == Verdict::Queued {
+        let seq = ns.rx_seq;
+        settle_all(ns, Some(seq), t);
+        if let Some(s) = ns.settled.iter().find(|s| s.seq == seq) {
+            o.verdict = s.verdict;
+            o.drop_reason = s.drop_reason;
+            o.icmp = s.icmp;
+        }
+    }
+    o
+}

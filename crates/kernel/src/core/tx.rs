@@ -26,6 +26,8 @@ pub struct TxFrame {
     pub kind: TxKind,
     /// Its bytes in `TxQueue::bytes`.
     pub range: Range<usize>,
+    /// When it was sent (jiffies): the packet's time, or a timer's.
+    pub at: u64,
 }
 
 /// Frames sent for the current packet.
@@ -44,14 +46,16 @@ impl TxQueue {
         self.bytes.clear();
     }
 
-    /// Appends a frame built by `f` into the shared byte buffer.
-    pub fn push(&mut self, dev: IfIndex, kind: TxKind, f: impl FnOnce(&mut Vec<u8>)) {
+    /// Appends a frame built by `f` into the shared byte buffer, sent at
+    /// `at` (jiffies).
+    pub fn push(&mut self, dev: IfIndex, kind: TxKind, at: u64, f: impl FnOnce(&mut Vec<u8>)) {
         let start = self.bytes.len();
         f(&mut self.bytes);
         self.frames.push(TxFrame {
             dev,
             kind,
             range: start..self.bytes.len(),
+            at,
         });
     }
 

@@ -502,10 +502,7 @@ fn ip_defrag<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetR
     ns.mib.ip.ReasmReqds += 1;
     let timeout = ns.sysctl.ipfrag_time.max(0) as u64 * crate::HZ;
     while let Some(i) = ns.frags.expire(ns.jiffies, timeout) {
-        ns.mib.ip.ReasmTimeout += 1;
-        ns.mib.ip.ReasmFails += 1;
-        ip_expire(ns, i, t);
-        ns.frags.kill(i);
+        ip_expire_queue(ns, i, t);
     }
     let nh = skb.network_header as usize;
     let end = (nh + skb.len as usize).min(skb.data.len());
@@ -558,6 +555,41 @@ fn ip_defrag<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetR
             r
         }
     }
+}
+
+/// The earliest reassembly timer: (jiffy it fires, queue index). A queue
+/// expires once more than `ipfrag_time` has passed since its first fragment.
+pub fn next_frag_expiry(ns: &Netns) -> Option<(u64, usize)> {
+    let timeout = ns.sysctl.ipfrag_time.max(0) as u64 * crate::HZ;
+    ns.frags
+        .q
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| q.live)
+        .map(|(i, q)| (q.start + timeout + 1, i))
+        .min()
+}
+
+/// Kernel: the reassembly timer of queue `i` (`ip_expire`): counts
+/// `ReasmTimeout` and `ReasmFails`, sends ICMP time exceeded when the first
+/// fragment had come, and frees the queue.
+pub fn ip_expire_queue<T: Tracer>(ns: &mut Netns, i: usize, t: &mut T) {
+    ns.mib.ip.ReasmTimeout += 1;
+    ns.mib.ip.ReasmFails += 1;
+    if T::ENABLED {
+        let q = &ns.frags.q[i];
+        t.step(Step::new(
+            KernelFn::ip_expire,
+            Check::FragExpired {
+                saddr: q.key.0,
+                id: q.key.2,
+                first_in: q.first_in,
+            },
+            Branch::Next,
+        ));
+    }
+    ip_expire(ns, i, t);
+    ns.frags.kill(i);
 }
 
 /// Kernel: `ip_expire`: a queue timed out. If its first fragment had come,

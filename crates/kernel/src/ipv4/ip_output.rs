@@ -1,16 +1,15 @@
 //! Models net/ipv4/ip_output.c from `dst_output` to the wire: `ip_output`
 //! (counts), `ip_finish_output` (fragmentation of a packet larger than the
 //! MTU, `ip_fragment`), and `ip_finish_output2` → `neigh_output`: a resolved
-//! next hop gives the frame with its MAC addresses; an unresolved one gives
-//! the ARP request the kernel sends, and the packet dies when nobody answers
-//! (`NEIGH_FAILED`, then ICMP host unreachable from `ipv4_link_failure`).
+//! next hop gives the frame with its MAC addresses; an unresolved one
+//! queues the packet on its neighbour entry while ARP asks
+//! (core/neighbour.rs decides its fate).
 //! Also `ip_rt_bug`, the output of input-only routes.
 
 use std::net::Ipv4Addr;
 
 use crate::core::dropreason::SkbDropReason;
 use crate::core::dst::{NetTx, Rtable};
-use crate::core::neighbour::NudState;
 use crate::core::skbuff::SkBuff;
 use crate::core::tx::TxKind;
 use crate::ipv4::ip_hdr::{IP_DF, IP_MF, IP_OFFSET, Iphdr, ip_compute_csum};
@@ -174,9 +173,9 @@ pub fn ip_eth_mc_map(a: Ipv4Addr) -> [u8; 6] {
     [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
 }
 
-/// Kernel: `ip_finish_output2` → `neigh_output`: the frame on the wire, or
-/// the ARP request for an unresolved next hop (the packet then dies with
-/// `NEIGH_FAILED` when nobody answers).
+/// Kernel: `ip_finish_output2` → `neigh_output`: the frame on the wire, or,
+/// for an unresolved next hop, the packet queued on its neighbour entry
+/// while ARP asks (`__neigh_event_send`); its fate comes later.
 pub fn ip_finish_output2<T: Tracer>(
     ns: &mut Netns,
     rt: &Rtable,
@@ -203,7 +202,6 @@ pub fn ip_finish_output2<T: Tracer>(
         Ipv4Addr::UNSPECIFIED
     };
     let nexthop = if rt.rt_uses_gateway { rt.rt_gw4 } else { daddr };
-    let src_mac = ns.dev(dev).map(|d| d.dev_addr).unwrap_or([0; 6]);
     let dst_mac = if rt.rt_type == RouteType::RTN_BROADCAST || nexthop == Ipv4Addr::BROADCAST {
         Some(ns.dev(dev).map(|d| d.broadcast).unwrap_or([0xff; 6]))
     } else if nexthop.is_multicast() {
@@ -227,12 +225,7 @@ pub fn ip_finish_output2<T: Tracer>(
     }
     match dst_mac {
         Some(mac) => {
-            ns.tx.push(dev, kind, |b| {
-                b.extend_from_slice(&mac);
-                b.extend_from_slice(&src_mac);
-                b.extend_from_slice(&0x0800u16.to_be_bytes());
-                b.extend_from_slice(pkt);
-            });
+            neigh_hh_output(ns, dev, mac, pkt, kind);
             if T::ENABLED {
                 t.step(Step::new(
                     KernelFn::ip_output,
@@ -243,64 +236,31 @@ pub fn ip_finish_output2<T: Tracer>(
             Ok(())
         }
         None => {
-            // neigh_resolve_output: an ARP request from the device's address
-            // toward the next hop; nobody answers in a replay.
-            let sip = crate::ipv4::devinet::inet_select_addr(
-                ns,
-                dev,
-                nexthop,
-                crate::uapi::RtScope::RT_SCOPE_LINK,
-            );
-            let brd = ns.dev(dev).map(|d| d.broadcast).unwrap_or([0xff; 6]);
-            // __neigh_event_send: a new (or given up) entry starts resolution
-            // with an ARP request; while it is in progress, packets wait for it.
-            let now = ns.jiffies;
-            let pos = ns
-                .neigh
-                .iter()
-                .position(|n| n.dev == dev && n.ip == nexthop);
-            let start = match pos {
-                None => true,
-                Some(i) => {
-                    now.saturating_sub(ns.neigh[i].updated)
-                        >= crate::core::neighbour::NEIGH_RESOLVE_JIFFIES
-                }
-            };
-            if start {
-                ns.tx.push(dev, TxKind::Arp, |b| {
-                    b.extend_from_slice(&brd);
-                    b.extend_from_slice(&src_mac);
-                    b.extend_from_slice(&ETH_P_ARP.to_be_bytes());
-                    b.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
-                    b.extend_from_slice(&src_mac);
-                    b.extend_from_slice(&sip.octets());
-                    b.extend_from_slice(&[0; 6]);
-                    b.extend_from_slice(&nexthop.octets());
-                });
-                let mut n = crate::core::neighbour::Neighbour::new(
-                    dev,
-                    nexthop,
-                    None,
-                    NudState::NUD_INCOMPLETE,
-                );
-                n.updated = now;
-                match pos {
-                    Some(i) => ns.neigh[i] = n,
-                    None => ns.neigh.push(n),
-                }
-            }
-            if T::ENABLED {
-                t.step(Step::new(
-                    KernelFn::ip_output,
-                    Check::Drop {
-                        reason: SkbDropReason::NEIGH_FAILED,
-                    },
-                    Branch::out,
-                ));
-            }
-            Err(SkbDropReason::NEIGH_FAILED)
+            // neigh_resolve_output: the packet waits in the entry's queue
+            // while ARP asks for the next hop (the kernel reports success).
+            crate::core::neighbour::__neigh_event_send(ns, rt, nexthop, pkt, kind, t);
+            Ok(())
         }
     }
+}
+
+/// Kernel: `neigh_hh_output` / `dev_queue_xmit`: the frame for `pkt` to
+/// `mac` from `dev`'s address, sent now.
+pub fn neigh_hh_output(
+    ns: &mut Netns,
+    dev: crate::netns::IfIndex,
+    mac: [u8; 6],
+    pkt: &[u8],
+    kind: TxKind,
+) {
+    let src_mac = ns.dev(dev).map(|d| d.dev_addr).unwrap_or([0; 6]);
+    let at = ns.jiffies;
+    ns.tx.push(dev, kind, at, |b| {
+        b.extend_from_slice(&mac);
+        b.extend_from_slice(&src_mac);
+        b.extend_from_slice(&0x0800u16.to_be_bytes());
+        b.extend_from_slice(pkt);
+    });
 }
 
 /// Sends a packet the host built itself on route `rt` (`ip_local_out` →
