@@ -42,6 +42,7 @@ const ROUTERS: usize = 25;
 #[test]
 fn packets_match_the_kernel() {
     let test = "kernel_packet::packets_match_the_kernel";
+    let _guard = crate::KFREE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let Some(mut trace) = run::require(test) else {
         return;
     };

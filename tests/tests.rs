@@ -1,8 +1,13 @@
 //! Integration tests.
 mod cli;
 mod docs;
+mod kernel_neigh;
 mod kernel_packet;
 mod kernel_route;
 mod kernel_toml;
 mod replay;
 mod step;
+
+/// Held by the tests that read the global `skb:kfree_skb` tracepoint, so
+/// that no test's drops land in another's observation.
+pub(crate) static KFREE_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -538,19 +538,21 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         let pre_frags = (causes_on && is_fragment(&buf)).then(|| ns.frags.clone());
         let o = netif_receive_skb(&mut ns, &mut buf, dev, &mut NoTrace);
         write_frames(&ns, writer.as_mut(), clock, a.out.as_deref())?;
-        let row = Row {
+        let mut row = Row {
             index,
             seq: ns.rx_seq,
             dev,
             o,
-            frame: causes_on.then(|| orig.clone()),
+            frame: None,
             flow,
             pre_frags,
         };
         if o.verdict == fwdsim_kernel::core::dev::Verdict::Queued || !pending.is_empty() {
+            // Held: it keeps its own copy of the frame for the causes.
+            row.frame = causes_on.then(|| orig.clone());
             pending.push_back(row);
         } else {
-            sink.emit(&ns, row, &mut so);
+            sink.emit(&ns, row, causes_on.then_some(&orig[..]), &mut so);
         }
         settle(&mut ns, &mut pending, &mut sink, &mut so);
         // A progress line on stderr for replays that take more than a second.
@@ -569,8 +571,9 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
     fwdsim_kernel::core::neighbour::settle_all(&mut ns, None, &mut NoTrace);
     write_frames(&ns, writer.as_mut(), clock, a.out.as_deref())?;
     settle(&mut ns, &mut pending, &mut sink, &mut so);
-    while let Some(row) = pending.pop_front() {
-        sink.emit(&ns, row, &mut so);
+    while let Some(mut row) = pending.pop_front() {
+        let frame = row.frame.take();
+        sink.emit(&ns, row, frame.as_deref(), &mut so);
     }
     let Sink {
         summary, causes, ..
@@ -622,12 +625,12 @@ struct Sink {
 }
 
 impl Sink {
-    fn emit(&mut self, ns: &Netns, row: Row, so: &mut impl std::io::Write) {
+    /// Writes a row whose fate is known; `frame` is the packet as received
+    /// (for the causes of drops).
+    fn emit(&mut self, ns: &Netns, row: Row, frame: Option<&[u8]>, so: &mut impl std::io::Write) {
         use fwdsim_render::replay as out;
         let o = row.o;
-        if let (Some(c), Some(r), Some(frame)) =
-            (self.causes.as_mut(), o.drop_reason, row.frame.as_deref())
-        {
+        if let (Some(c), Some(r), Some(frame)) = (self.causes.as_mut(), o.drop_reason, frame) {
             match row.pre_frags {
                 Some(f) => {
                     let mut before = ns.clone();
@@ -670,8 +673,9 @@ fn settle(
         .front()
         .is_some_and(|r| r.o.verdict != fwdsim_kernel::core::dev::Verdict::Queued)
     {
-        let row = pending.pop_front().expect("checked");
-        sink.emit(ns, row, so);
+        let mut row = pending.pop_front().expect("checked");
+        let frame = row.frame.take();
+        sink.emit(ns, row, frame.as_deref(), so);
     }
 }
 

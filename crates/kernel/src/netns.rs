@@ -279,6 +279,8 @@ pub struct Netns {
     pub rx_seq: u64,
     /// Whether the packet being received was queued for its next hop.
     pub rx_queued: bool,
+    /// Buffers of packets that left `arp_queue`, for the next ones.
+    pub skb_pool: Vec<Vec<u8>>,
 }
 
 impl Default for Netns {
@@ -315,6 +317,7 @@ impl Netns {
             settled: Vec::new(),
             rx_seq: 0,
             rx_queued: false,
+            skb_pool: Vec::new(),
         }
     }
 

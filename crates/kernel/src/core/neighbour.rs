@@ -180,11 +180,25 @@ pub struct Settled {
     pub at: u64,
 }
 
-/// Kernel: `arp_solicit` → `arp_send_dst`: a broadcast who-has for `ip` on
-/// `dev`, from the device's address chosen for it (`inet_select_addr`).
+/// Kernel: `neigh_probe` → `arp_solicit` → `arp_send_dst`: a broadcast
+/// who-has for `ip` on `dev`. The sender address (`arp_announce` 0): the
+/// source of the newest queued packet when it is one of this host's
+/// addresses, else the device's address chosen for `ip`
+/// (`inet_select_addr`).
 fn arp_solicit<T: Tracer>(ns: &mut Netns, dev: IfIndex, ip: Ipv4Addr, n: u8, t: &mut T) {
-    let sip =
-        crate::ipv4::devinet::inet_select_addr(ns, dev, ip, crate::uapi::RtScope::RT_SCOPE_LINK);
+    let newest = ns
+        .arp_queue
+        .iter()
+        .rev()
+        .find(|q| q.dev == dev && q.ip == ip)
+        .and_then(|q| q.pkt.get(12..16))
+        .map(|b| Ipv4Addr::new(b[0], b[1], b[2], b[3]));
+    let sip = match newest {
+        Some(a) if ns.inet_lookup_ifaddr(a).is_some() => a,
+        _ => {
+            crate::ipv4::devinet::inet_select_addr(ns, dev, ip, crate::uapi::RtScope::RT_SCOPE_LINK)
+        }
+    };
     let src_mac = ns.dev(dev).map(|d| d.dev_addr).unwrap_or([0; 6]);
     let brd = ns.dev(dev).map(|d| d.broadcast).unwrap_or([0xff; 6]);
     let at = ns.jiffies;
@@ -232,19 +246,10 @@ pub fn __neigh_event_send<T: Tracer>(
         n.updated = now;
         n.probes = UCAST_PROBES;
         n.timer = Some(now + RETRANS_TIME);
-        let i = match pos {
-            Some(i) => {
-                ns.neigh[i] = n;
-                i
-            }
-            None => {
-                ns.neigh.push(n);
-                ns.neigh.len() - 1
-            }
-        };
-        // neigh_probe: the first solicitation goes out now.
-        ns.neigh[i].probes += 1;
-        arp_solicit(ns, dev, ip, 1, t);
+        match pos {
+            Some(i) => ns.neigh[i] = n,
+            None => ns.neigh.push(n),
+        }
     }
     let truesize = skb_truesize(pkt.len() + 14);
     let mut bytes: u32 = ns
@@ -258,6 +263,7 @@ pub fn __neigh_event_send<T: Tracer>(
             break;
         };
         let old = ns.arp_queue.remove(j);
+        ns.skb_pool.push(old.pkt);
         bytes -= old.truesize;
         if T::ENABLED {
             t.step(Step::new(
@@ -281,7 +287,13 @@ pub fn __neigh_event_send<T: Tracer>(
         kind,
         rt: *rt,
         skb_iif: rt.rt_iif,
-        pkt: pkt.to_vec(),
+        pkt: {
+            // A buffer of a packet that left the queue, when there is one.
+            let mut v = ns.skb_pool.pop().unwrap_or_default();
+            v.clear();
+            v.extend_from_slice(pkt);
+            v
+        },
         truesize,
     });
     if kind == TxKind::Forward {
@@ -300,8 +312,16 @@ pub fn __neigh_event_send<T: Tracer>(
                 qlen,
                 bytes: bytes + truesize,
             },
-            Branch::out,
+            Branch::Next,
         ));
+    }
+    if !resolving {
+        // neigh_probe, once the packet is queued: the first solicitation
+        // goes out now.
+        if let Some(i) = ns.neigh.iter().position(|n| n.dev == dev && n.ip == ip) {
+            ns.neigh[i].probes += 1;
+        }
+        arp_solicit(ns, dev, ip, 1, t);
     }
 }
 
@@ -402,6 +422,7 @@ pub fn neigh_timer_handler<T: Tracer>(ns: &mut Netns, i: usize, t: &mut T) {
         if !is_waiting(ns, q.seq) || icmp.is_some() {
             settle(ns, q.seq, q.kind, Some(SkbDropReason::NEIGH_FAILED), icmp);
         }
+        ns.skb_pool.push(q.pkt);
     }
     t.leave();
 }
@@ -409,13 +430,36 @@ pub fn neigh_timer_handler<T: Tracer>(ns: &mut Netns, i: usize, t: &mut T) {
 /// Kernel: `neigh_update` from `arp_process`: the entry of `ip` on `dev`
 /// learns `mac`; when it was not valid, its queued packets go out now.
 pub fn neigh_update<T: Tracer>(ns: &mut Netns, i: usize, mac: [u8; 6], reachable: bool, t: &mut T) {
-    let Neighbour { dev, ip, state, .. } = ns.neigh[i];
-    ns.neigh[i].lladdr = Some(mac);
-    ns.neigh[i].state = if reachable {
+    let Neighbour {
+        dev,
+        ip,
+        state,
+        lladdr,
+        updated,
+        ..
+    } = ns.neigh[i];
+    let mut new = if reachable {
         NudState::NUD_REACHABLE
     } else {
         NudState::NUD_STALE
     };
+    let mut mac = mac;
+    if state.is_valid() && lladdr.is_some_and(|l| l != mac) {
+        // A different address for a valid entry is taken only after
+        // `locktime` (1 s); before it, a confirmed entry just goes stale.
+        if ns.jiffies <= updated + crate::HZ {
+            if state == NudState::NUD_REACHABLE {
+                mac = lladdr.expect("checked");
+                new = NudState::NUD_STALE;
+            } else {
+                return;
+            }
+        }
+    } else if state.is_valid() && new == NudState::NUD_STALE {
+        new = state;
+    }
+    ns.neigh[i].lladdr = Some(mac);
+    ns.neigh[i].state = new;
     ns.neigh[i].timer = None;
     ns.neigh[i].updated = ns.jiffies;
     let mut sent = 0;
@@ -427,6 +471,7 @@ pub fn neigh_update<T: Tracer>(ns: &mut Netns, i: usize, mac: [u8; 6], reachable
             if !is_waiting(ns, q.seq) {
                 settle(ns, q.seq, q.kind, None, None);
             }
+            ns.skb_pool.push(q.pkt);
         }
     }
     if T::ENABLED {

@@ -157,6 +157,24 @@ fn read_all(f: &mut File, what: &str) -> Result<String> {
     Ok(s)
 }
 
+/// Sends `frame` on the packet socket `fd` of device `dev`.
+fn send_on(fd: &OwnedFd, dev: &str, frame: &[u8]) -> Result<()> {
+    let what = format!("send on {dev}");
+    for _ in 0..100 {
+        match send(fd.as_raw_fd(), frame, MsgFlags::empty()) {
+            Ok(n) if n == frame.len() => return Ok(()),
+            Ok(n) => {
+                return Err(lab_err(&what, format!("{n} of {} bytes sent", frame.len())));
+            }
+            Err(Errno::EAGAIN | Errno::ENOBUFS | Errno::EINTR) => {
+                std::thread::sleep(Duration::from_millis(1))
+            }
+            Err(e) => return Err(lab_err(&what, e)),
+        }
+    }
+    Err(lab_err(&what, "EAGAIN 100 times"))
+}
+
 impl Endpoints {
     /// Opens the sockets and counter files of `lab` (from a helper thread
     /// that enters the client, server and router namespaces in turn).
@@ -194,22 +212,12 @@ impl Endpoints {
 
     /// Sends `frame` out of the client's `c0`.
     pub fn send(&self, frame: &[u8]) -> Result<()> {
-        for _ in 0..100 {
-            match send(self.client.as_raw_fd(), frame, MsgFlags::empty()) {
-                Ok(n) if n == frame.len() => return Ok(()),
-                Ok(n) => {
-                    return Err(lab_err(
-                        "send on c0",
-                        format!("{n} of {} bytes sent", frame.len()),
-                    ));
-                }
-                Err(Errno::EAGAIN | Errno::ENOBUFS | Errno::EINTR) => {
-                    std::thread::sleep(Duration::from_millis(1))
-                }
-                Err(e) => return Err(lab_err("send on c0", e)),
-            }
-        }
-        Err(lab_err("send on c0", "EAGAIN 100 times"))
+        send_on(&self.client, "c0", frame)
+    }
+
+    /// Sends `frame` out of the server's `s0` (toward the router's `r1`).
+    pub fn send_server(&self, frame: &[u8]) -> Result<()> {
+        send_on(&self.server, "s0", frame)
     }
 
     /// Frames that came back to the client since the last call.
