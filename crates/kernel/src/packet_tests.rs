@@ -649,3 +649,96 @@ fn an_expired_reassembly_queue_sends_time_exceeded_about_its_first_fragment() {
         "time exceeded, fragment reassembly time exceeded"
     );
 }
+
+/// An 8-byte-payload fragment of datagram `id` from 10.0.1.2 to the host at
+/// byte `off` (MF set unless `last`).
+fn small_fragment(id: u16, off: u16, last: bool) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ethernet2(C0_MAC, R0_MAC)
+        .ipv4([10, 0, 1, 2], [10, 0, 1, 1], 64)
+        .udp(5000, 9999);
+    let mut f = Vec::new();
+    b.write(&mut f, &[]).unwrap();
+    f[18..20].copy_from_slice(&id.to_be_bytes());
+    f[20..22].copy_from_slice(&((u16::from(!last) << 13) | (off / 8)).to_be_bytes());
+    fix_csum(&mut f);
+    f
+}
+
+#[test]
+fn a_queue_passed_by_more_than_ipfrag_max_dist_fragments_starts_over() {
+    let mut ns = HostBuilder::lab_router().build();
+    // Datagram 1's first fragment, then 65 fragments of datagram 2 from the
+    // same source (ipfrag_max_dist is 64), then datagram 1's last.
+    assert_eq!(
+        rx(&mut ns, &mut small_fragment(1, 0, false)).verdict,
+        Verdict::Local
+    );
+    for k in 0..65u16 {
+        let o = rx(&mut ns, &mut small_fragment(2, 8 * (k + 1), false));
+        assert_eq!(o.verdict, Verdict::Local);
+    }
+    assert_eq!(ns.mib.ip.ReasmFails, 0);
+    let mut rec = Recorder::new();
+    let r0 = ns.dev_by_name("r0").unwrap().ifindex;
+    let o = netif_receive_skb(&mut ns, &mut small_fragment(1, 8, true), r0, &mut rec);
+    // ip_frag_too_far: the queue lost its first fragment and holds only
+    // this one, so nothing is delivered.
+    assert_eq!((o.verdict, o.drop_reason), (Verdict::Local, None));
+    assert_eq!((ns.mib.ip.ReasmFails, ns.mib.ip.ReasmOKs), (1, 0));
+    assert!(rec.steps.iter().any(|s| matches!(
+        s.check,
+        crate::trace::Check::FragTooFar {
+            dropped: 1,
+            max_dist: 64
+        }
+    )));
+    // Within the distance, the same pattern reassembles.
+    let mut ns = HostBuilder::lab_router().build();
+    let _ = rx(&mut ns, &mut small_fragment(1, 0, false));
+    for k in 0..63u16 {
+        let _ = rx(&mut ns, &mut small_fragment(2, 8 * (k + 1), false));
+    }
+    let o = rx(&mut ns, &mut small_fragment(1, 8, true));
+    assert_eq!(
+        o.drop_reason,
+        Some(R::NO_SOCKET),
+        "reassembled, to a closed port"
+    );
+    assert_eq!((ns.mib.ip.ReasmFails, ns.mib.ip.ReasmOKs), (0, 1));
+    // ipfrag_max_dist = 0 turns the check off.
+    let mut ns = HostBuilder::lab_router()
+        .sysctl("net.ipv4.ipfrag_max_dist", 0)
+        .build();
+    let _ = rx(&mut ns, &mut small_fragment(1, 0, false));
+    for k in 0..100u16 {
+        let _ = rx(&mut ns, &mut small_fragment(2, 8 * (k + 1), false));
+    }
+    let o = rx(&mut ns, &mut small_fragment(1, 8, true));
+    assert_eq!(o.drop_reason, Some(R::NO_SOCKET));
+}
+
+#[test]
+fn over_ipfrag_high_thresh_fragments_are_freed_without_a_queue() {
+    let mut ns = HostBuilder::lab_router()
+        .sysctl("net.ipv4.ipfrag_high_thresh", 3000)
+        .build();
+    // Each small fragment's skb has a truesize of 768: the fourth finds
+    // the memory over 3000 bytes... after the fourth is queued (3072).
+    for id in 1..=4u16 {
+        let o = rx(&mut ns, &mut small_fragment(id, 0, false));
+        assert_eq!(
+            (o.verdict, o.drop_reason),
+            (Verdict::Local, None),
+            "fragment {id}"
+        );
+    }
+    let o = rx(&mut ns, &mut small_fragment(5, 0, false));
+    assert_eq!(
+        (o.verdict, o.drop_reason),
+        (Verdict::Drop, Some(R::NOT_SPECIFIED))
+    );
+    // Not even a queue that exists is found.
+    let o = rx(&mut ns, &mut small_fragment(1, 8, true));
+    assert_eq!(o.drop_reason, Some(R::NOT_SPECIFIED));
+    assert_eq!((ns.mib.ip.ReasmReqds, ns.mib.ip.ReasmFails), (6, 2));
+}

@@ -496,6 +496,14 @@ pub enum Check {
         /// Queued packets sent.
         sent: u32,
     },
+    /// A reassembly queue was emptied: more than `ipfrag_max_dist` of its
+    /// source's fragments went by since its last one.
+    FragTooFar {
+        /// Fragments dropped (`FRAG_TOO_FAR`).
+        dropped: u32,
+        /// `ipfrag_max_dist`.
+        max_dist: u32,
+    },
     /// A reassembly queue timed out.
     FragExpired {
         /// Source of the datagram.

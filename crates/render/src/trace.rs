@@ -359,6 +359,14 @@ pub fn describe(ns: &Netns, c: &Check) -> String {
             },
             if sent == 1 { "packet" } else { "packets" }
         ),
+        Check::FragTooFar { dropped, max_dist } => format!(
+            "ip_frag_too_far: more than ipfrag_max_dist {max_dist} fragments of this source since the queue's last: {dropped} queued {} dropped (SKB_DROP_REASON_FRAG_TOO_FAR), the queue starts over",
+            if dropped == 1 {
+                "fragment"
+            } else {
+                "fragments"
+            }
+        ),
         Check::FragExpired {
             saddr,
             id,

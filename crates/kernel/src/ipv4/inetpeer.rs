@@ -19,6 +19,8 @@ pub struct InetPeer {
     pub n_redirects: u32,
     /// Last use (jiffies), for reuse when the table is full.
     pub dtime: u64,
+    /// `rid`: fragments received from this peer (`ip_frag_too_far`).
+    pub rid: u32,
 }
 
 /// The table of peers (`net->ipv4.peers`).
@@ -60,6 +62,7 @@ impl InetPeers {
                         rate_last: now.wrapping_sub(60 * crate::HZ),
                         n_redirects: 0,
                         dtime: now,
+                        rid: 0,
                     });
                     victim = j;
                     break;
@@ -77,6 +80,7 @@ impl InetPeers {
                     rate_last: now.wrapping_sub(60 * crate::HZ),
                     n_redirects: 0,
                     dtime: now,
+                    rid: 0,
                 });
             }
         }

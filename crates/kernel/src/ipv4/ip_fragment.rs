@@ -34,6 +34,10 @@ pub struct Ipq {
     pub data: Vec<u8>,
     /// The device the first fragment came in on.
     pub dev: crate::netns::IfIndex,
+    /// `rid`: the peer's fragment count when this queue last took one.
+    pub rid: u32,
+    /// The truesize of the fragments it holds (`frag_mem_limit` share).
+    pub mem: usize,
 }
 
 impl Default for Ipq {
@@ -49,6 +53,8 @@ impl Default for Ipq {
             header: Vec::new(),
             data: Vec::new(),
             dev: crate::netns::IfIndex(0),
+            rid: 0,
+            mem: 0,
         }
     }
 }
@@ -69,10 +75,17 @@ pub enum Defrag {
 pub struct FragQueues {
     /// The queues (a small fixed pool, reused).
     pub q: Vec<Ipq>,
+    /// Fragments dropped by the last [`FragQueues::queue`] because their
+    /// queue was too far behind its peer (`ip_frag_reinit`).
+    pub too_far: usize,
+    /// `frag_mem_limit`: the truesize of every queued fragment.
+    pub mem: usize,
 }
 
-/// How many datagrams are reassembled at once.
-pub const MAX_QUEUES: usize = 64;
+/// How many datagrams are reassembled at once, at most (the memory
+/// threshold binds first: 8192 queues of one small fragment hold over
+/// 6 MB).
+pub const MAX_QUEUES: usize = 8192;
 
 impl FragQueues {
     /// Expired queues (older than `timeout` jiffies at `now`): their slot is
@@ -87,6 +100,8 @@ impl FragQueues {
     /// Frees a queue (`inet_frag_kill`), keeping its buffers for reuse.
     pub fn kill(&mut self, i: usize) {
         let q = &mut self.q[i];
+        self.mem = self.mem.saturating_sub(q.mem);
+        q.mem = 0;
         q.live = false;
         q.ranges.clear();
         q.header.clear();
@@ -94,8 +109,26 @@ impl FragQueues {
     }
 
     /// Kernel: `ip_defrag` → `ip_frag_queue` for the fragment `pkt` (IP
-    /// header and payload, already trimmed to its total length).
-    pub fn queue(&mut self, pkt: &[u8], dev: crate::netns::IfIndex, now: u64) -> Defrag {
+    /// header and payload, already trimmed to its total length). `rid` is
+    /// the source peer's fragment count with this one and
+    /// `ipfrag_max_dist`, when that is not 0: a queue holding fragments
+    /// that has seen more than `max_dist` of the peer's fragments go by
+    /// since its last one is emptied first (`ip_frag_too_far`,
+    /// `ip_frag_reinit`), its fragments counted in `too_far`.
+    pub fn queue(
+        &mut self,
+        pkt: &[u8],
+        dev: crate::netns::IfIndex,
+        now: u64,
+        rid: Option<(u32, u32)>,
+        high_thresh: usize,
+    ) -> Defrag {
+        self.too_far = 0;
+        // inet_frag_find: over ipfrag_high_thresh no queue is found or
+        // made, and ip_defrag frees the fragment.
+        if high_thresh == 0 || self.mem > high_thresh {
+            return Defrag::Drop(SkbDropReason::NOT_SPECIFIED);
+        }
         let h = Iphdr(pkt);
         let ihl = h.ihl() as usize * 4;
         let key = (h.saddr(), h.daddr(), h.id(), h.protocol());
@@ -108,7 +141,7 @@ impl FragQueues {
                         self.q.push(Ipq::default());
                         self.q.len() - 1
                     }
-                    None => return Defrag::Drop(SkbDropReason::NOMEM),
+                    None => return Defrag::Drop(SkbDropReason::NOT_SPECIFIED),
                 };
                 let q = &mut self.q[i];
                 q.live = true;
@@ -117,9 +150,29 @@ impl FragQueues {
                 q.len = 0;
                 q.last_in = false;
                 q.first_in = false;
+                q.rid = 0;
                 i
             }
         };
+        if let Some((end, max_dist)) = rid {
+            let q = &mut self.q[i];
+            let start = q.rid;
+            q.rid = end;
+            if !q.ranges.is_empty() && end.wrapping_sub(start) > max_dist {
+                // ip_frag_reinit: the queued fragments go (FRAG_TOO_FAR),
+                // the queue starts over with its timer re-armed.
+                self.too_far = q.ranges.len();
+                self.mem = self.mem.saturating_sub(q.mem);
+                q.mem = 0;
+                q.ranges.clear();
+                q.header.clear();
+                q.data.clear();
+                q.len = 0;
+                q.last_in = false;
+                q.first_in = false;
+                q.start = now;
+            }
+        }
         let frag_off = h.frag_off();
         let offset = ((frag_off & IP_OFFSET) as usize) << 3;
         let mut end = offset + pkt.len().saturating_sub(ihl);
@@ -159,6 +212,11 @@ impl FragQueues {
         let q = &mut self.q[i];
         let pos = q.ranges.partition_point(|&(s, _)| s < offset);
         q.ranges.insert(pos, (offset, end));
+        // The fragment's skb as a driver allocates it (Ethernet header on).
+        let truesize = crate::core::neighbour::skb_truesize(pkt.len() + 14) as usize;
+        q.mem += truesize;
+        self.mem += truesize;
+        let q = &mut self.q[i];
         if q.data.len() < end {
             q.data.resize(end, 0);
         }

@@ -506,7 +506,33 @@ fn ip_defrag<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetR
     }
     let nh = skb.network_header as usize;
     let end = (nh + skb.len as usize).min(skb.data.len());
-    match ns.frags.queue(&skb.data[nh..end], skb.dev, ns.jiffies) {
+    // ip_frag_too_far: the source's fragment count (inet_peer `rid`).
+    let max_dist = ns.sysctl.ipfrag_max_dist.clamp(0, u32::MAX as i64) as u32;
+    let rid = (max_dist != 0).then(|| {
+        let saddr = Iphdr(&skb.data[nh..]).saddr();
+        let now = ns.jiffies;
+        let p = ns.peers.get(saddr, now);
+        p.rid = p.rid.wrapping_add(1);
+        (p.rid, max_dist)
+    });
+    let high = ns.sysctl.ipfrag_high_thresh.max(0) as usize;
+    let r = ns
+        .frags
+        .queue(&skb.data[nh..end], skb.dev, ns.jiffies, rid, high);
+    if ns.frags.too_far > 0 {
+        ns.mib.ip.ReasmFails += 1;
+        if T::ENABLED {
+            t.step(Step::new(
+                KernelFn::ip_local_deliver,
+                Check::FragTooFar {
+                    dropped: ns.frags.too_far as u32,
+                    max_dist,
+                },
+                Branch::Next,
+            ));
+        }
+    }
+    match r {
         Defrag::Queued => {
             skb.delivered = true;
             NetRx::Success
@@ -771,9 +797,14 @@ fn icmp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx
 fn l4_csum_ok(skb: &SkBuff<'_>, proto: u8) -> bool {
     let nh = skb.network_header as usize;
     let h = Iphdr(&skb.data[nh..]);
-    let data = transport(skb);
-    if proto == IPPROTO_UDP && data.len() >= 8 && data[6] == 0 && data[7] == 0 {
-        return true;
+    let mut data = transport(skb);
+    if proto == IPPROTO_UDP && data.len() >= 8 {
+        if data[6] == 0 && data[7] == 0 {
+            return true;
+        }
+        // Only the datagram's own length counts (udp_rcv trimmed to it).
+        let ulen = u16::from_be_bytes([data[4], data[5]]) as usize;
+        data = &data[..ulen.clamp(8, data.len())];
     }
     let mut sum: u32 = 0;
     for w in [h.saddr().octets(), h.daddr().octets()] {
@@ -920,10 +951,21 @@ fn send_reply<T: Tracer>(
 /// ICMP port unreachable and is dropped (`NO_SOCKET`).
 fn udp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
     let len = transport(skb).len();
-    if len < 8 || (u16::from_be_bytes([transport(skb)[4], transport(skb)[5]]) as usize) > len {
+    // __udp4_lib_rcv: the UDP length must fit the packet and hold the
+    // header; the packet is then trimmed to it (pskb_trim_rcsum).
+    let ulen = if len >= 8 {
+        u16::from_be_bytes([transport(skb)[4], transport(skb)[5]]) as usize
+    } else {
+        0
+    };
+    if len < 8 || ulen > len || ulen < 8 {
         ns.mib.udp.InErrors += 1;
         return drop(skb, KernelFn::udp_rcv, SkbDropReason::PKT_TOO_SMALL, t);
     }
+    // pskb_trim_rcsum: the skb ends where the datagram does (an ICMP error
+    // quotes no more).
+    let th = skb.transport_header as usize - skb.network_header as usize;
+    skb.len = skb.len.min((th + ulen) as u32);
     if !l4_csum_ok(skb, IPPROTO_UDP) {
         ns.mib.udp.InCsumErrors += 1;
         ns.mib.udp.InErrors += 1;

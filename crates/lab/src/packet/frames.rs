@@ -153,6 +153,38 @@ fn mcast_mac(a: Ipv4Addr) -> [u8; 6] {
     [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
 }
 
+/// Sets the UDP length field of a UDP frame (no IP options) to `ulen` and
+/// its checksum to the one over the first `ulen` bytes of the payload, or
+/// to 0 (none) when `ulen` is below the header's 8 bytes.
+fn set_udp_len(f: &mut [u8], ulen: u16) {
+    let u = IP + 20;
+    f[u + 4..u + 6].copy_from_slice(&ulen.to_be_bytes());
+    f[u + 6..u + 8].copy_from_slice(&[0, 0]);
+    if ulen < 8 {
+        return;
+    }
+    let mut sum: u32 = 17 + u32::from(ulen);
+    for c in f[IP + 12..IP + 20].chunks(2) {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    for c in f[u..u + usize::from(ulen)].chunks(2) {
+        let w = if c.len() == 2 {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from(c[0]) << 8
+        };
+        sum += u32::from(w);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let c = match !(sum as u16) {
+        0 => 0xffff,
+        c => c,
+    };
+    f[u + 6..u + 8].copy_from_slice(&c.to_be_bytes());
+}
+
 /// The IPv4 header checksum of `frame`'s header as it stands (over IHL*4
 /// bytes), written into the frame.
 pub fn fix_ip_checksum(frame: &mut [u8]) {
@@ -516,6 +548,18 @@ pub fn catalogue(cfg: &RouterConfig, seed: u64, base_ns: i128) -> Vec<Probe> {
         "ip-packet-12-bytes",
         |r, s, _| pkt(s, srv, echo(r)),
         |f| f.truncate(IP + 12),
+    );
+    // A UDP length shorter than the IP payload: udp_rcv trims to it and
+    // checks the checksum over it; below the header's 8 bytes it is short.
+    c.bad(
+        "udp-len-short-to-r0",
+        |_, s, _| pkt(s, R0_ADDR, L4::Udp(33434, 12)),
+        |f| set_udp_len(f, 12),
+    );
+    c.bad(
+        "udp-len-below-8-to-r0",
+        |_, s, _| pkt(s, R0_ADDR, L4::Udp(33434, 12)),
+        |f| set_udp_len(f, 4),
     );
     c.one("trailing-padding", |r, s, _| Pkt {
         pad: r.gen_range(1..40),
