@@ -18,7 +18,7 @@
 //!
 //! Needs root and tracefs; without them it skips with the reason, except
 //! under `CI=true`, where it fails. Runs alone among the tests that read
-//! the tracepoint ([`crate::KFREE_LOCK`]).
+//! the tracepoint or free packets in the kernel ([`crate::KFREE_LOCK`]).
 
 use std::net::Ipv4Addr;
 use std::path::Path;

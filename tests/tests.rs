@@ -1,6 +1,7 @@
 //! Integration tests.
 mod cli;
 mod docs;
+mod kernel_dev;
 mod kernel_neigh;
 mod kernel_packet;
 mod kernel_route;
@@ -8,6 +9,7 @@ mod kernel_toml;
 mod replay;
 mod step;
 
-/// Held by the tests that read the global `skb:kfree_skb` tracepoint, so
-/// that no test's drops land in another's observation.
+/// Held by the tests that read the global `skb:kfree_skb` tracepoint or
+/// make the kernel free packets, so that no test's drops land in another's
+/// observation.
 pub(crate) static KFREE_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());

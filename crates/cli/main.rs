@@ -467,7 +467,7 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
     };
     let before = ns.mib.clone();
     let rt_before = ns.rt_cache_stat.clone();
-    let otherhost_before = ns.rx_otherhost_dropped.clone();
+    let dev_before = ns.dev_stats.clone();
     let stdout = std::io::stdout();
     let mut so = std::io::BufWriter::new(stdout.lock());
     let mut sink = Sink {
@@ -585,7 +585,7 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         w.flush()
             .map_err(|e| Failure(format!("{}: {e}", a.out.as_ref().expect("set").display())))?;
     }
-    let snmp = out::closing_object(&ns, &before, &rt_before, &otherhost_before);
+    let snmp = out::closing_object(&ns, &before, &rt_before, &dev_before);
     if a.json {
         let _ = writeln!(so, "{snmp}");
     } else {

@@ -109,6 +109,9 @@ pub fn route(ns: &Netns, spec: &RouteSpec) -> Result<(), String> {
             }
         }
     }
+    if !fwdsim_kernel::ipv4::fib_frontend::fib_valid_prefsrc(ns, spec) {
+        return Err("Invalid prefsrc address".into());
+    }
     Ok(())
 }
 

@@ -225,6 +225,17 @@ impl Fib {
     }
 }
 
+/// Kernel: the core receive counters of a `net_device` that this path
+/// touches (`dev_core_stats`, `rx_otherhost_dropped`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DevStats {
+    /// `rx_dropped`: frames no protocol handler took (`UNHANDLED_PROTO`).
+    pub rx_dropped: u64,
+    /// `rx_otherhost_dropped`: frames for another host's MAC
+    /// (`ip -s -s link`: otherhost).
+    pub rx_otherhost_dropped: u64,
+}
+
 /// Kernel: `struct net`: one network namespace.
 #[derive(Clone, Debug)]
 pub struct Netns {
@@ -259,8 +270,8 @@ pub struct Netns {
     pub icmp_global_credit: i64,
     /// `icmp_global_stamp` (jiffies).
     pub icmp_global_stamp: u64,
-    /// `rx_otherhost_dropped` per device (`ip -s -s link`: otherhost).
-    pub rx_otherhost_dropped: BTreeMap<IfIndex, u64>,
+    /// Per-device receive counters (`ip -s -s link`).
+    pub dev_stats: BTreeMap<IfIndex, DevStats>,
     /// A reusable buffer for packets the host builds itself.
     pub scratch: Vec<u8>,
     /// Sockets bound on this host (`ss -lun`, `ss -ltn`): what a datagram or
@@ -308,7 +319,7 @@ impl Netns {
             wall_ns: 0,
             icmp_global_credit: 50,
             icmp_global_stamp: 0,
-            rx_otherhost_dropped: BTreeMap::new(),
+            dev_stats: BTreeMap::new(),
             scratch: Vec::with_capacity(2048),
             frags: Default::default(),
             reasm: Vec::new(),
@@ -429,7 +440,7 @@ impl Netns {
             dev.ip_ptr = Some(idev);
         }
         let ifindex = dev.ifindex;
-        self.rx_otherhost_dropped.insert(ifindex, 0);
+        self.dev_stats.insert(ifindex, DevStats::default());
         let pos = self.devices.partition_point(|d| d.ifindex < ifindex);
         self.devices.insert(pos, dev);
         Ok(ifindex)

@@ -100,12 +100,13 @@ pub fn snmp_delta(before: &IpMib, after: &IpMib) -> Value {
 /// The closing object of a replay: `snmp` (the changed counters of
 /// /proc/net/snmp and /proc/net/netstat, as `snmp_delta`), plus `rt_cache`
 /// (the changed columns of /proc/net/stat/rt_cache) and `devices` (per
-/// device counters that changed, such as `otherhost_dropped`) when any did.
+/// device counters that changed: `rx_dropped`, `otherhost_dropped`) when
+/// any did.
 pub fn closing_object(
     ns: &Netns,
     before: &IpMib,
     rt_before: &fwdsim_kernel::ipv4::snmp::RtCacheStat,
-    otherhost_before: &std::collections::BTreeMap<fwdsim_kernel::IfIndex, u64>,
+    dev_before: &std::collections::BTreeMap<fwdsim_kernel::IfIndex, fwdsim_kernel::netns::DevStats>,
 ) -> Value {
     let mut v = snmp_delta(before, &ns.mib);
     let obj = v.as_object_mut().expect("an object");
@@ -123,13 +124,20 @@ pub fn closing_object(
         obj.insert("rt_cache".into(), Value::Object(rc));
     }
     let mut devs = Map::new();
-    for (dev, n) in &ns.rx_otherhost_dropped {
-        let b = otherhost_before.get(dev).copied().unwrap_or(0);
-        if *n != b {
-            devs.insert(
-                ns.dev_name(*dev).into(),
-                json!({ "otherhost_dropped": n - b }),
+    for (dev, n) in &ns.dev_stats {
+        let b = dev_before.get(dev).copied().unwrap_or_default();
+        let mut d = Map::new();
+        if n.rx_dropped != b.rx_dropped {
+            d.insert("rx_dropped".into(), json!(n.rx_dropped - b.rx_dropped));
+        }
+        if n.rx_otherhost_dropped != b.rx_otherhost_dropped {
+            d.insert(
+                "otherhost_dropped".into(),
+                json!(n.rx_otherhost_dropped - b.rx_otherhost_dropped),
             );
+        }
+        if !d.is_empty() {
+            devs.insert(ns.dev_name(*dev).into(), Value::Object(d));
         }
     }
     if !devs.is_empty() {

@@ -86,6 +86,8 @@ pub fn netif_receive_skb<T: Tracer>(
         };
     }
     if skb.protocol != ETH_P_IP {
+        // No packet_type took it: `rx_dropped` of the device.
+        ns.dev_stats.entry(dev).or_default().rx_dropped += 1;
         return RxOutcome {
             verdict: Verdict::Drop,
             drop_reason: Some(SkbDropReason::UNHANDLED_PROTO),

@@ -17,7 +17,9 @@ use crate::uapi::{RouteType, RtProt, RtScope, RtnhFlags};
 /// broadcast address, the prefix route (`local` on loopback) unless the
 /// address is secondary, a /32 or in 0.0.0.0/len, and the subnet broadcast
 /// for prefixes shorter than /31. Routes of a secondary carry the primary's
-/// address as `src`.
+/// address as `src`, and are left out when that address does not look up
+/// as `local` (`fib_valid_prefsrc`: another device's broadcast route for it
+/// came first).
 pub fn fib_add_ifaddr(ns: &mut Netns, dev: IfIndex, ifa: &InIfaddr) {
     let Some(d) = ns.dev(dev) else { return };
     let up = d.is_up();
@@ -57,8 +59,9 @@ pub fn fib_add_ifaddr(ns: &mut Netns, dev: IfIndex, ifa: &InIfaddr) {
             weight: 1,
             flags: RtnhFlags(0),
         }];
-        // NLM_F_CREATE | NLM_F_APPEND; an identical route already there is left alone.
-        if !route_exists(ns, &spec) {
+        // NLM_F_CREATE | NLM_F_APPEND; an identical route already there is
+        // left alone, and one whose src is not local is refused.
+        if !route_exists(ns, &spec) && fib_valid_prefsrc(ns, &spec) {
             let _ = ns.fib_table_insert(&spec, true);
         }
     };
@@ -85,6 +88,59 @@ pub fn fib_add_ifaddr(ns: &mut Netns, dev: IfIndex, ifa: &InIfaddr) {
             magic(ns, RouteType::RTN_BROADCAST, brd, 32, 0);
         }
     }
+}
+
+/// Kernel: `inet_addr_type_table`: the type of the route `addr` meets in
+/// table `tb_id` (scope universe, no TOS): broadcast for 0.0.0.0
+/// (`ipv4_is_zeronet`) and 255.255.255.255, multicast for 224/4, unicast
+/// when the table has no usable match.
+pub fn inet_addr_type_table(ns: &Netns, addr: Ipv4Addr, tb_id: u32) -> RouteType {
+    if addr.is_unspecified() || addr == Ipv4Addr::BROADCAST {
+        return RouteType::RTN_BROADCAST;
+    }
+    if addr.is_multicast() {
+        return RouteType::RTN_MULTICAST;
+    }
+    // fib_get_table: local is main's trie while there are no custom rules.
+    let merged = [rt_table::RT_TABLE_LOCAL, rt_table::RT_TABLE_MAIN];
+    let ids: &[u32] = if !ns.fib.has_custom_rules
+        && (tb_id == rt_table::RT_TABLE_LOCAL || tb_id == rt_table::RT_TABLE_MAIN)
+    {
+        &merged
+    } else {
+        std::slice::from_ref(&tb_id)
+    };
+    if !ids.iter().any(|t| ns.fib.tables.contains_key(t)) {
+        return RouteType::RTN_BROADCAST;
+    }
+    let fl4 = Flowi4::new(addr, Ipv4Addr::UNSPECIFIED);
+    match crate::ipv4::fib_trie::fib_table_lookup(ns, ids, tb_id, &fl4, 0) {
+        Ok(res) => res.rt_type,
+        Err(_) => RouteType::RTN_UNICAST,
+    }
+}
+
+/// Kernel: `fib_valid_prefsrc`: a route's `src` must be a local address
+/// of its table (main's routes look in local), unless it is the `local`
+/// route of that very address. `fib_create_info` refuses the route
+/// otherwise ("Invalid prefsrc address"), `fib_add_ifaddr`'s routes too.
+pub fn fib_valid_prefsrc(ns: &Netns, spec: &RouteSpec) -> bool {
+    let Some(src) = spec.prefsrc else {
+        return true;
+    };
+    if spec.rt_type == RouteType::RTN_LOCAL && !spec.dst.is_unspecified() && src == spec.dst {
+        return true;
+    }
+    let tb = if spec.table == rt_table::RT_TABLE_MAIN {
+        rt_table::RT_TABLE_LOCAL
+    } else {
+        spec.table
+    };
+    let mut rc = inet_addr_type_table(ns, src, tb);
+    if rc != RouteType::RTN_LOCAL && tb != rt_table::RT_TABLE_LOCAL {
+        rc = inet_addr_type_table(ns, src, rt_table::RT_TABLE_LOCAL);
+    }
+    rc == RouteType::RTN_LOCAL
 }
 
 /// Whether the table already holds this exact kernel route (same prefix,

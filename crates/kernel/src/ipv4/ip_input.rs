@@ -62,7 +62,10 @@ pub fn ip_rcv_core<T: Tracer>(
         ));
     }
     if skb.pkt_type == PacketType::OtherHost {
-        *ns.rx_otherhost_dropped.entry(skb.dev).or_insert(0) += 1;
+        ns.dev_stats
+            .entry(skb.dev)
+            .or_default()
+            .rx_otherhost_dropped += 1;
         return Err(SkbDropReason::OTHERHOST);
     }
     ns.mib.ip.InReceives += 1;
