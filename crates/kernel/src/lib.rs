@@ -60,6 +60,8 @@ pub mod trace;
 pub mod uapi;
 
 #[cfg(test)]
+mod handler_tests;
+#[cfg(test)]
 mod packet_tests;
 #[cfg(test)]
 mod tests;
