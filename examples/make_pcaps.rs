@@ -57,14 +57,21 @@ fn fix_csum(f: &mut [u8]) {
 }
 
 fn write(name: &str, frames: &[(u64, Vec<u8>)]) {
+    let frames: Vec<(u64, u32, Vec<u8>)> = frames.iter().map(|(t, f)| (*t, 0, f.clone())).collect();
+    write_on(name, &["docker0"], &frames);
+}
+
+/// Writes `frames` (milliseconds, interface index, bytes) with one pcapng
+/// interface per name in `ifaces`.
+fn write_on(name: &str, ifaces: &[&str], frames: &[(u64, u32, Vec<u8>)]) {
     let path = Path::new("fixtures/pcaps").join(name);
     let mut w = PcapngWriter::create(&path).expect("create");
-    let id = w
-        .add_interface("docker0", LinkType::ETHERNET)
-        .expect("interface");
-    for (ms, f) in frames {
+    for i in ifaces {
+        w.add_interface(i, LinkType::ETHERNET).expect("interface");
+    }
+    for (ms, id, f) in frames {
         let ts = 1_764_115_200_000_000_000i128 + *ms as i128 * 1_000_000;
-        w.write_packet(id, ts, f).expect("write");
+        w.write_packet(*id, ts, f).expect("write");
     }
     w.flush().expect("flush");
 }
@@ -170,4 +177,32 @@ fn main() {
     lsrr[16..18].copy_from_slice(&tot.to_be_bytes());
     fix_csum(&mut lsrr);
     write("source-route.pcapng", &[(0, lsrr)]);
+    // The gateway's ARP entry is gone: the container's DNS query and ping
+    // wait while the host asks for 10.0.2.2 on eth0; 1.5 s later the
+    // gateway (52:55:0a:00:02:02) answers the host's eth0
+    // (52:54:00:12:34:56), and a second ping goes straight out.
+    let gw_mac = [0x52, 0x55, 0x0a, 0x00, 0x02, 0x02];
+    let eth0_mac = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+    let mut answer = Vec::with_capacity(42);
+    answer.extend_from_slice(&eth0_mac);
+    answer.extend_from_slice(&gw_mac);
+    answer.extend_from_slice(&[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 2]);
+    answer.extend_from_slice(&gw_mac);
+    answer.extend_from_slice(&[10, 0, 2, 2]);
+    answer.extend_from_slice(&eth0_mac);
+    answer.extend_from_slice(&[10, 0, 2, 15]);
+    write_on(
+        "arp-answer.pcapng",
+        &["docker0", "eth0"],
+        &[
+            (
+                0,
+                0,
+                udp(CONTAINER, [8, 8, 8, 8], 64, 53000, 53, &dns_query),
+            ),
+            (500, 0, ping(CONTAINER, [8, 8, 8, 8], 64, 1, 56)),
+            (1500, 1, answer),
+            (2000, 0, ping(CONTAINER, [8, 8, 8, 8], 64, 2, 56)),
+        ],
+    );
 }

@@ -94,6 +94,17 @@ pub fn snmp_delta(before: &IpMib, after: &IpMib) -> Value {
         before.tcp.entries().to_vec(),
         after.tcp.entries().to_vec(),
     );
+    for (t, n) in &after.icmp_in_other {
+        let b = before.icmp_in_other.get(t).copied().unwrap_or(0);
+        if *n != b {
+            let g = groups
+                .entry("IcmpMsg")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(m) = g {
+                m.insert(format!("InType{t}"), json!(n - b));
+            }
+        }
+    }
     json!({ "snmp": Value::Object(groups) })
 }
 

@@ -443,17 +443,12 @@ pub fn neigh_update<T: Tracer>(ns: &mut Netns, i: usize, mac: [u8; 6], reachable
     } else {
         NudState::NUD_STALE
     };
-    let mut mac = mac;
     if state.is_valid() && lladdr.is_some_and(|l| l != mac) {
         // A different address for a valid entry is taken only after
-        // `locktime` (1 s); before it, a confirmed entry just goes stale.
+        // `locktime` (1 s): arp_process passes NEIGH_UPDATE_F_OVERRIDE only
+        // then, and no WEAK_OVERRIDE, so before it nothing changes.
         if ns.jiffies <= updated + crate::HZ {
-            if state == NudState::NUD_REACHABLE {
-                mac = lladdr.expect("checked");
-                new = NudState::NUD_STALE;
-            } else {
-                return;
-            }
+            return;
         }
     } else if state.is_valid() && new == NudState::NUD_STALE {
         new = state;

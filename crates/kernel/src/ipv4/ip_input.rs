@@ -684,10 +684,7 @@ pub fn ip_protocol_deliver_rcu<T: Tracer>(
     let proto = skb.ip_protocol;
     let r = match proto {
         IPPROTO_ICMP => icmp_rcv(ns, skb, t),
-        IPPROTO_IGMP => {
-            skb.delivered = true;
-            NetRx::Success
-        }
+        IPPROTO_IGMP => igmp_rcv(skb, t),
         IPPROTO_UDP => {
             t.enter(KernelFn::udp_rcv);
             let r = udp_rcv(ns, skb, t);
@@ -722,78 +719,148 @@ pub fn ip_protocol_deliver_rcu<T: Tracer>(
     r
 }
 
+/// Kernel: `igmp_rcv`: a message shorter than 8 bytes or with a bad
+/// checksum is freed; a query (0x11) of 8 or at least 12 bytes is heard,
+/// and a report (0x12, 0x16) sent to a multicast or broadcast address; any
+/// other message is freed too (`NOT_SPECIFIED`). No group membership is
+/// modelled beyond that.
+fn igmp_rcv<T: Tracer>(skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
+    let data = transport(skb);
+    let heard = data.len() >= 8
+        && ip_compute_csum(data) == 0
+        && match data[0] {
+            0x11 => data.len() == 8 || data.len() >= 12,
+            0x12 | 0x16 => matches!(skb.pkt_type, PacketType::Multicast | PacketType::Broadcast),
+            _ => false,
+        };
+    if !heard {
+        return drop(
+            skb,
+            KernelFn::ip_local_deliver,
+            SkbDropReason::NOT_SPECIFIED,
+            t,
+        );
+    }
+    skb.delivered = true;
+    NetRx::Success
+}
+
 fn transport<'s>(skb: &'s SkBuff<'_>) -> &'s [u8] {
     let th = skb.transport_header as usize;
     let end = (skb.network_header as usize + skb.len as usize).min(skb.data.len());
     &skb.data[th.min(end)..end]
 }
 
-/// Kernel: `icmp_rcv`: checksum, then echo requests are answered (unless
-/// `icmp_echo_ignore_all`, or `icmp_echo_ignore_broadcasts` for a broadcast
-/// or multicast destination); other messages are consumed.
+/// Kernel: `icmp_rcv`: the checksum, the header, the per-type count, types
+/// above 18 (`UNHANDLED_PROTO`), the broadcast/multicast rules (only echo,
+/// timestamp and address mask requests and replies, echo and timestamp not
+/// with `icmp_echo_ignore_broadcasts`), then the type's handler: echo
+/// replies to `ping_rcv` (no socket), errors to `icmp_unreach` (which wants
+/// the offending IP header), redirects, echo and timestamp requests
+/// answered, the rest consumed (`icmp_discard`).
 fn icmp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
     ns.mib.icmp.InMsgs += 1;
     let data = transport(skb);
-    if data.len() < 8 || ip_compute_csum(data) != 0 {
+    if ip_compute_csum(data) != 0 {
         ns.mib.icmp.InCsumErrors += 1;
         ns.mib.icmp.InErrors += 1;
         return drop(skb, KernelFn::ip_local_deliver, SkbDropReason::ICMP_CSUM, t);
     }
+    if data.len() < 8 {
+        ns.mib.icmp.InErrors += 1;
+        return drop(
+            skb,
+            KernelFn::ip_local_deliver,
+            SkbDropReason::NOT_SPECIFIED,
+            t,
+        );
+    }
     let ty = data[0];
+    let body_len = data.len() - 8;
+    let quoted_ihl = data.get(8).map_or(0, |b| b & 0xf);
+    ns.mib.icmp_in(ty);
+    if ty > crate::ipv4::icmp::NR_ICMP_TYPES {
+        ns.mib.icmp.InErrors += 1;
+        return drop(
+            skb,
+            KernelFn::ip_local_deliver,
+            SkbDropReason::UNHANDLED_PROTO,
+            t,
+        );
+    }
+    let rt = skb.dst.expect("routed");
+    if rt.rt_flags.0 & (RtcFlags::RTCF_BROADCAST.0 | RtcFlags::RTCF_MULTICAST.0) != 0 {
+        // Echo and timestamp requests to a broadcast or multicast address
+        // only without icmp_echo_ignore_broadcasts; nothing but requests and
+        // replies of address masks otherwise.
+        let refused = if ty == ICMP_ECHO || ty == ICMP_TIMESTAMP {
+            ns.sysctl.icmp_echo_ignore_broadcasts != 0
+        } else {
+            ty != ICMP_ADDRESS && ty != ICMP_ADDRESSREPLY
+        };
+        if refused {
+            ns.mib.icmp.InErrors += 1;
+            return drop(
+                skb,
+                KernelFn::ip_local_deliver,
+                SkbDropReason::INVALID_PROTO,
+                t,
+            );
+        }
+    }
     match ty {
         ICMP_ECHOREPLY => {
-            ns.mib.icmp.InEchoReps += 1;
-            ns.mib.icmp_msg.InType0 += 1;
             // ping_rcv: no ping socket waits for it.
             return drop(skb, KernelFn::ip_local_deliver, SkbDropReason::NO_SOCKET, t);
         }
-        3 => {
-            ns.mib.icmp.InDestUnreachs += 1;
-            ns.mib.icmp_msg.InType3 += 1;
+        // icmp_unreach: the offending packet's IP header must be there.
+        3 | 4 | 11 | 12 if body_len < 20 || quoted_ihl < 5 => {
+            ns.mib.icmp.InErrors += 1;
+            return drop(
+                skb,
+                KernelFn::ip_local_deliver,
+                SkbDropReason::NOT_SPECIFIED,
+                t,
+            );
         }
-        ICMP_ECHO => {
-            ns.mib.icmp.InEchos += 1;
-            ns.mib.icmp_msg.InType8 += 1;
+        // icmp_redirect: likewise.
+        5 if body_len < 20 => {
+            ns.mib.icmp.InErrors += 1;
+            return drop(
+                skb,
+                KernelFn::ip_local_deliver,
+                SkbDropReason::PKT_TOO_SMALL,
+                t,
+            );
         }
-        11 => {
-            ns.mib.icmp.InTimeExcds += 1;
-            ns.mib.icmp_msg.InType11 += 1;
+        ICMP_ECHO if ns.sysctl.icmp_echo_ignore_all == 0 => icmp_reply(ns, skb, ICMP_ECHOREPLY, t),
+        ICMP_TIMESTAMP => {
+            // icmp_timestamp: the originate timestamp must be there.
+            if body_len < 4 {
+                ns.mib.icmp.InErrors += 1;
+                return drop(
+                    skb,
+                    KernelFn::ip_local_deliver,
+                    SkbDropReason::PKT_TOO_SMALL,
+                    t,
+                );
+            }
+            icmp_reply(ns, skb, ICMP_TIMESTAMPREPLY, t);
         }
         _ => {}
     }
     skb.delivered = true;
-    let rt = skb.dst.expect("routed");
-    if rt.rt_flags.0 & (RtcFlags::RTCF_BROADCAST.0 | RtcFlags::RTCF_MULTICAST.0) != 0 {
-        // No echo to a broadcast or multicast address (icmp_echo_ignore_broadcasts),
-        // and no error messages about them.
-        if (ty == ICMP_ECHO || ty == 13) && ns.sysctl.icmp_echo_ignore_broadcasts != 0 {
-            ns.mib.icmp.InErrors += 1;
-            return drop(
-                skb,
-                KernelFn::ip_local_deliver,
-                SkbDropReason::INVALID_PROTO,
-                t,
-            );
-        }
-        if ty != ICMP_ECHO && ty != 13 && ty != ICMP_ECHOREPLY && ty != 14 {
-            ns.mib.icmp.InErrors += 1;
-            return drop(
-                skb,
-                KernelFn::ip_local_deliver,
-                SkbDropReason::INVALID_PROTO,
-                t,
-            );
-        }
-    }
-    if ty != ICMP_ECHO {
-        return NetRx::Success;
-    }
-    if ns.sysctl.icmp_echo_ignore_all != 0 {
-        return NetRx::Success;
-    }
-    icmp_reply(ns, skb, t);
     NetRx::Success
 }
+
+/// `ICMP_TIMESTAMP`.
+const ICMP_TIMESTAMP: u8 = 13;
+/// `ICMP_TIMESTAMPREPLY`.
+const ICMP_TIMESTAMPREPLY: u8 = 14;
+/// `ICMP_ADDRESS`.
+const ICMP_ADDRESS: u8 = 17;
+/// `ICMP_ADDRESSREPLY`.
+const ICMP_ADDRESSREPLY: u8 = 18;
 
 /// The transport checksum over the IPv4 pseudo-header is right (UDP with
 /// a zero checksum has none).
@@ -827,9 +894,11 @@ fn l4_csum_ok(skb: &SkBuff<'_>, proto: u8) -> bool {
     sum == 0xffff
 }
 
-/// Kernel: `icmp_echo` → `icmp_reply`: an echo reply from the address the
-/// request was sent to, with the request's identifier, sequence and data.
-fn icmp_reply<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) {
+/// Kernel: `icmp_echo` / `icmp_timestamp` → `icmp_reply`: an echo reply
+/// (the request's identifier, sequence and data) or a timestamp reply (its
+/// identifier, sequence and originate timestamp, then the receive and
+/// transmit times), from the address the request was sent to.
+fn icmp_reply<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, reply_type: u8, t: &mut T) {
     let nh = skb.network_header as usize;
     let h = Iphdr(&skb.data[nh..]);
     let (dst, tos, ihl) = (h.saddr(), h.tos(), h.ihl() as usize * 4);
@@ -875,14 +944,28 @@ fn icmp_reply<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) {
             pkt[o + 2] += 8;
         }
     }
-    pkt.extend_from_slice(body);
-    pkt[hl] = ICMP_ECHOREPLY;
+    if reply_type == ICMP_TIMESTAMPREPLY {
+        // icmp_timestamp: the request's header and originate timestamp,
+        // then the receive and transmit timestamps (ms since midnight UT).
+        let now = inet_current_timestamp(ns);
+        pkt.extend_from_slice(&body[..12]);
+        pkt.extend_from_slice(&now);
+        pkt.extend_from_slice(&now);
+    } else {
+        pkt.extend_from_slice(body);
+    }
+    let total = pkt.len() as u16;
+    pkt[2..4].copy_from_slice(&total.to_be_bytes());
+    pkt[hl] = reply_type;
+    pkt[hl + 1] = 0;
     pkt[hl + 2..hl + 4].copy_from_slice(&[0, 0]);
     let c = ip_compute_csum(&pkt[hl..]);
     pkt[hl + 2..hl + 4].copy_from_slice(&c.to_be_bytes());
     let c = ip_compute_csum(&pkt[..hl]);
     pkt[10..12].copy_from_slice(&c.to_be_bytes());
     send_reply(ns, &mut pkt, src, dst, tos, t);
+    // Both replies count as echo replies: the kernel here (6.18) counts a
+    // timestamp reply in OutType0, as the packet lab shows.
     ns.mib.icmp.OutMsgs += 1;
     ns.mib.icmp.OutEchoReps += 1;
     ns.mib.icmp_msg.OutType0 += 1;
@@ -961,7 +1044,12 @@ fn udp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx 
     } else {
         0
     };
-    if len < 8 || ulen > len || ulen < 8 {
+    if len < 8 {
+        // pskb_may_pull of the header fails: the plain drop label.
+        ns.mib.udp.InErrors += 1;
+        return drop(skb, KernelFn::udp_rcv, SkbDropReason::NOT_SPECIFIED, t);
+    }
+    if ulen > len || ulen < 8 {
         ns.mib.udp.InErrors += 1;
         return drop(skb, KernelFn::udp_rcv, SkbDropReason::PKT_TOO_SMALL, t);
     }
@@ -997,6 +1085,8 @@ fn udp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx 
         ));
     }
     if found {
+        // udp_recvmsg counts it when the reader takes it: a declared socket
+        // stands for a program that reads.
         ns.mib.udp.InDatagrams += 1;
         skb.delivered = true;
         return NetRx::Success;
@@ -1013,14 +1103,25 @@ fn udp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx 
 /// Kernel: `tcp_v4_rcv` with no listening socket: a segment without RST is
 /// answered with a reset (`tcp_v4_send_reset`) and dropped (`NO_SOCKET`).
 fn tcp_v4_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
-    let th = transport(skb);
-    if th.len() < 20 {
-        return drop(skb, KernelFn::tcp_v4_rcv, SkbDropReason::PKT_TOO_SMALL, t);
-    }
     if skb.pkt_type != PacketType::Host {
         return drop(skb, KernelFn::tcp_v4_rcv, SkbDropReason::NOT_SPECIFIED, t);
     }
+    // Counted even when bad.
     ns.mib.tcp.InSegs += 1;
+    let th = transport(skb);
+    if th.len() < 20 {
+        // pskb_may_pull of the header fails: discard_it.
+        return drop(skb, KernelFn::tcp_v4_rcv, SkbDropReason::NOT_SPECIFIED, t);
+    }
+    let doff = (th[12] >> 4) as usize;
+    if doff < 5 {
+        // bad_packet.
+        ns.mib.tcp.InErrs += 1;
+        return drop(skb, KernelFn::tcp_v4_rcv, SkbDropReason::PKT_TOO_SMALL, t);
+    }
+    if doff * 4 > th.len() {
+        return drop(skb, KernelFn::tcp_v4_rcv, SkbDropReason::NOT_SPECIFIED, t);
+    }
     if !l4_csum_ok(skb, IPPROTO_TCP) {
         ns.mib.tcp.InCsumErrors += 1;
         ns.mib.tcp.InErrs += 1;

@@ -88,8 +88,15 @@ mib! {
         InCsumErrors = "InCsumErrors",
         InDestUnreachs = "InDestUnreachs",
         InTimeExcds = "InTimeExcds",
+        InParmProbs = "InParmProbs",
+        InSrcQuenchs = "InSrcQuenchs",
+        InRedirects = "InRedirects",
         InEchos = "InEchos",
         InEchoReps = "InEchoReps",
+        InTimestamps = "InTimestamps",
+        InTimestampReps = "InTimestampReps",
+        InAddrMasks = "InAddrMasks",
+        InAddrMaskReps = "InAddrMaskReps",
         OutMsgs = "OutMsgs",
         OutErrors = "OutErrors",
         OutRateLimitGlobal = "OutRateLimitGlobal",
@@ -106,14 +113,81 @@ mib! {
     /// The `IcmpMsg:` line of /proc/net/snmp (per-type output counts).
     IcmpMsgStats, "IcmpMsg" {
         InType0 = "InType0",
+        InType1 = "InType1",
+        InType2 = "InType2",
         InType3 = "InType3",
+        InType4 = "InType4",
+        InType5 = "InType5",
+        InType6 = "InType6",
+        InType7 = "InType7",
         InType8 = "InType8",
+        InType9 = "InType9",
+        InType10 = "InType10",
         InType11 = "InType11",
+        InType12 = "InType12",
+        InType13 = "InType13",
+        InType14 = "InType14",
+        InType15 = "InType15",
+        InType16 = "InType16",
+        InType17 = "InType17",
+        InType18 = "InType18",
         OutType0 = "OutType0",
         OutType3 = "OutType3",
         OutType5 = "OutType5",
         OutType11 = "OutType11",
         OutType12 = "OutType12",
+    }
+}
+
+impl IcmpMsgStats {
+    /// Kernel: `ICMPMSGIN_INC_STATS` for a received message of type `t`
+    /// (0 to 18; larger types are counted in `IpMib::icmp_in_other`).
+    pub fn count_in(&mut self, t: u8) {
+        let c = match t {
+            0 => &mut self.InType0,
+            1 => &mut self.InType1,
+            2 => &mut self.InType2,
+            3 => &mut self.InType3,
+            4 => &mut self.InType4,
+            5 => &mut self.InType5,
+            6 => &mut self.InType6,
+            7 => &mut self.InType7,
+            8 => &mut self.InType8,
+            9 => &mut self.InType9,
+            10 => &mut self.InType10,
+            11 => &mut self.InType11,
+            12 => &mut self.InType12,
+            13 => &mut self.InType13,
+            14 => &mut self.InType14,
+            15 => &mut self.InType15,
+            16 => &mut self.InType16,
+            17 => &mut self.InType17,
+            18 => &mut self.InType18,
+            _ => return,
+        };
+        *c += 1;
+    }
+}
+
+impl IcmpStats {
+    /// The `Icmp:` counter /proc/net/snmp shows for received type `t`
+    /// (`icmpmibmap`: derived from the per-type counts).
+    pub fn count_in(&mut self, t: u8) {
+        let c = match t {
+            0 => &mut self.InEchoReps,
+            3 => &mut self.InDestUnreachs,
+            4 => &mut self.InSrcQuenchs,
+            5 => &mut self.InRedirects,
+            8 => &mut self.InEchos,
+            11 => &mut self.InTimeExcds,
+            12 => &mut self.InParmProbs,
+            13 => &mut self.InTimestamps,
+            14 => &mut self.InTimestampReps,
+            17 => &mut self.InAddrMasks,
+            18 => &mut self.InAddrMaskReps,
+            _ => return,
+        };
+        *c += 1;
     }
 }
 
@@ -170,4 +244,18 @@ pub struct IpMib {
     pub udp: UdpStats,
     /// `Tcp:`.
     pub tcp: TcpStats,
+    /// `IcmpMsg:` `InTypeN` for the types above 18 (`N` to count).
+    pub icmp_in_other: std::collections::BTreeMap<u8, u64>,
+}
+
+impl IpMib {
+    /// Counts a received ICMP message of type `t` in `IcmpMsg` and the
+    /// `Icmp` counter that shows it.
+    pub fn icmp_in(&mut self, t: u8) {
+        self.icmp_msg.count_in(t);
+        self.icmp.count_in(t);
+        if t > 18 {
+            *self.icmp_in_other.entry(t).or_insert(0) += 1;
+        }
+    }
 }

@@ -160,6 +160,16 @@ pub fn mask_timestamps(f: &mut [u8]) -> bool {
 fn normalized(f: &[u8], made: bool) -> Vec<u8> {
     let mut v = f.to_vec();
     let ts = mask_timestamps(&mut v);
+    // An ICMP timestamp reply carries the router's clock (ms since
+    // midnight UT): its receive and transmit times and the checksum over
+    // them are masked.
+    if made && v.len() >= IP + 20 && v[12..14] == [8, 0] && v[IP + 9] == 1 {
+        let o = IP + usize::from(v[IP] & 0x0f) * 4;
+        if v.get(o) == Some(&14) && v.len() >= o + 20 {
+            v[o + 2..o + 4].fill(0);
+            v[o + 12..o + 20].fill(0);
+        }
+    }
     if v.len() >= IP + 12 {
         if made {
             v[IP + 4] = 0;

@@ -153,6 +153,45 @@ fn mcast_mac(a: Ipv4Addr) -> [u8; 6] {
     [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
 }
 
+/// The Internet checksum of `data` with `sum` already added.
+fn inet_csum(mut sum: u32, data: &[u8]) -> u16 {
+    for c in data.chunks(2) {
+        let w = if c.len() == 2 {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from(c[0]) << 8
+        };
+        sum += u32::from(w);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Sets the type and code of an ICMP frame (no IP options) and its
+/// checksum.
+fn set_icmp_type(f: &mut [u8], t: u8, code: u8) {
+    let o = IP + 20;
+    f[o] = t;
+    f[o + 1] = code;
+    f[o + 2..o + 4].copy_from_slice(&[0, 0]);
+    let c = inet_csum(0, &f[o..]);
+    f[o + 2..o + 4].copy_from_slice(&c.to_be_bytes());
+}
+
+/// Recomputes the TCP checksum of a TCP frame (no IP options).
+fn fix_l4_checksum(f: &mut [u8]) {
+    let o = IP + 20;
+    f[o + 16..o + 18].copy_from_slice(&[0, 0]);
+    let mut sum: u32 = 6 + (f.len() - o) as u32;
+    for c in f[IP + 12..IP + 20].chunks(2) {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    let c = inet_csum(sum, &f[o..]);
+    f[o + 16..o + 18].copy_from_slice(&c.to_be_bytes());
+}
+
 /// Sets the UDP length field of a UDP frame (no IP options) to `ulen` and
 /// its checksum to the one over the first `ulen` bytes of the payload, or
 /// to 0 (none) when `ulen` is below the header's 8 bytes.
@@ -560,6 +599,75 @@ pub fn catalogue(cfg: &RouterConfig, seed: u64, base_ns: i128) -> Vec<Probe> {
         "udp-len-below-8-to-r0",
         |_, s, _| pkt(s, R0_ADDR, L4::Udp(33434, 12)),
         |f| set_udp_len(f, 4),
+    );
+    // Transport headers the local handlers check (udp_rcv, tcp_v4_rcv,
+    // icmp_rcv, igmp_rcv).
+    c.one("udp-7-bytes-to-r0", |_, s, _| {
+        pkt(s, R0_ADDR, L4::Raw(17, 7))
+    });
+    c.one("tcp-12-bytes-to-r0", |_, s, _| {
+        pkt(s, R0_ADDR, L4::Raw(6, 12))
+    });
+    c.bad(
+        "tcp-doff-4-to-r0",
+        |_, s, _| pkt(s, R1_ADDR, L4::Syn(22)),
+        |f| {
+            f[IP + 20 + 12] = 0x40;
+            fix_l4_checksum(f);
+        },
+    );
+    c.bad(
+        "tcp-doff-past-segment-to-r0",
+        |_, s, _| pkt(s, R1_ADDR, L4::Syn(22)),
+        |f| {
+            f[IP + 20 + 12] = 0xf0;
+            fix_l4_checksum(f);
+        },
+    );
+    c.one("icmp-3-bytes-to-r0", |_, s, _| {
+        pkt(s, R0_ADDR, L4::Raw(1, 3))
+    });
+    c.bad(
+        "icmp-type-40-to-r0",
+        |_, s, _| pkt(s, R0_ADDR, L4::Echo(8)),
+        |f| set_icmp_type(f, 40, 0),
+    );
+    c.bad(
+        "icmp-unreach-short-quote-to-r0",
+        |_, s, _| pkt(s, R0_ADDR, L4::Echo(8)),
+        |f| set_icmp_type(f, 3, 1),
+    );
+    c.bad(
+        "icmp-timestamp-reply-to-r0-bcast",
+        |_, s, _| Pkt {
+            dst_mac: [0xff; 6],
+            ..pkt(s, Ipv4Addr::new(10, 0, 1, 255), L4::Echo(12))
+        },
+        |f| set_icmp_type(f, 14, 0),
+    );
+    c.bad(
+        "icmp-echo-reply-to-r0-bcast",
+        |_, s, _| Pkt {
+            dst_mac: [0xff; 6],
+            ..pkt(s, Ipv4Addr::new(10, 0, 1, 255), L4::Echo(8))
+        },
+        |f| set_icmp_type(f, 0, 0),
+    );
+    c.bad(
+        "icmp-address-mask-to-r0-bcast",
+        |_, s, _| Pkt {
+            dst_mac: [0xff; 6],
+            ..pkt(s, Ipv4Addr::new(10, 0, 1, 255), L4::Echo(8))
+        },
+        |f| set_icmp_type(f, 17, 0),
+    );
+    c.one("igmp-bad-csum-to-r0", |_, s, _| {
+        pkt(s, R0_ADDR, L4::Raw(2, 8))
+    });
+    c.bad(
+        "icmp-timestamp-to-r0",
+        |_, s, _| pkt(s, R0_ADDR, L4::Echo(12)),
+        |f| set_icmp_type(f, 13, 0),
     );
     c.one("trailing-padding", |r, s, _| Pkt {
         pad: r.gen_range(1..40),
