@@ -74,6 +74,10 @@ pub struct Ipcb {
     pub opt_ts: u8,
     /// `opt.ts_needaddr`: the forwarding address goes into the timestamp option.
     pub opt_ts_needaddr: bool,
+    /// `opt.ts_needtime`: this host wrote a time into the timestamp option.
+    pub opt_ts_needtime: bool,
+    /// `opt.cipso`: offset of a CIPSO option (0 = none).
+    pub opt_cipso: u8,
 }
 
 impl Default for Ipcb {
@@ -90,6 +94,8 @@ impl Default for Ipcb {
             opt_nexthop: std::net::Ipv4Addr::UNSPECIFIED,
             opt_ts: 0,
             opt_ts_needaddr: false,
+            opt_ts_needtime: false,
+            opt_cipso: 0,
         }
     }
 }

@@ -42,6 +42,122 @@ pub fn icmp_is_error(t: u8) -> bool {
     matches!(t, 3 | 4 | 5 | 11 | 12)
 }
 
+/// The options an ICMP message about a packet carries back
+/// (`__ip_options_echo`), before this host fills its slots.
+#[derive(Clone, Copy, Debug)]
+pub struct EchoOpts {
+    /// The option bytes, padded with END to a multiple of 4.
+    pub bytes: [u8; 40],
+    /// How many bytes of `bytes` are used.
+    pub len: usize,
+    /// Offset of the echoed record route (`rr_needaddr`: this host records
+    /// itself).
+    pub rr: Option<usize>,
+    /// Offset of the echoed timestamp option, with `ts_needaddr` and
+    /// `ts_needtime`.
+    pub ts: Option<(usize, bool, bool)>,
+}
+
+/// Kernel: `__ip_options_echo` for the options `ip_options_compile` found
+/// in `skb`: a record route and a timestamp option come back with one more
+/// slot reserved where there is room, a CIPSO option as it was; then END
+/// padding. A source route is not echoed by this model. `None` when the
+/// kernel would refuse to echo (a slot that does not fit).
+pub fn ip_options_echo(ns: &Netns, skb: &SkBuff<'_>) -> Option<EchoOpts> {
+    let nh = skb.network_header as usize;
+    let cb = &skb.cb;
+    let mut e = EchoOpts {
+        bytes: [0; 40],
+        len: 0,
+        rr: None,
+        ts: None,
+    };
+    let hdr = &skb.data[nh..];
+    let put = |e: &mut EchoOpts, off: usize| -> Option<usize> {
+        let optlen = *hdr.get(off + 1)? as usize;
+        if optlen < 2 || e.len + optlen > 40 || off + optlen > hdr.len() {
+            return None;
+        }
+        let at = e.len;
+        e.bytes[at..at + optlen].copy_from_slice(&hdr[off..off + optlen]);
+        e.len += optlen;
+        Some(at)
+    };
+    if cb.opt_rr != 0 {
+        let at = put(&mut e, cb.opt_rr as usize)?;
+        let optlen = e.bytes[at + 1] as usize;
+        let soffset = e.bytes[at + 2] as usize;
+        if cb.opt_rr_needaddr && soffset <= optlen {
+            if soffset + 3 > optlen {
+                return None;
+            }
+            e.bytes[at + 2] = (soffset + 4) as u8;
+            e.rr = Some(at);
+        }
+    }
+    if cb.opt_ts != 0 {
+        let at = put(&mut e, cb.opt_ts as usize)?;
+        let optlen = e.bytes[at + 1] as usize;
+        let mut soffset = e.bytes[at + 2] as usize;
+        let (mut needaddr, mut needtime) = (false, false);
+        if soffset <= optlen {
+            if cb.opt_ts_needaddr {
+                if soffset + 3 > optlen {
+                    return None;
+                }
+                needaddr = true;
+                soffset += 4;
+            }
+            if cb.opt_ts_needtime {
+                if soffset + 3 > optlen {
+                    return None;
+                }
+                if e.bytes[at + 3] & 0xf != 3 {
+                    needtime = true;
+                    soffset += 4;
+                } else if soffset + 7 <= optlen {
+                    let b = &e.bytes[at + soffset - 1..at + soffset + 3];
+                    let a = Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+                    if ns.inet_lookup_ifaddr(a).is_some() {
+                        needtime = true;
+                        soffset += 8;
+                    }
+                }
+            }
+            e.bytes[at + 2] = soffset as u8;
+        }
+        e.ts = Some((at, needaddr, needtime));
+    }
+    if cb.opt_cipso != 0 {
+        put(&mut e, cb.opt_cipso as usize)?;
+    }
+    while !e.len.is_multiple_of(4) {
+        e.bytes[e.len] = 0;
+        e.len += 1;
+    }
+    Some(e)
+}
+
+/// Kernel: `ip_options_build` for echoed options written at `opts` (the
+/// new header's option bytes): this host's address `src` and the time go
+/// into the slots `ip_options_echo` reserved.
+pub fn ip_options_build(ns: &Netns, opts: &mut [u8], e: &EchoOpts, src: Ipv4Addr) {
+    if let Some(at) = e.rr {
+        let p = opts[at + 2] as usize;
+        opts[at + p - 5..at + p - 1].copy_from_slice(&src.octets());
+    }
+    if let Some((at, needaddr, needtime)) = e.ts {
+        let p = opts[at + 2] as usize;
+        if needaddr {
+            opts[at + p - 9..at + p - 5].copy_from_slice(&src.octets());
+        }
+        if needtime {
+            opts[at + p - 5..at + p - 1]
+                .copy_from_slice(&crate::ipv4::ip_input::inet_current_timestamp(ns));
+        }
+    }
+}
+
 /// Kernel: `icmpv4_mask_allow`: types outside `icmp_ratemask`, and
 /// fragmentation-needed, are never rate limited.
 pub fn icmpv4_mask_allow(ns: &Netns, t: u8, code: u8) -> bool {
@@ -179,17 +295,26 @@ pub fn icmp_send<T: Tracer>(
         }
     }
     let mtu = crate::ipv4::ip_output::route_mtu(ns, &rrt) as usize;
-    let room = mtu.min(576) - 20 - 8;
-    let quoted_len = (skb.len as usize).min(room).min(skb.data.len() - nh);
     let src = if fl4.saddr.is_unspecified() {
         Ipv4Addr::new(192, 0, 0, 8)
     } else {
         fl4.saddr
     };
+    let mut echo = ip_options_echo(ns, skb).unwrap_or(EchoOpts {
+        bytes: [0; 40],
+        len: 0,
+        rr: None,
+        ts: None,
+    });
+    let hl = 20 + echo.len;
+    let plan = echo;
+    ip_options_build(ns, &mut echo.bytes, &plan, src);
+    let room = mtu.min(576) - hl - 8;
+    let quoted_len = (skb.len as usize).min(room).min(skb.data.len() - nh);
     let mut pkt = std::mem::take(&mut ns.scratch);
     pkt.clear();
-    let total = 20 + 8 + quoted_len;
-    pkt.extend_from_slice(&[0x45, tos]);
+    let total = hl + 8 + quoted_len;
+    pkt.extend_from_slice(&[0x40 | (hl / 4) as u8, tos]);
     pkt.extend_from_slice(&(total as u16).to_be_bytes());
     pkt.extend_from_slice(&[
         0,
@@ -203,13 +328,14 @@ pub fn icmp_send<T: Tracer>(
     ]);
     pkt.extend_from_slice(&src.octets());
     pkt.extend_from_slice(&iph_saddr.octets());
-    let c = ip_compute_csum(&pkt[..20]);
+    pkt.extend_from_slice(&echo.bytes[..echo.len]);
+    let c = ip_compute_csum(&pkt[..hl]);
     pkt[10..12].copy_from_slice(&c.to_be_bytes());
     pkt.extend_from_slice(&[icmp_type, code, 0, 0]);
     pkt.extend_from_slice(&info.to_be_bytes());
     pkt.extend_from_slice(&skb.data[nh..nh + quoted_len]);
-    let c = ip_compute_csum(&pkt[20..]);
-    pkt[22..24].copy_from_slice(&c.to_be_bytes());
+    let c = ip_compute_csum(&pkt[hl..]);
+    pkt[hl + 2..hl + 4].copy_from_slice(&c.to_be_bytes());
     ns.mib.icmp.OutMsgs += 1;
     match icmp_type {
         ICMP_DEST_UNREACH => {

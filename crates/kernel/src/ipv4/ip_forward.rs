@@ -70,13 +70,6 @@ fn ip_forward_options(ns: &Netns, skb: &mut SkBuff<'_>) {
             skb.data[rr + ptr - 5..rr + ptr - 1].copy_from_slice(&src.octets());
         }
     }
-    if skb.cb.opt_ts_needaddr {
-        let ts = nh + skb.cb.opt_ts as usize;
-        let ptr = skb.data[ts + 2] as usize;
-        if ptr >= 9 && ts + ptr - 9 + 4 <= skb.data.len() {
-            skb.data[ts + ptr - 9..ts + ptr - 5].copy_from_slice(&src.octets());
-        }
-    }
     if skb.cb.opt_srr_is_hit {
         // The packet now goes to the next hop of its source route; our
         // address takes that hop's place in the route.
@@ -94,6 +87,16 @@ fn ip_forward_options(ns: &Netns, skb: &mut SkBuff<'_>) {
             skb.data[nh + 16..nh + 20].copy_from_slice(&next);
             skb.data[o + srrptr - 1..o + srrptr + 3].copy_from_slice(&src.octets());
             skb.data[o + 2] = (srrptr + 4) as u8;
+        }
+        // Only a source-routed packet has the address of its timestamp
+        // option rewritten: the compiled one (the ingress address) stays
+        // otherwise.
+        if skb.cb.opt_ts_needaddr {
+            let ts = nh + skb.cb.opt_ts as usize;
+            let ptr = skb.data[ts + 2] as usize;
+            if ptr >= 9 && ts + ptr - 9 + 4 <= skb.data.len() {
+                skb.data[ts + ptr - 9..ts + ptr - 5].copy_from_slice(&src.octets());
+            }
         }
     }
     let ihl = Iphdr(&skb.data[nh..]).ihl() as usize * 4;

@@ -224,6 +224,18 @@ mod ipopt {
     pub const LSRR: u8 = 131;
     pub const SSRR: u8 = 137;
     pub const RA: u8 = 148;
+    pub const CIPSO: u8 = 134;
+}
+
+/// Kernel: `cipso_v4_validate` with no CIPSO domain configured: the offset
+/// in the option of the byte an ICMP parameter problem points at (the
+/// option is shorter than 8 bytes: its length; otherwise its DOI, which no
+/// domain matches).
+fn cipso_v4_validate(opt: &[u8]) -> Option<usize> {
+    if opt.len() < 8 {
+        return Some(1);
+    }
+    Some(2)
 }
 
 /// Kernel: `ip_rcv_options` → `ip_options_compile`: a malformed option is
@@ -238,12 +250,15 @@ pub fn ip_rcv_options<T: Tracer>(
     let nh = skb.network_header as usize;
     let ihl = Iphdr(&skb.data[nh..]).ihl() as usize * 4;
     let mut srr = false;
+    let mut cipso = false;
     let mut bad: Option<usize> = None;
     let mut i = 20;
     while i < ihl {
         let o = &skb.data[nh..nh + ihl];
         let ty = o[i];
         if ty == ipopt::END {
+            // The rest of the options space becomes END too.
+            skb.data[nh + i..nh + ihl].fill(ipopt::END);
             break;
         }
         if ty == ipopt::NOOP {
@@ -269,6 +284,10 @@ pub fn ip_rcv_options<T: Tracer>(
                     bad = Some(i + 2);
                     break;
                 }
+                if ty == ipopt::RR && skb.cb.opt_rr != 0 {
+                    bad = Some(i);
+                    break;
+                }
                 if ty != ipopt::RR {
                     if srr {
                         bad = Some(i);
@@ -287,6 +306,11 @@ pub fn ip_rcv_options<T: Tracer>(
                             bad = Some(i + 2);
                             break;
                         }
+                        // spec_dst_fill: the address the packet came to
+                        // goes into the record now (forwarding overwrites it).
+                        let spec = fib_compute_spec_dst(ns, skb);
+                        skb.data[nh + i + ptr - 1..nh + i + ptr + 3]
+                            .copy_from_slice(&spec.octets());
                         skb.data[nh + i + 2] += 4;
                         skb.cb.opt_rr_needaddr = true;
                     }
@@ -294,6 +318,10 @@ pub fn ip_rcv_options<T: Tracer>(
                 }
             }
             ipopt::TS => {
+                if skb.cb.opt_ts != 0 {
+                    bad = Some(i);
+                    break;
+                }
                 if optlen < 4 {
                     bad = Some(i + 1);
                     break;
@@ -313,6 +341,20 @@ pub fn ip_rcv_options<T: Tracer>(
             ipopt::RA if optlen < 4 => {
                 bad = Some(i + 1);
                 break;
+            }
+            ipopt::CIPSO => {
+                // One CIPSO option, and cipso_v4_validate: no CIPSO domain
+                // is configured here.
+                if cipso {
+                    bad = Some(i);
+                    break;
+                }
+                cipso = true;
+                skb.cb.opt_cipso = i as u8;
+                if let Some(off) = cipso_v4_validate(&o[i..i + optlen]) {
+                    bad = Some(i + off);
+                    break;
+                }
             }
             _ => {}
         }
@@ -438,6 +480,7 @@ fn ip_options_compile_ts(
         match flag {
             0 => {
                 timeptr = Some(o + ptr - 1);
+                skb.cb.opt_ts_needtime = true;
                 skb.data[o + 2] += 4;
             }
             1 => {
@@ -448,6 +491,7 @@ fn ip_options_compile_ts(
                 skb.data[o + ptr - 1..o + ptr + 3].copy_from_slice(&spec.octets());
                 timeptr = Some(o + ptr + 3);
                 skb.cb.opt_ts_needaddr = true;
+                skb.cb.opt_ts_needtime = true;
                 skb.data[o + 2] += 8;
             }
             3 => {
@@ -458,6 +502,7 @@ fn ip_options_compile_ts(
                 let addr = std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]);
                 if ns.inet_lookup_ifaddr(addr).is_some() {
                     timeptr = Some(o + ptr + 3);
+                    skb.cb.opt_ts_needtime = true;
                     skb.data[o + 2] += 8;
                 }
             }
@@ -901,19 +946,28 @@ fn l4_csum_ok(skb: &SkBuff<'_>, proto: u8) -> bool {
 fn icmp_reply<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, reply_type: u8, t: &mut T) {
     let nh = skb.network_header as usize;
     let h = Iphdr(&skb.data[nh..]);
-    let (dst, tos, ihl) = (h.saddr(), h.tos(), h.ihl() as usize * 4);
+    let (dst, tos) = (h.saddr(), h.tos());
     let src = fib_compute_spec_dst(ns, skb);
-    // ip_options_echo: the request's options come back (a source route,
-    // which would be reversed, is not echoed by this model).
-    let opts: &[u8] = if skb.cb.opt_srr == 0 {
-        &skb.data[nh + 20..nh + ihl]
+    // ip_options_echo + ip_options_build: the request's record route and
+    // timestamp come back with this host in them (a source route is not
+    // echoed by this model).
+    let mut echo = if skb.cb.opt_srr == 0 {
+        crate::ipv4::icmp::ip_options_echo(ns, skb)
     } else {
-        &[]
-    };
+        None
+    }
+    .unwrap_or(crate::ipv4::icmp::EchoOpts {
+        bytes: [0; 40],
+        len: 0,
+        rr: None,
+        ts: None,
+    });
+    let plan = echo;
+    crate::ipv4::icmp::ip_options_build(ns, &mut echo.bytes, &plan, src);
     let body = transport(skb);
     let mut pkt = std::mem::take(&mut ns.scratch);
     pkt.clear();
-    let hl = 20 + opts.len();
+    let hl = 20 + echo.len;
     let total = hl + body.len();
     pkt.extend_from_slice(&[0x40 | (hl / 4) as u8, tos]);
     pkt.extend_from_slice(&(total as u16).to_be_bytes());
@@ -930,20 +984,7 @@ fn icmp_reply<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, reply_type: u8, t
     ]);
     pkt.extend_from_slice(&src.octets());
     pkt.extend_from_slice(&dst.octets());
-    pkt.extend_from_slice(opts);
-    if skb.cb.opt_ts != 0 && skb.cb.opt_srr == 0 {
-        // __ip_options_echo + ip_options_build: the reply records its time too.
-        let o = 20 + skb.cb.opt_ts as usize - 20;
-        let (len, ptr, flag) = (pkt[o + 1] as usize, pkt[o + 2] as usize, pkt[o + 3] & 0xf);
-        if flag == 0 && ptr + 3 <= len {
-            pkt[o + ptr - 1..o + ptr + 3].copy_from_slice(&inet_current_timestamp(ns));
-            pkt[o + 2] += 4;
-        } else if flag == 1 && ptr + 7 <= len {
-            pkt[o + ptr - 1..o + ptr + 3].copy_from_slice(&src.octets());
-            pkt[o + ptr + 3..o + ptr + 7].copy_from_slice(&inet_current_timestamp(ns));
-            pkt[o + 2] += 8;
-        }
-    }
+    pkt.extend_from_slice(&echo.bytes[..echo.len]);
     if reply_type == ICMP_TIMESTAMPREPLY {
         // icmp_timestamp: the request's header and originate timestamp,
         // then the receive and transmit timestamps (ms since midnight UT).

@@ -121,11 +121,11 @@ pub fn kernel_view(probe: &Probe, obs: &KernelObs) -> KernelView {
     }
 }
 
-/// Zeroes the values of every IPv4 timestamp option (type 68) in `f`:
-/// the kernel writes wall-clock milliseconds since midnight UT
+/// Zeroes the times of every IPv4 timestamp option (type 68) in `f`: the
+/// kernel writes wall-clock milliseconds since midnight UT
 /// (`inet_current_timestamp`), which no capture timestamp reproduces. The
-/// option's type, length, pointer and flags stay. Returns whether one was
-/// found.
+/// option's type, length, pointer, flags and addresses stay. Returns
+/// whether one was found.
 pub fn mask_timestamps(f: &mut [u8]) -> bool {
     if f.len() < IP + 20 || f[12..14] != [8, 0] {
         return false;
@@ -144,7 +144,17 @@ pub fn mask_timestamps(f: &mut [u8]) -> bool {
                     break;
                 }
                 if t == 68 && len > 4 {
-                    f[o + 4..o + len].fill(0);
+                    // Flag 0: every word is a time; flags 1 and 3: each
+                    // address is followed by its time (the addresses stay).
+                    if f[o + 3] & 0x0f == 0 {
+                        f[o + 4..o + len].fill(0);
+                    } else {
+                        let mut w = o + 8;
+                        while w + 4 <= o + len {
+                            f[w..w + 4].fill(0);
+                            w += 8;
+                        }
+                    }
                     found = true;
                 }
                 o += len;

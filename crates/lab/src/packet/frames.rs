@@ -767,6 +767,38 @@ pub fn catalogue(cfg: &RouterConfig, seed: u64, base_ns: i128) -> Vec<Probe> {
         options: vec![68, 3, 5, 0],
         ..pkt(s, R0_ADDR, echo(r))
     });
+    c.one("opt-rr-twice", |r, s, _| Pkt {
+        options: vec![7, 3, 4, 7, 3, 4, 0, 0],
+        ..pkt(s, srv, echo(r))
+    });
+    c.one("opt-ts-twice", |r, s, _| Pkt {
+        options: vec![68, 4, 5, 0, 68, 4, 5, 0],
+        ..pkt(s, srv, echo(r))
+    });
+    c.one("opt-record-route-to-r0", |r, s, _| Pkt {
+        options: vec![7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ..pkt(s, R0_ADDR, echo(r))
+    });
+    c.one("opt-rr-then-bad-to-server", |r, s, _| Pkt {
+        options: vec![7, 7, 4, 0, 0, 0, 0, 68, 3, 5, 0, 0],
+        ..pkt(s, srv, echo(r))
+    });
+    c.one("opt-end-then-garbage", |r, s, _| Pkt {
+        options: vec![1, 0, 7, 3],
+        ..pkt(s, srv, echo(r))
+    });
+    c.one("opt-cipso-short", |r, s, _| Pkt {
+        options: vec![134, 6, 0, 0, 0, 1, 0, 0],
+        ..pkt(s, srv, echo(r))
+    });
+    c.one("opt-cipso-doi", |r, s, _| Pkt {
+        options: vec![134, 8, 0, 0, 0, 1, 1, 2],
+        ..pkt(s, srv, echo(r))
+    });
+    c.one("opt-timestamp-addr-forwarded", |r, s, _| Pkt {
+        options: vec![68, 12, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+        ..pkt(s, srv, echo(r))
+    });
     c.one("opt-timestamp-to-r1", |r, s, _| Pkt {
         options: vec![68, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         ..pkt(s, R1_ADDR, echo(r))
