@@ -1511,7 +1511,6 @@ fn ip_defrag_expires_a_queue_without_its_first_fragment_silently() {
 }
 
 #[test]
-#[ignore = "model differs: ip_frag_queue drops a fragment ending past 65535; the kernel checks the length at reassembly"]
 fn ip_defrag_queues_a_fragment_ending_past_64k_until_reassembly() {
     let mut ns = lab().build();
     let (o, want) = defrag(&mut ns, &[fragment(65472, 100, false)]);

@@ -194,7 +194,7 @@ impl FragQueues {
                 q.len = end;
             }
         }
-        if end == offset || end > 65535 {
+        if end == offset {
             self.kill(i);
             return Defrag::Drop(SkbDropReason::NOT_SPECIFIED);
         }

@@ -591,6 +591,16 @@ fn ip_defrag<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetR
             }
             drop(skb, KernelFn::ip_local_deliver, reason, t)
         }
+        Defrag::Complete(i)
+            if ns.frags.q[i].header.len() + ns.frags.q[i].len > 65535 =>
+        {
+            // ip_frag_reasm: too long for an IPv4 datagram (out_oversize);
+            // the queue is killed, the fragment went with it.
+            ns.mib.ip.ReasmFails += 1;
+            ns.frags.kill(i);
+            skb.delivered = true;
+            NetRx::Success
+        }
         Defrag::Complete(i) => {
             ns.mib.ip.ReasmOKs += 1;
             // ip_frag_reasm: the first fragment's header with the whole
