@@ -591,9 +591,7 @@ fn ip_defrag<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetR
             }
             drop(skb, KernelFn::ip_local_deliver, reason, t)
         }
-        Defrag::Complete(i)
-            if ns.frags.q[i].header.len() + ns.frags.q[i].len > 65535 =>
-        {
+        Defrag::Complete(i) if ns.frags.q[i].header.len() + ns.frags.q[i].len > 65535 => {
             // ip_frag_reasm: too long for an IPv4 datagram (out_oversize);
             // the queue is killed, the fragment went with it.
             ns.mib.ip.ReasmFails += 1;
