@@ -65,7 +65,7 @@ enum Cmd {
     /// Print the manual page (roff), generated from these definitions.
     #[command(after_help = "Example:\n  fwdsim man > fwdsim.1 && man ./fwdsim.1")]
     Man,
-    /// Sysctls: where a value at boot comes from.
+    /// Sysctls: a host's values (get, set as `sysctl -w`) and where a value at boot comes from.
     #[command(subcommand)]
     Sysctl(SysctlCmd),
     /// The step-by-step walk of one packet of a capture.
