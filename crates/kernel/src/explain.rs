@@ -74,6 +74,7 @@ fn is_condition(c: &Check) -> bool {
             | Check::IcmpSent { .. }
             | Check::OutputDev { .. }
             | Check::ArpSolicit { .. }
+            | Check::ArpReply { .. }
             | Check::NeighQueued { .. }
             | Check::NeighQueueFull { .. }
             | Check::NeighUpdate { .. }

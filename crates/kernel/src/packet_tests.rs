@@ -742,3 +742,66 @@ fn over_ipfrag_high_thresh_fragments_are_freed_without_a_queue() {
     assert_eq!(o.drop_reason, Some(R::NOT_SPECIFIED));
     assert_eq!((ns.mib.ip.ReasmReqds, ns.mib.ip.ReasmFails), (6, 2));
 }
+
+/// A broadcast ARP request on r0 from `sip` (the client's MAC) for `tip`.
+fn arp_request_frame(sip: [u8; 4], tip: [u8; 4]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&[0xff; 6]);
+    f.extend_from_slice(&C0_MAC);
+    f.extend_from_slice(&[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&C0_MAC);
+    f.extend_from_slice(&sip);
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&tip);
+    f
+}
+
+#[test]
+fn an_arp_request_for_the_host_is_answered_and_teaches_the_asker() {
+    // The router knows no 10.0.1.7 yet.
+    let mut ns = HostBuilder::router().build();
+    let o = rx(
+        &mut ns,
+        &mut arp_request_frame([10, 0, 1, 7], [10, 0, 1, 1]),
+    );
+    assert_eq!((o.verdict, o.drop_reason), (Verdict::Local, None));
+    assert_eq!(ns.tx.frames.len(), 1);
+    let f = ns.tx.frame(&ns.tx.frames[0]);
+    // 10.0.1.1 is-at r0's MAC, to the asker.
+    assert_eq!(&f[..6], &C0_MAC);
+    assert_eq!(&f[6..12], &R0_MAC);
+    assert_eq!(&f[12..22], &[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 2]);
+    assert_eq!(
+        (&f[22..28], &f[28..32]),
+        (&R0_MAC[..], &[10u8, 0, 1, 1][..])
+    );
+    assert_eq!(
+        (&f[32..38], &f[38..42]),
+        (&C0_MAC[..], &[10u8, 0, 1, 7][..])
+    );
+    // neigh_event_ns: the asker is now a STALE entry with its MAC, so an
+    // echo reply to it goes out without ARP.
+    let n = ns
+        .neigh
+        .iter()
+        .find(|n| n.ip == "10.0.1.7".parse::<std::net::Ipv4Addr>().unwrap())
+        .unwrap();
+    assert_eq!(
+        (n.state, n.lladdr),
+        (crate::core::neighbour::NudState::NUD_STALE, Some(C0_MAC))
+    );
+    let o = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.7", "10.0.1.1", 64, 8),
+    );
+    assert_eq!(o.verdict, Verdict::Local);
+    assert_eq!(ns.tx.frames.len(), 1);
+    assert_eq!(&ns.tx.frame(&ns.tx.frames[0])[12..14], &[0x08, 0x00]);
+    // A request for another host's address is not answered (no proxy ARP).
+    let o = rx(
+        &mut ns,
+        &mut arp_request_frame([10, 0, 1, 7], [10, 0, 1, 9]),
+    );
+    assert_eq!(o.verdict, Verdict::Local);
+    assert!(ns.tx.frames.is_empty());
+}

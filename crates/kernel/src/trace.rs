@@ -463,6 +463,13 @@ pub enum Check {
         /// Which solicitation this is (1-based).
         n: u8,
     },
+    /// An ARP reply sent for one of this host's addresses.
+    ArpReply {
+        /// The address asked for (ours).
+        ip: Ipv4Addr,
+        /// The asker.
+        to: Ipv4Addr,
+    },
     /// A packet queued on an unresolved entry's `arp_queue`.
     NeighQueued {
         /// The next hop.

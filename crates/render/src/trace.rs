@@ -318,6 +318,7 @@ pub fn describe(ns: &Netns, c: &Check) -> String {
             "who-has {ip} tell {sip} (solicitation {n} of {})",
             fwdsim_kernel::core::neighbour::MCAST_PROBES
         ),
+        Check::ArpReply { ip, to } => format!("{ip} is-at this device, reply to {to}"),
         Check::NeighQueued { ip, qlen, bytes } => format!(
             "{ip} NUD_INCOMPLETE: packet queued (arp_queue {qlen} {}, {bytes} of {} bytes)",
             if qlen == 1 { "packet" } else { "packets" },

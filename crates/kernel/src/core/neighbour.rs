@@ -430,6 +430,19 @@ pub fn neigh_timer_handler<T: Tracer>(ns: &mut Netns, i: usize, t: &mut T) {
 /// Kernel: `neigh_update` from `arp_process`: the entry of `ip` on `dev`
 /// learns `mac`; when it was not valid, its queued packets go out now.
 pub fn neigh_update<T: Tracer>(ns: &mut Netns, i: usize, mac: [u8; 6], reachable: bool, t: &mut T) {
+    neigh_update_with(ns, i, mac, reachable, false, t);
+}
+
+/// `neigh_update` with `NEIGH_UPDATE_F_OVERRIDE` forced (`force`) rather
+/// than earned by `locktime`.
+fn neigh_update_with<T: Tracer>(
+    ns: &mut Netns,
+    i: usize,
+    mac: [u8; 6],
+    reachable: bool,
+    force: bool,
+    t: &mut T,
+) {
     let Neighbour {
         dev,
         ip,
@@ -447,7 +460,7 @@ pub fn neigh_update<T: Tracer>(ns: &mut Netns, i: usize, mac: [u8; 6], reachable
         // A different address for a valid entry is taken only after
         // `locktime` (1 s): arp_process passes NEIGH_UPDATE_F_OVERRIDE only
         // then, and no WEAK_OVERRIDE, so before it nothing changes.
-        if ns.jiffies <= updated + crate::HZ {
+        if !force && ns.jiffies <= updated + crate::HZ {
             return;
         }
     } else if state.is_valid() && new == NudState::NUD_STALE {
@@ -483,11 +496,19 @@ pub fn neigh_update<T: Tracer>(ns: &mut Netns, i: usize, mac: [u8; 6], reachable
     }
 }
 
-/// Kernel: `arp_rcv` → `arp_process`, as far as resolution needs it: an
-/// Ethernet/IPv4 request or reply whose sender has an entry on `dev`
-/// updates it (`NUD_REACHABLE` for a reply to this host, else
-/// `NUD_STALE`), which sends what was queued. Answering requests for this
-/// host's addresses is not modelled.
+/// Kernel: `arp_rcv` → `arp_process` for an Ethernet/IPv4 request or reply
+/// on `dev`:
+/// - a target that is multicast, or loopback without `route_localnet`: dropped;
+/// - a request for one of this host's addresses (the route decision for the
+///   target from the sender gives `RTN_LOCAL`; `arp_ignore` and
+///   `arp_filter` at 0): the sender's entry is made or refreshed
+///   (`neigh_event_ns`, `NUD_STALE`) and a reply goes back (`arp_send_dst`);
+///   a duplicate address probe (sender 0.0.0.0) gets the reply alone;
+/// - otherwise an entry the sender already has is updated (`NUD_REACHABLE`
+///   for a reply to this host, else `NUD_STALE`), which sends what was
+///   queued.
+///
+/// Proxy ARP and `arp_accept` (unsolicited entries) are not modelled.
 pub fn arp_process<T: Tracer>(ns: &mut Netns, dev: IfIndex, arp: &[u8], to_host: bool, t: &mut T) {
     if arp.len() < 28 || arp[0..6] != [0, 1, 8, 0, 6, 4] {
         return;
@@ -499,18 +520,102 @@ pub fn arp_process<T: Tracer>(ns: &mut Netns, dev: IfIndex, arp: &[u8], to_host:
     let mut sha = [0u8; 6];
     sha.copy_from_slice(&arp[8..14]);
     let sip = Ipv4Addr::new(arp[14], arp[15], arp[16], arp[17]);
-    let Some(i) = ns.neigh.iter().position(|n| n.dev == dev && n.ip == sip) else {
-        return;
-    };
-    if matches!(
-        ns.neigh[i].state,
-        NudState::NUD_PERMANENT | NudState::NUD_NOARP
-    ) {
+    let tip = Ipv4Addr::new(arp[24], arp[25], arp[26], arp[27]);
+    let localnet = ns.in_dev(dev).is_some_and(|i| ns.in_dev_route_localnet(i));
+    if tip.is_multicast() || (!localnet && tip.is_loopback()) {
         return;
     }
     t.enter(KernelFn::arp_process);
-    neigh_update(ns, i, sha, op == 2 && to_host, t);
+    if op == 1 {
+        if sip.is_unspecified() {
+            // A duplicate address probe (RFC 2131): a reply, no entry.
+            if ns.inet_lookup_ifaddr(tip).is_some() {
+                arp_send_reply(ns, dev, sip, tip, sha, t);
+            }
+            t.leave();
+            return;
+        }
+        let mut hdr = [0u8; 20];
+        let mut skb = crate::core::skbuff::SkBuff::new(&mut hdr, dev, 0);
+        skb.protocol = crate::ipv4::ip_output::ETH_P_ARP;
+        if !to_host {
+            skb.pkt_type = crate::core::skbuff::PacketType::Broadcast;
+        }
+        let local =
+            crate::ipv4::route::ip_route_input_noref(ns, &mut skb, tip, sip, 0, dev, &mut NoTrace)
+                .is_ok()
+                && skb
+                    .dst
+                    .is_some_and(|rt| rt.rt_type == crate::uapi::RouteType::RTN_LOCAL);
+        if local {
+            neigh_event_ns(ns, dev, sip, sha, t);
+            arp_send_reply(ns, dev, sip, tip, sha, t);
+            t.leave();
+            return;
+        }
+    }
+    if let Some(i) = ns.neigh.iter().position(|n| n.dev == dev && n.ip == sip)
+        && !matches!(
+            ns.neigh[i].state,
+            NudState::NUD_PERMANENT | NudState::NUD_NOARP
+        )
+    {
+        neigh_update(ns, i, sha, op == 2 && to_host, t);
+    }
     t.leave();
+}
+
+/// Kernel: `neigh_event_ns`: the entry of the asker, made if need be, takes
+/// its MAC (`neigh_update(NUD_STALE, NEIGH_UPDATE_F_OVERRIDE)`); a valid
+/// entry offered the same MAC keeps its state; a queue waiting on it goes
+/// out.
+fn neigh_event_ns<T: Tracer>(ns: &mut Netns, dev: IfIndex, ip: Ipv4Addr, mac: [u8; 6], t: &mut T) {
+    let i = match ns.neigh.iter().position(|n| n.dev == dev && n.ip == ip) {
+        Some(i) => i,
+        None => {
+            ns.neigh
+                .push(Neighbour::new(dev, ip, None, NudState::NUD_NONE));
+            ns.neigh.len() - 1
+        }
+    };
+    let n = ns.neigh[i];
+    if matches!(n.state, NudState::NUD_PERMANENT | NudState::NUD_NOARP)
+        || (n.state.is_valid() && n.lladdr == Some(mac))
+    {
+        return;
+    }
+    neigh_update_with(ns, i, mac, false, true, t);
+}
+
+/// Kernel: `arp_send_dst(ARPOP_REPLY, ...)`: `tip is-at` this device's MAC,
+/// to the asker's MAC and address.
+fn arp_send_reply<T: Tracer>(
+    ns: &mut Netns,
+    dev: IfIndex,
+    sip: Ipv4Addr,
+    tip: Ipv4Addr,
+    sha: [u8; 6],
+    t: &mut T,
+) {
+    let mac = ns.dev(dev).map(|d| d.dev_addr).unwrap_or([0; 6]);
+    let at = ns.jiffies;
+    ns.tx.push(dev, TxKind::Local, at, |b| {
+        b.extend_from_slice(&sha);
+        b.extend_from_slice(&mac);
+        b.extend_from_slice(&crate::ipv4::ip_output::ETH_P_ARP.to_be_bytes());
+        b.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 2]);
+        b.extend_from_slice(&mac);
+        b.extend_from_slice(&tip.octets());
+        b.extend_from_slice(&sha);
+        b.extend_from_slice(&sip.octets());
+    });
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::arp_process,
+            Check::ArpReply { ip: tip, to: sip },
+            Branch::Next,
+        ));
+    }
 }
 
 /// Fires every timer due by `until` (jiffies), earliest first, with the

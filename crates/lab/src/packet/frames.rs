@@ -153,6 +153,24 @@ fn mcast_mac(a: Ipv4Addr) -> [u8; 6] {
     [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
 }
 
+/// The IPv4 source address of a frame built by [`Pkt::build`].
+fn frame_src(f: &[u8]) -> Ipv4Addr {
+    Ipv4Addr::new(f[IP + 12], f[IP + 13], f[IP + 14], f[IP + 15])
+}
+
+/// A broadcast ARP request from the client (`sip`) asking for `tip`.
+fn arp_request(sip: Ipv4Addr, tip: Ipv4Addr) -> Vec<u8> {
+    let mut f = Vec::with_capacity(42);
+    f.extend_from_slice(&[0xff; 6]);
+    f.extend_from_slice(&CLIENT_MAC);
+    f.extend_from_slice(&[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&CLIENT_MAC);
+    f.extend_from_slice(&sip.octets());
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&tip.octets());
+    f
+}
+
 /// The Internet checksum of `data` with `sum` already added.
 fn inet_csum(mut sum: u32, data: &[u8]) -> u16 {
     for c in data.chunks(2) {
@@ -664,6 +682,24 @@ pub fn catalogue(cfg: &RouterConfig, seed: u64, base_ns: i128) -> Vec<Probe> {
     c.one("igmp-bad-csum-to-r0", |_, s, _| {
         pkt(s, R0_ADDR, L4::Raw(2, 8))
     });
+    // ARP requests: for the router's address (answered, the asker learned),
+    // a duplicate address probe for it, and one for another host (no
+    // proxy ARP).
+    c.bad(
+        "arp-request-for-r0",
+        |_, s, _| pkt(s, R0_ADDR, L4::Echo(8)),
+        |f| *f = arp_request(frame_src(f), R0_ADDR),
+    );
+    c.bad(
+        "arp-probe-for-r0",
+        |_, s, _| pkt(s, R0_ADDR, L4::Echo(8)),
+        |f| *f = arp_request(Ipv4Addr::UNSPECIFIED, R0_ADDR),
+    );
+    c.bad(
+        "arp-request-for-server",
+        |_, s, _| pkt(s, R0_ADDR, L4::Echo(8)),
+        |f| *f = arp_request(frame_src(f), SERVER_ADDR),
+    );
     c.bad(
         "icmp-timestamp-to-r0",
         |_, s, _| pkt(s, R0_ADDR, L4::Echo(12)),
