@@ -1081,7 +1081,6 @@ fn ip_forward_options_records_the_egress_address_in_a_timestamp_of_a_source_rout
 }
 
 #[test]
-#[ignore = "model differs: icmp_reply does not echo a source route (__ip_options_echo reverses it and replies via its first hop)"]
 fn icmp_reply_reverses_a_used_source_route() {
     let mut ns = srr().build();
     let f = Pkt::echo("10.0.1.2", "10.0.1.1", 8)

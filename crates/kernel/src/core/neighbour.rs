@@ -624,6 +624,12 @@ fn arp_send_reply<T: Tracer>(
 /// their time), fates to `ns.settled`. Only the work of the neighbour
 /// holding packets of `watch` (a received packet's number) is traced.
 pub fn run_timers<T: Tracer>(ns: &mut Netns, until: u64, watch: Option<u64>, t: &mut T) {
+    // A resolving entry always holds a queued packet (the one that started
+    // it, or a later one that pushed older ones out): with no queue and no
+    // reassembly in progress, no timer is armed.
+    if ns.arp_queue.is_empty() && !ns.frags.q.iter().any(|q| q.live) {
+        return;
+    }
     let start = ns.jiffies;
     let wall = ns.wall_ns;
     loop {

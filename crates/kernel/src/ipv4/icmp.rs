@@ -56,22 +56,32 @@ pub struct EchoOpts {
     /// Offset of the echoed timestamp option, with `ts_needaddr` and
     /// `ts_needtime`.
     pub ts: Option<(usize, bool, bool)>,
+    /// Offset of the reversed source route and its first hop (`faddr`):
+    /// the message goes there, the final slot holds its destination.
+    pub srr: Option<(usize, Ipv4Addr)>,
 }
 
-/// Kernel: `__ip_options_echo` for the options `ip_options_compile` found
-/// in `skb`: a record route and a timestamp option come back with one more
-/// slot reserved where there is room, a CIPSO option as it was; then END
-/// padding. A source route is not echoed by this model. `None` when the
-/// kernel would refuse to echo (a slot that does not fit).
-pub fn ip_options_echo(ns: &Netns, skb: &SkBuff<'_>) -> Option<EchoOpts> {
-    let nh = skb.network_header as usize;
-    let cb = &skb.cb;
-    let mut e = EchoOpts {
+impl EchoOpts {
+    /// No options.
+    pub const NONE: EchoOpts = EchoOpts {
         bytes: [0; 40],
         len: 0,
         rr: None,
         ts: None,
+        srr: None,
     };
+}
+
+/// Kernel: `__ip_options_echo` for the options `ip_options_compile` found
+/// in `skb`: a record route and a timestamp option come back with one more
+/// slot reserved where there is room, a source route reversed (the hops it
+/// went through, last first, then a slot for the message's destination),
+/// a CIPSO option as it was; then END padding. `None` when the kernel
+/// would refuse to echo (a slot that does not fit).
+pub fn ip_options_echo(ns: &Netns, skb: &SkBuff<'_>) -> Option<EchoOpts> {
+    let nh = skb.network_header as usize;
+    let cb = &skb.cb;
+    let mut e = EchoOpts::NONE;
     let hdr = &skb.data[nh..];
     let put = |e: &mut EchoOpts, off: usize| -> Option<usize> {
         let optlen = *hdr.get(off + 1)? as usize;
@@ -128,6 +138,48 @@ pub fn ip_options_echo(ns: &Netns, skb: &SkBuff<'_>) -> Option<EchoOpts> {
         }
         e.ts = Some((at, needaddr, needtime));
     }
+    if cb.opt_srr != 0 {
+        let o = cb.opt_srr as usize;
+        let start = hdr.get(o..o + (*hdr.get(o + 1)? as usize))?;
+        let optlen = start[1] as usize;
+        let mut soffset = start[2] as usize;
+        if soffset > optlen {
+            soffset = optlen + 1;
+        }
+        let mut doffset = 0usize;
+        let mut faddr = Ipv4Addr::UNSPECIFIED;
+        let at = e.len;
+        if soffset >= 4 && soffset - 4 > 3 {
+            soffset -= 4;
+            let a = |p: usize| Ipv4Addr::new(start[p - 1], start[p], start[p + 1], start[p + 2]);
+            faddr = a(soffset);
+            soffset -= 4;
+            doffset = 4;
+            while soffset > 3 {
+                if at + doffset + 3 > 40 {
+                    return None;
+                }
+                e.bytes[at + doffset - 1..at + doffset + 3].copy_from_slice(&a(soffset).octets());
+                soffset -= 4;
+                doffset += 4;
+            }
+            // RFC 1812: a route whose first hop is the sender itself loses it.
+            let saddr = crate::ipv4::ip_hdr::Iphdr(hdr).saddr();
+            if hdr.get(o + soffset + 3..o + soffset + 7) == Some(&saddr.octets()[..]) {
+                doffset -= 4;
+            }
+        }
+        if doffset > 3 {
+            if at + doffset + 3 > 40 {
+                return None;
+            }
+            e.bytes[at] = start[0];
+            e.bytes[at + 1] = (doffset + 3) as u8;
+            e.bytes[at + 2] = 4;
+            e.len += doffset + 3;
+            e.srr = Some((at, faddr));
+        }
+    }
     if cb.opt_cipso != 0 {
         put(&mut e, cb.opt_cipso as usize)?;
     }
@@ -139,9 +191,14 @@ pub fn ip_options_echo(ns: &Netns, skb: &SkBuff<'_>) -> Option<EchoOpts> {
 }
 
 /// Kernel: `ip_options_build` for echoed options written at `opts` (the
-/// new header's option bytes): this host's address `src` and the time go
-/// into the slots `ip_options_echo` reserved.
-pub fn ip_options_build(ns: &Netns, opts: &mut [u8], e: &EchoOpts, src: Ipv4Addr) {
+/// new header's option bytes): the message's final destination `daddr`
+/// into a reversed source route's last slot, this host's address `src` and
+/// the time into the slots `ip_options_echo` reserved.
+pub fn ip_options_build(ns: &Netns, opts: &mut [u8], e: &EchoOpts, src: Ipv4Addr, daddr: Ipv4Addr) {
+    if let Some((at, _)) = e.srr {
+        let l = opts[at + 1] as usize;
+        opts[at + l - 4..at + l].copy_from_slice(&daddr.octets());
+    }
     if let Some(at) = e.rr {
         let p = opts[at + 2] as usize;
         opts[at + p - 5..at + p - 1].copy_from_slice(&src.octets());
@@ -270,8 +327,12 @@ pub fn icmp_send<T: Tracer>(
     } else {
         iph_tos
     };
+    // __ip_options_echo: the options that go back; a reversed source
+    // route sends the error to its first hop.
+    let mut echo = ip_options_echo(ns, skb).unwrap_or(EchoOpts::NONE);
+    let to = echo.srr.map_or(iph_saddr, |(_, faddr)| faddr);
     // icmp_route_lookup: the route back to the packet's source.
-    let mut fl4 = Flowi4::new(iph_saddr, saddr);
+    let mut fl4 = Flowi4::new(to, saddr);
     fl4.flowi4_dscp = tos & 0xfc;
     fl4.flowi4_proto = IPPROTO_ICMP;
     fl4.flowi4_iif = LOOPBACK_IFINDEX;
@@ -300,15 +361,9 @@ pub fn icmp_send<T: Tracer>(
     } else {
         fl4.saddr
     };
-    let mut echo = ip_options_echo(ns, skb).unwrap_or(EchoOpts {
-        bytes: [0; 40],
-        len: 0,
-        rr: None,
-        ts: None,
-    });
     let hl = 20 + echo.len;
     let plan = echo;
-    ip_options_build(ns, &mut echo.bytes, &plan, src);
+    ip_options_build(ns, &mut echo.bytes, &plan, src, iph_saddr);
     let room = mtu.min(576) - hl - 8;
     let quoted_len = (skb.len as usize).min(room).min(skb.data.len() - nh);
     let mut pkt = std::mem::take(&mut ns.scratch);
@@ -327,7 +382,7 @@ pub fn icmp_send<T: Tracer>(
         0,
     ]);
     pkt.extend_from_slice(&src.octets());
-    pkt.extend_from_slice(&iph_saddr.octets());
+    pkt.extend_from_slice(&to.octets());
     pkt.extend_from_slice(&echo.bytes[..echo.len]);
     let c = ip_compute_csum(&pkt[..hl]);
     pkt[10..12].copy_from_slice(&c.to_be_bytes());

@@ -957,21 +957,13 @@ fn icmp_reply<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, reply_type: u8, t
     let (dst, tos) = (h.saddr(), h.tos());
     let src = fib_compute_spec_dst(ns, skb);
     // ip_options_echo + ip_options_build: the request's record route and
-    // timestamp come back with this host in them (a source route is not
-    // echoed by this model).
-    let mut echo = if skb.cb.opt_srr == 0 {
-        crate::ipv4::icmp::ip_options_echo(ns, skb)
-    } else {
-        None
-    }
-    .unwrap_or(crate::ipv4::icmp::EchoOpts {
-        bytes: [0; 40],
-        len: 0,
-        rr: None,
-        ts: None,
-    });
+    // timestamp come back with this host in them; a source route comes
+    // back reversed, and the reply goes to its first hop.
+    let mut echo =
+        crate::ipv4::icmp::ip_options_echo(ns, skb).unwrap_or(crate::ipv4::icmp::EchoOpts::NONE);
     let plan = echo;
-    crate::ipv4::icmp::ip_options_build(ns, &mut echo.bytes, &plan, src);
+    crate::ipv4::icmp::ip_options_build(ns, &mut echo.bytes, &plan, src, dst);
+    let first_hop = echo.srr.map_or(dst, |(_, faddr)| faddr);
     let body = transport(skb);
     let mut pkt = std::mem::take(&mut ns.scratch);
     pkt.clear();
@@ -991,7 +983,7 @@ fn icmp_reply<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, reply_type: u8, t
         0,
     ]);
     pkt.extend_from_slice(&src.octets());
-    pkt.extend_from_slice(&dst.octets());
+    pkt.extend_from_slice(&first_hop.octets());
     pkt.extend_from_slice(&echo.bytes[..echo.len]);
     if reply_type == ICMP_TIMESTAMPREPLY {
         // icmp_timestamp: the request's header and originate timestamp,
@@ -1012,7 +1004,7 @@ fn icmp_reply<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, reply_type: u8, t
     pkt[hl + 2..hl + 4].copy_from_slice(&c.to_be_bytes());
     let c = ip_compute_csum(&pkt[..hl]);
     pkt[10..12].copy_from_slice(&c.to_be_bytes());
-    send_reply(ns, &mut pkt, src, dst, tos, t);
+    send_reply(ns, &mut pkt, src, first_hop, tos, t);
     // Both replies count as echo replies: the kernel here (6.18) counts a
     // timestamp reply in OutType0, as the packet lab shows.
     ns.mib.icmp.OutMsgs += 1;

@@ -803,6 +803,18 @@ pub fn catalogue(cfg: &RouterConfig, seed: u64, base_ns: i128) -> Vec<Probe> {
         options: vec![68, 3, 5, 0],
         ..pkt(s, R0_ADDR, echo(r))
     });
+    // An echo request to the router that came over a loose source route
+    // through 10.0.1.3: the reply goes back through it (reversed route).
+    c.one("opt-lsrr-used-to-r0", |r, s, _| Pkt {
+        options: vec![131, 7, 8, 10, 0, 1, 3, 0],
+        ..pkt(s, R0_ADDR, echo(r))
+    });
+    // The same route on a UDP datagram to a closed port: the error goes
+    // back through 10.0.1.3 too.
+    c.one("opt-lsrr-used-udp-to-r0", |_, s, _| Pkt {
+        options: vec![131, 7, 8, 10, 0, 1, 3, 0],
+        ..pkt(s, R0_ADDR, L4::Udp(33434, 12))
+    });
     c.one("opt-rr-twice", |r, s, _| Pkt {
         options: vec![7, 3, 4, 7, 3, 4, 0, 0],
         ..pkt(s, srv, echo(r))
