@@ -303,9 +303,11 @@ fn unresolved_next_hops_match_the_kernel() {
             problems.push(format!("packet {}: kernel {kw}, fwdsim {word}", i + 1));
         }
     }
-    if failed != 2 || k.drops.len() != 2 {
+    // The tracepoint is global: other processes' drops may be in the list,
+    // so only this test's own reason is counted.
+    if failed != 2 {
         problems.push(format!(
-            "kernel drop reasons: {:?} (two NEIGH_FAILED expected)",
+            "kernel: {failed} NEIGH_FAILED drop(s), two expected (all reasons seen: {:?})",
             k.drops
         ));
     }
@@ -371,7 +373,7 @@ fn unresolved_next_hops_match_the_kernel() {
         problems.push(format!("counters (name, kernel, fwdsim): {diff:?}"));
     }
     eprintln!(
-        "{test}: kernel: server {:?}, client {:?}, drops {:?}; fwdsim egress {:?}",
+        "{test}: kernel: server {:?}, client {:?}, NEIGH_FAILED drops {}; fwdsim egress {:?}",
         k.server
             .iter()
             .map(|(t, f)| (t.as_millis(), if is_arp(f) { "arp" } else { "ip" }))
@@ -380,7 +382,7 @@ fn unresolved_next_hops_match_the_kernel() {
             .iter()
             .map(|(t, c)| (t.as_millis(), *c))
             .collect::<Vec<_>>(),
-        k.drops,
+        failed,
         fw.iter()
             .map(|(t, d, _)| (t.as_millis(), d.as_str()))
             .collect::<Vec<_>>()
