@@ -458,6 +458,16 @@ fn doctor_puts_ip_forward_first_on_the_docker_host() {
         "{}",
         stdout(&o)
     );
+    let o = fwdsim(&[
+        "doctor",
+        "--host",
+        "fixtures/hosts/docker-gateway-unresolved.toml",
+    ]);
+    assert!(
+        stdout(&o).starts_with("1. default gateway 10.0.2.2 on eth0: no ARP entry: packets for the Internet wait in the neighbour queue"),
+        "{}",
+        stdout(&o)
+    );
     let o = fwdsim(&["doctor", "--host", "fixtures/hosts/docker-small-mtu.toml"]);
     assert!(
         stdout(&o).starts_with("1. MTU 1280 on eth0 but 1500 on docker0"),

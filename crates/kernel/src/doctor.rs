@@ -1,8 +1,9 @@
 //! Checks a host for the conditions that silently break forwarding, most
 //! likely first: forwarding off, strict reverse-path filtering with routes
 //! that leave elsewhere, reject routes shadowing part of a wider route, a
-//! default route through a device that is down, and MTUs that differ
-//! between the devices packets cross.
+//! default route through a device that is down or to a gateway without a
+//! usable ARP entry, and MTUs that differ between the devices packets
+//! cross.
 
 use crate::ipv4::devinet::{DevconfKey, prefix_mask};
 use crate::netns::{Netns, rt_table};
@@ -131,6 +132,40 @@ pub fn doctor(ns: &Netns) -> Vec<Finding> {
                         detail: "the next hop is linkdown: it is still used unless ignore_routes_with_linkdown = 1, and packets sent there are lost on the wire.".into(),
                     });
                 }
+            }
+        }
+    }
+
+    // 4b. The default route's gateway without a usable ARP entry, on a host
+    // whose neighbour table is known (a snapshot's, or a host file's).
+    if !ns.neigh.is_empty()
+        && let Some(t) = main
+        && let Some(aliases) = t.trie.get(0, 0)
+    {
+        for a in aliases
+            .iter()
+            .filter(|a| a.fa_type == RouteType::RTN_UNICAST)
+        {
+            for nh in &ns.fib.info(a.fa_info).fib_nh {
+                let Some(gw) = nh.nh_gw else { continue };
+                if !ns.dev(nh.nh_dev).is_some_and(|d| d.is_up()) {
+                    continue;
+                }
+                let entry = ns.neigh.iter().find(|n| n.dev == nh.nh_dev && n.ip == gw);
+                let state = match entry {
+                    None => "no ARP entry".to_string(),
+                    Some(n) if !n.state.is_valid() => format!("its ARP entry is {:?}", n.state),
+                    Some(_) => continue,
+                };
+                out.push(Finding {
+                    title: format!(
+                        "default gateway {gw} on {}: {state}",
+                        ns.dev_name(nh.nh_dev)
+                    ),
+                    detail: format!(
+                        "packets for the Internet wait in the neighbour queue while ARP asks for {gw} once a second; if it does not answer within three seconds they are dropped (NEIGH_FAILED) and their senders get ICMP host unreachable. An entry can also be missing only because no traffic went there lately; if packets die, check that the gateway is up and on that link (`ip neigh show {gw}`)."
+                    ),
+                });
             }
         }
     }
