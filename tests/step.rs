@@ -108,7 +108,7 @@ fn step_shows_the_packet_as_the_walk_has_changed_it() {
     p.send_line("s").unwrap();
     p.exp_string("ttl 63, protocol 1, check 0x7f86").unwrap();
     p.exp_string(
-        "skb dst: rtable RTN_UNICAST dev eth0, dst.input = ip_forward, dst.output = ip_output",
+        "skb dst: rtable RTN_UNICAST dev eth0: dst.input = ip_forward, dst.output = ip_output",
     )
     .unwrap();
     p.exp_string("skb drop_reason: none").unwrap();

@@ -206,24 +206,8 @@ pub fn walk_state(
             Check::DecreaseTtl {
                 old_ttl, new_csum, ..
             } => w.ttl_csum = Some((old_ttl.wrapping_sub(1), new_csum)),
-            Check::DstMade {
-                input,
-                output,
-                rt_type,
-                dev,
-                error,
-            } => {
-                let mut d = format!(
-                    "rtable {} dev {}, dst.input = {}, dst.output = {}",
-                    rt_type.kernel_name().unwrap_or("?"),
-                    ns.dev_name(dev),
-                    input.name(),
-                    output.name()
-                );
-                if error.0 != 0 {
-                    d += &format!(", dst.error = {error}");
-                }
-                w.dst = Some(d);
+            Check::DstMade { .. } => {
+                w.dst = Some(fwdsim_render::trace::describe(ns, &st.check));
             }
             Check::Neigh {
                 mac,
