@@ -188,15 +188,9 @@ pub fn walk_state(
             host,
             broadcast,
             multicast,
-        } => Some(if host {
-            "PACKET_HOST"
-        } else if broadcast {
-            "PACKET_BROADCAST"
-        } else if multicast {
-            "PACKET_MULTICAST"
-        } else {
-            "PACKET_OTHERHOST"
-        }),
+        } => Some(fwdsim_render::trace::pkt_type_name(
+            host, broadcast, multicast,
+        )),
         _ => None,
     });
     let mut neigh_mac = None;

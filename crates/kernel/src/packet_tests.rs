@@ -546,7 +546,8 @@ fn an_arp_answer_sends_what_was_queued() {
 
 #[test]
 fn a_full_arp_queue_drops_its_oldest_packets() {
-    use crate::core::neighbour::{UNRES_QLEN_BYTES, skb_truesize};
+    use crate::core::neighbour::UNRES_QLEN_BYTES;
+    use crate::core::skbuff::skb_truesize;
     let mut ns = unresolved_router();
     // 1000-byte pings: 1042-byte frames, truesize 2304 each.
     let size = skb_truesize(14 + 20 + 8 + 1000);

@@ -49,6 +49,19 @@ fn conf_all(ns: &Netns, k: DevconfKey) -> String {
     )
 }
 
+/// The kernel's name of the `pkt_type` a `PktType` step records.
+pub fn pkt_type_name(host: bool, broadcast: bool, multicast: bool) -> &'static str {
+    if host {
+        "PACKET_HOST"
+    } else if broadcast {
+        "PACKET_BROADCAST"
+    } else if multicast {
+        "PACKET_MULTICAST"
+    } else {
+        "PACKET_OTHERHOST"
+    }
+}
+
 /// One check in words, with the values it saw.
 pub fn describe(ns: &Netns, c: &Check) -> String {
     match *c {
@@ -271,15 +284,7 @@ pub fn describe(ns: &Netns, c: &Check) -> String {
             multicast,
         } => format!(
             "skb->pkt_type = {}",
-            if host {
-                "PACKET_HOST"
-            } else if broadcast {
-                "PACKET_BROADCAST"
-            } else if multicast {
-                "PACKET_MULTICAST"
-            } else {
-                "PACKET_OTHERHOST"
-            }
+            pkt_type_name(host, broadcast, multicast)
         ),
         Check::IpHeader {
             version,

@@ -200,3 +200,20 @@ impl<'a> SkBuff<'a> {
             .map(|b| Ipv4Addr::new(b[0], b[1], b[2], b[3]))
     }
 }
+
+/// The `truesize` of an skb holding a frame of `frame_len` bytes, as a
+/// driver that allocates it with `netdev_alloc_skb` gets it: the data
+/// (with `NET_SKB_PAD` headroom, cache aligned, plus `skb_shared_info`)
+/// rounded up to a kmalloc size, plus the aligned `struct sk_buff`
+/// (768 for a small frame, 2304 for a 1500-byte one).
+pub fn skb_truesize(frame_len: usize) -> u32 {
+    let align = |x: usize| x.div_ceil(64) * 64;
+    let data = align(frame_len + 64) + 320;
+    let kmalloc = [
+        64usize, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072,
+    ]
+    .into_iter()
+    .find(|&k| k >= data)
+    .unwrap_or(data.next_power_of_two());
+    (kmalloc + 256) as u32
+}

@@ -213,7 +213,7 @@ impl FragQueues {
         let pos = q.ranges.partition_point(|&(s, _)| s < offset);
         q.ranges.insert(pos, (offset, end));
         // The fragment's skb as a driver allocates it (Ethernet header on).
-        let truesize = crate::core::neighbour::skb_truesize(pkt.len() + 14) as usize;
+        let truesize = crate::core::skbuff::skb_truesize(pkt.len() + 14) as usize;
         q.mem += truesize;
         self.mem += truesize;
         let q = &mut self.q[i];

@@ -920,14 +920,10 @@ const ICMP_ADDRESSREPLY: u8 = 18;
 fn l4_csum_ok(skb: &SkBuff<'_>, proto: u8) -> bool {
     let nh = skb.network_header as usize;
     let h = Iphdr(&skb.data[nh..]);
-    let mut data = transport(skb);
-    if proto == IPPROTO_UDP && data.len() >= 8 {
-        if data[6] == 0 && data[7] == 0 {
-            return true;
-        }
-        // Only the datagram's own length counts (udp_rcv trimmed to it).
-        let ulen = u16::from_be_bytes([data[4], data[5]]) as usize;
-        data = &data[..ulen.clamp(8, data.len())];
+    // (udp_rcv has trimmed the skb to the UDP length already.)
+    let data = transport(skb);
+    if proto == IPPROTO_UDP && data.len() >= 8 && data[6] == 0 && data[7] == 0 {
+        return true;
     }
     let mut sum: u32 = 0;
     for w in [h.saddr().octets(), h.daddr().octets()] {

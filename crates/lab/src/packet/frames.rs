@@ -224,18 +224,7 @@ fn set_udp_len(f: &mut [u8], ulen: u16) {
     for c in f[IP + 12..IP + 20].chunks(2) {
         sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
     }
-    for c in f[u..u + usize::from(ulen)].chunks(2) {
-        let w = if c.len() == 2 {
-            u16::from_be_bytes([c[0], c[1]])
-        } else {
-            u16::from(c[0]) << 8
-        };
-        sum += u32::from(w);
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    let c = match !(sum as u16) {
+    let c = match inet_csum(sum, &f[u..u + usize::from(ulen)]) {
         0 => 0xffff,
         c => c,
     };
