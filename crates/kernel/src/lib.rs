@@ -54,6 +54,7 @@ pub mod ipv4 {
 pub mod doctor;
 pub mod explain;
 pub mod flow;
+pub mod netfilter;
 pub mod netns;
 pub mod sysctl;
 pub mod trace;

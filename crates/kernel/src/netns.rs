@@ -292,6 +292,10 @@ pub struct Netns {
     pub rx_queued: bool,
     /// Buffers of packets that left `arp_queue`, for the next ones.
     pub skb_pool: Vec<Vec<u8>>,
+    /// Netfilter: None on a host without rules (each hook is one check).
+    pub nf: Option<Box<crate::netfilter::Netfilter>>,
+    /// Whether the snapshot recorded the host's netfilter state.
+    pub nf_recorded: bool,
 }
 
 impl Default for Netns {
@@ -329,6 +333,8 @@ impl Netns {
             rx_seq: 0,
             rx_queued: false,
             skb_pool: Vec::new(),
+            nf: None,
+            nf_recorded: true,
         }
     }
 

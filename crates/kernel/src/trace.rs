@@ -256,6 +256,18 @@ kernel_fns! {
     udp_rcv => "net/ipv4/udp.c",
     /// `tcp_v4_rcv`
     tcp_v4_rcv => "net/ipv4/tcp_ipv4.c",
+    /// `nf_hook_slow`
+    nf_hook_slow => "net/netfilter/core.c",
+    /// `ipt_do_table`
+    ipt_do_table => "net/ipv4/netfilter/ip_tables.c",
+    /// `nft_do_chain`
+    nft_do_chain => "net/netfilter/nf_tables_core.c",
+    /// `nf_conntrack_in`
+    nf_conntrack_in => "net/netfilter/nf_conntrack_core.c",
+    /// `nf_nat_packet`
+    nf_nat_packet => "net/netfilter/nf_nat_core.c",
+    /// `nf_send_unreach` / `nf_send_reset` (the REJECT target)
+    nf_reject => "net/ipv4/netfilter/nf_reject_ipv4.c",
 }
 
 /// The outcome of a FIB lookup as a trace records it.
@@ -454,6 +466,31 @@ pub enum Check {
     },
     /// An ICMP message sent.
     IcmpSent { icmp_type: u8, code: u8 },
+    /// The netfilter hook being run.
+    NfHook { hook: crate::netfilter::NfInetHook },
+    /// An iptables table's chain entered for this hook (indices into `Netfilter::tables`).
+    NfTable { table: u16, chain: u16 },
+    /// One rule compared: whether all its matches held.
+    NfRule {
+        table: u16,
+        chain: u16,
+        rule: u16,
+        matched: bool,
+    },
+    /// A built-in chain's policy decided.
+    NfPolicy {
+        table: u16,
+        chain: u16,
+        accept: bool,
+    },
+    /// What conntrack made of the packet.
+    NfCt {
+        nfct: crate::netfilter::conntrack::Nfct,
+    },
+    /// NAT rewrote the packet.
+    NfNat {
+        rw: crate::netfilter::nat::NatRewrite,
+    },
     /// An ARP request sent for an unresolved next hop.
     ArpSolicit {
         /// The address asked for.

@@ -3,5 +3,6 @@
 //! reads model values and resolves indices to names; it never decides.
 
 pub mod iproute2;
+pub mod netfilter;
 pub mod replay;
 pub mod trace;

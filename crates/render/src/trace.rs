@@ -386,6 +386,12 @@ pub fn describe(ns: &Netns, c: &Check) -> String {
             }
         ),
         Check::IcmpSent { icmp_type, code } => format!("ICMP {icmp_type}/{code} sent"),
+        Check::NfHook { .. }
+        | Check::NfTable { .. }
+        | Check::NfRule { .. }
+        | Check::NfPolicy { .. }
+        | Check::NfCt { .. }
+        | Check::NfNat { .. } => crate::netfilter::describe(ns, c).unwrap_or_default(),
         Check::SocketLookup {
             protocol,
             daddr,

@@ -146,6 +146,8 @@ pub struct SkBuff<'a> {
     pub icmp: Option<IcmpOut>,
     /// The packet reached a transport handler of this host.
     pub delivered: bool,
+    /// `_nfct`: the packet's conntrack entry.
+    pub nfct: crate::netfilter::conntrack::Nfct,
 }
 
 /// `ETH_P_IP`.
@@ -176,6 +178,7 @@ impl<'a> SkBuff<'a> {
             drop_reason: SkbDropReason::NOT_DROPPED_YET,
             icmp: None,
             delivered: false,
+            nfct: crate::netfilter::conntrack::Nfct::None,
         }
     }
 

@@ -1,0 +1,360 @@
+//! Models net/netfilter/core.c: the hooks a namespace registered
+//! (`struct nf_hook_ops`: a priority and what runs), `nf_hook` on the path
+//! and `nf_hook_slow`, which runs them in priority order until one drops.
+//! A drop is `kfree_skb_reason(skb, SKB_DROP_REASON_NETFILTER_DROP)`.
+
+use std::net::Ipv4Addr;
+
+use crate::SkbDropReason;
+use crate::netfilter::conntrack::{self, CtVerdict, IpConntrackInfo, Nfct};
+use crate::netfilter::nat::{self, NatRewrite, NfNatManipType};
+use crate::netfilter::xtables::eval::{NfPktInfo, ipt_do_table};
+use crate::netfilter::xtables::ip_tables::{RejectWith, TableName};
+use crate::netfilter::{Netfilter, NfInetHook};
+use crate::netns::{IfIndex, Netns};
+use crate::trace::{Branch, Check, KernelFn, Step, Tracer};
+
+/// `NF_IP_PRI_CONNTRACK`.
+pub const NF_IP_PRI_CONNTRACK: i32 = -200;
+/// `NF_IP_PRI_CONNTRACK_CONFIRM`.
+pub const NF_IP_PRI_CONNTRACK_CONFIRM: i32 = i32::MAX;
+
+/// What a registered hook runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NfHookKind {
+    /// An iptables table's chain for this hook (`iptable_*_hook`).
+    Table(u16),
+    /// The nat table (`nf_nat_ipv4_fn`): its chain runs for a connection's
+    /// first packet, then the binding rewrites every packet.
+    Nat(u16),
+    /// `ipv4_conntrack_in` / `ipv4_conntrack_local`.
+    ConntrackIn,
+    /// `ipv4_confirm`.
+    ConntrackConfirm,
+}
+
+/// `struct nf_hook_ops`: one registered hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NfHookOps {
+    /// Lower runs first.
+    pub priority: i32,
+    /// What it runs.
+    pub kind: NfHookKind,
+}
+
+/// A hook's verdict (`NF_ACCEPT`, `NF_DROP`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NfVerdict {
+    /// `NF_ACCEPT`: the next hook, then the path goes on.
+    Accept,
+    /// `NF_DROP`: freed with `NETFILTER_DROP`.
+    Drop,
+}
+
+/// What decided at one table, or what else the hooks did: plain data, the
+/// names are resolved from `Netfilter::tables` when printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NfEventKind {
+    /// A rule's target decided (ACCEPT, DROP, REJECT, a NAT target, RETURN
+    /// to the policy is `Policy`).
+    Rule {
+        /// Table index.
+        table: u16,
+        /// Chain index.
+        chain: u16,
+        /// Rule index in the chain.
+        rule: u16,
+        /// The verdict it gave.
+        verdict: NfVerdict,
+    },
+    /// A built-in chain's policy decided.
+    Policy {
+        /// Table index.
+        table: u16,
+        /// Chain index.
+        chain: u16,
+        /// The verdict.
+        verdict: NfVerdict,
+    },
+    /// The packet reached a rule whose match or target is not modelled.
+    Unmodelled {
+        /// Table index.
+        table: u16,
+        /// Chain index.
+        chain: u16,
+        /// Rule index.
+        rule: u16,
+    },
+    /// A LOG or NFLOG rule logged the packet.
+    Log {
+        /// Table index.
+        table: u16,
+        /// Chain index.
+        chain: u16,
+        /// Rule index.
+        rule: u16,
+    },
+    /// NAT rewrote the packet.
+    Nat(NatRewrite),
+    /// REJECT: the ICMP (or TCP reset) sent back.
+    Reject(RejectWith),
+    /// Conntrack dropped the packet (`nf_conntrack_in` said `NF_DROP`).
+    ConntrackDrop,
+    /// The packet's conntrack state when it entered the tables.
+    Ct(Nfct),
+}
+
+/// One event at one hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NfEvent {
+    /// Where.
+    pub hook: NfInetHook,
+    /// What.
+    pub kind: NfEventKind,
+}
+
+/// The events of the packet being handled, in order: a fixed buffer, so
+/// recording allocates nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NfTrail {
+    events: [Option<NfEvent>; 24],
+    len: u8,
+    /// Events that did not fit.
+    pub overflow: u16,
+    /// A REJECT to answer once the hook returned (its ICMP or reset goes
+    /// out through the host's own output path).
+    pub reject: Option<RejectWith>,
+}
+
+impl NfTrail {
+    /// Records an event.
+    #[inline]
+    pub fn push(&mut self, e: NfEvent) {
+        if (self.len as usize) < self.events.len() {
+            self.events[self.len as usize] = Some(e);
+            self.len += 1;
+        } else {
+            self.overflow = self.overflow.saturating_add(1);
+        }
+    }
+
+    /// Forgets everything (between packets).
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.overflow = 0;
+        self.reject = None;
+    }
+
+    /// The events in order.
+    pub fn events(&self) -> impl Iterator<Item = &NfEvent> {
+        self.events[..self.len as usize].iter().flatten()
+    }
+
+    /// Whether the packet touched a rule that is not modelled.
+    pub fn unmodelled(&self) -> bool {
+        self.events()
+            .any(|e| matches!(e.kind, NfEventKind::Unmodelled { .. }))
+    }
+}
+
+/// The packet as the hooks see it: its IPv4 bytes (header on), and the
+/// skb fields netfilter reads and writes.
+#[derive(Debug)]
+pub struct NfPacket<'a> {
+    /// From the IPv4 header to the end of the datagram.
+    pub data: &'a mut [u8],
+    /// `skb->mark`.
+    pub mark: u32,
+    /// `skb->_nfct`.
+    pub nfct: &'a mut Nfct,
+}
+
+/// `struct nf_hook_state`: where the packet is.
+#[derive(Clone, Copy, Debug)]
+pub struct NfHookState {
+    /// The hook.
+    pub hook: NfInetHook,
+    /// `in` (0: none).
+    pub indev: IfIndex,
+    /// `out` (0: none).
+    pub outdev: IfIndex,
+    /// The next hop of the route (`rt_nexthop`), for MASQUERADE.
+    pub nexthop: Ipv4Addr,
+}
+
+/// Kernel: `NF_HOOK` / `nf_hook`: runs the hooks registered at
+/// `state.hook` over `pkt`. A namespace without rules returns at once.
+/// `Err(NETFILTER_DROP)` when a hook dropped the packet (a REJECT's answer
+/// is left in `ns.nf.trail.reject` for the caller to send).
+#[inline]
+pub fn nf_hook<T: Tracer>(
+    ns: &mut Netns,
+    state: NfHookState,
+    pkt: &mut NfPacket<'_>,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    let Some(nf) = ns.nf.as_ref() else {
+        return Ok(());
+    };
+    if nf.hooks[state.hook as usize].is_empty() {
+        return Ok(());
+    }
+    let mut nf = ns.nf.take().expect("checked above");
+    let r = nf_hook_slow(&mut nf, ns, state, pkt, t);
+    ns.nf = Some(nf);
+    match r {
+        NfVerdict::Accept => Ok(()),
+        NfVerdict::Drop => Err(SkbDropReason::NETFILTER_DROP),
+    }
+}
+
+/// The function `nf_hook_slow` reports a drop from: iptables-nft tables run
+/// in `nft_do_chain`, legacy ones in `ipt_do_table`.
+fn drop_location(nf: &Netfilter, kind: NfHookKind) -> KernelFn {
+    match kind {
+        NfHookKind::Table(ti) | NfHookKind::Nat(ti) => match nf.tables[ti as usize].backend {
+            crate::netfilter::xtables::ip_tables::XtBackend::Nft => KernelFn::nft_do_chain,
+            crate::netfilter::xtables::ip_tables::XtBackend::Legacy => KernelFn::ipt_do_table,
+        },
+        _ => KernelFn::nf_conntrack_in,
+    }
+}
+
+/// Kernel: `nf_hook_slow`: each hook in priority order; the first `NF_DROP` ends it.
+pub fn nf_hook_slow<T: Tracer>(
+    nf: &mut Netfilter,
+    ns: &Netns,
+    state: NfHookState,
+    pkt: &mut NfPacket<'_>,
+    t: &mut T,
+) -> NfVerdict {
+    t.enter(KernelFn::nf_hook_slow);
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::nf_hook_slow,
+            Check::NfHook { hook: state.hook },
+            Branch::Next,
+        ));
+    }
+    let n = nf.hooks[state.hook as usize].len();
+    let mut verdict = NfVerdict::Accept;
+    for i in 0..n {
+        let ops = nf.hooks[state.hook as usize][i];
+        let v = run_hook(nf, ns, ops.kind, state, pkt, t);
+        if v == NfVerdict::Drop {
+            if T::ENABLED {
+                t.step(Step::new(
+                    drop_location(nf, ops.kind),
+                    Check::Drop {
+                        reason: SkbDropReason::NETFILTER_DROP,
+                    },
+                    Branch::out,
+                ));
+            }
+            verdict = NfVerdict::Drop;
+            break;
+        }
+    }
+    t.leave();
+    verdict
+}
+
+fn run_hook<T: Tracer>(
+    nf: &mut Netfilter,
+    ns: &Netns,
+    kind: NfHookKind,
+    state: NfHookState,
+    pkt: &mut NfPacket<'_>,
+    t: &mut T,
+) -> NfVerdict {
+    match kind {
+        NfHookKind::ConntrackIn => {
+            if *pkt.nfct != Nfct::None {
+                // A packet already tracked (LOCAL_OUT after a REJECT's reply) keeps its entry.
+                return NfVerdict::Accept;
+            }
+            let v = conntrack::nf_conntrack_in(
+                &mut nf.ct, &nf.sysctl, pkt.data, state.hook, ns.jiffies, pkt.nfct,
+            );
+            nf.trail.push(NfEvent {
+                hook: state.hook,
+                kind: NfEventKind::Ct(*pkt.nfct),
+            });
+            if T::ENABLED {
+                t.step(Step::new(
+                    KernelFn::nf_conntrack_in,
+                    Check::NfCt { nfct: *pkt.nfct },
+                    Branch::Next,
+                ));
+            }
+            match v {
+                CtVerdict::Accept => NfVerdict::Accept,
+                CtVerdict::Drop => {
+                    nf.trail.push(NfEvent {
+                        hook: state.hook,
+                        kind: NfEventKind::ConntrackDrop,
+                    });
+                    NfVerdict::Drop
+                }
+            }
+        }
+        NfHookKind::ConntrackConfirm => {
+            match conntrack::nf_conntrack_confirm(&mut nf.ct, *pkt.nfct) {
+                CtVerdict::Accept => NfVerdict::Accept,
+                CtVerdict::Drop => NfVerdict::Drop,
+            }
+        }
+        NfHookKind::Table(ti) => {
+            let info = NfPktInfo::parse(pkt.data);
+            ipt_do_table(nf, ns, ti as usize, state, &info, pkt, t)
+        }
+        NfHookKind::Nat(ti) => nf_nat_inet_fn(nf, ns, ti as usize, state, pkt, t),
+    }
+}
+
+/// Kernel: `nf_nat_inet_fn`: for a connection's first packet the nat
+/// table's chain chooses the binding (a null binding when no rule does);
+/// then `nf_nat_packet` rewrites this packet as the binding says.
+fn nf_nat_inet_fn<T: Tracer>(
+    nf: &mut Netfilter,
+    ns: &Netns,
+    ti: usize,
+    state: NfHookState,
+    pkt: &mut NfPacket<'_>,
+    t: &mut T,
+) -> NfVerdict {
+    let nfct = *pkt.nfct;
+    let Nfct::Ct { ctinfo, .. } = nfct else {
+        // Untracked or INVALID: NAT does not touch it.
+        return NfVerdict::Accept;
+    };
+    debug_assert_eq!(nf.tables[ti].name, TableName::Nat);
+    let manip = NfNatManipType::of_hook(state.hook);
+    if matches!(ctinfo, IpConntrackInfo::New | IpConntrackInfo::Related)
+        && !nat::nf_nat_initialized(&nf.ct, nfct, manip)
+    {
+        if ctinfo == IpConntrackInfo::New {
+            let info = NfPktInfo::parse(pkt.data);
+            if ipt_do_table(nf, ns, ti, state, &info, pkt, t) == NfVerdict::Drop {
+                return NfVerdict::Drop;
+            }
+        }
+        if !nat::nf_nat_initialized(&nf.ct, nfct, manip) {
+            nat::nf_nat_alloc_null_binding(&mut nf.ct, nfct, manip);
+        }
+    }
+    if let Some(rw) = nat::nf_nat_packet(&nf.ct, nfct, state.hook, pkt.data) {
+        nf.trail.push(NfEvent {
+            hook: state.hook,
+            kind: NfEventKind::Nat(rw),
+        });
+        if T::ENABLED {
+            t.step(Step::new(
+                KernelFn::nf_nat_packet,
+                Check::NfNat { rw },
+                Branch::Next,
+            ));
+        }
+    }
+    NfVerdict::Accept
+}
