@@ -358,3 +358,89 @@ fn nf_nat_inet_fn<T: Tracer>(
     }
     NfVerdict::Accept
 }
+
+/// Kernel: `NF_HOOK` for a packet with an skb: runs the hooks over the
+/// skb's datagram, keeps `mark` and `_nfct`, and on a REJECT sends its
+/// answer (`nf_send_unreach` / `nf_send_reset`) once the hook returned.
+#[inline]
+pub fn nf_hook_skb<T: Tracer>(
+    ns: &mut Netns,
+    hook: NfInetHook,
+    skb: &mut crate::core::skbuff::SkBuff<'_>,
+    indev: IfIndex,
+    outdev: IfIndex,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    if ns.nf.is_none() {
+        return Ok(());
+    }
+    let nh = skb.network_header as usize;
+    let end = (nh + skb.len as usize).min(skb.data.len());
+    if end < nh + 20 {
+        return Ok(());
+    }
+    let nexthop = skb.dst.map_or(Ipv4Addr::UNSPECIFIED, |rt| {
+        if rt.rt_uses_gateway {
+            rt.rt_gw4
+        } else {
+            skb.ip_daddr().unwrap_or(Ipv4Addr::UNSPECIFIED)
+        }
+    });
+    let state = NfHookState {
+        hook,
+        indev,
+        outdev,
+        nexthop,
+    };
+    let mut nfct = skb.nfct;
+    let r = {
+        let mut p = NfPacket {
+            data: &mut skb.data[nh..end],
+            mark: skb.mark,
+            nfct: &mut nfct,
+        };
+        let r = nf_hook(ns, state, &mut p, t);
+        skb.mark = p.mark;
+        r
+    };
+    skb.nfct = nfct;
+    if r.is_err()
+        && let Some(with) = ns.nf.as_mut().and_then(|nf| nf.trail.reject.take())
+    {
+        crate::netfilter::nf_reject_ipv4::reject(ns, skb, hook, with, t);
+    }
+    r
+}
+
+/// `NF_HOOK` for a datagram the host built itself (no skb): LOCAL_OUT and
+/// POST_ROUTING of `ip_local_out`. A REJECT here sends nothing back.
+#[inline]
+pub fn nf_hook_local<T: Tracer>(
+    ns: &mut Netns,
+    hook: NfInetHook,
+    pkt: &mut [u8],
+    outdev: IfIndex,
+    nexthop: Ipv4Addr,
+    nfct: &mut Nfct,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    if ns.nf.is_none() {
+        return Ok(());
+    }
+    let state = NfHookState {
+        hook,
+        indev: IfIndex(0),
+        outdev,
+        nexthop,
+    };
+    let mut p = NfPacket {
+        data: pkt,
+        mark: 0,
+        nfct,
+    };
+    let r = nf_hook(ns, state, &mut p, t);
+    if let Some(nf) = ns.nf.as_mut() {
+        nf.trail.reject = None;
+    }
+    r
+}
