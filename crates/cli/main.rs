@@ -546,6 +546,7 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
             frame: None,
             flow,
             pre_frags,
+            nf: NfRow::of(&ns, a.json),
         };
         if o.verdict == fwdsim_kernel::core::dev::Verdict::Queued || !pending.is_empty() {
             // Held: it keeps its own copy of the frame for the causes.
@@ -613,6 +614,46 @@ struct Row {
     frame: Option<Vec<u8>>,
     flow: Option<(Ipv4Addr, Ipv4Addr, u8)>,
     pre_frags: Option<fwdsim_kernel::ipv4::ip_fragment::FragQueues>,
+    nf: Option<NfRow>,
+}
+
+/// What netfilter did to a packet, taken when it was handled (a held row
+/// is printed after later packets replaced the hooks' trail).
+struct NfRow {
+    /// The `netfilter` array of its JSON line.
+    json: serde_json::Value,
+    /// The lines under its row of the table: the rule or policy that
+    /// dropped it, NAT applied, rules it reached that are not modelled.
+    notes: Vec<String>,
+}
+
+impl NfRow {
+    fn of(ns: &Netns, json: bool) -> Option<NfRow> {
+        use fwdsim_kernel::netfilter::core::NfEventKind;
+        use fwdsim_render::netfilter as nfr;
+        let nf = ns.nf.as_ref()?;
+        let mut notes = Vec::new();
+        if !json {
+            for e in nf.trail.events() {
+                match e.kind {
+                    NfEventKind::Nat(rw) => notes.push(nfr::nat_text(&rw)),
+                    NfEventKind::Unmodelled { table, chain, rule } => notes.push(format!(
+                        "depends on a rule that is not modelled: {}",
+                        nfr::rule_ref(ns, table, chain, rule)
+                    )),
+                    NfEventKind::Reject(w) => notes.push(format!("REJECT --reject-with {}", w.name())),
+                    _ => {}
+                }
+            }
+            if let Some(c) = nfr::drop_cause(ns) {
+                notes.push(format!("dropped by {c}"));
+            }
+        }
+        Some(NfRow {
+            json: if json { nfr::events_json(ns) } else { serde_json::Value::Null },
+            notes,
+        })
+    }
 }
 
 /// Where a replay's packets go once their fate is known: the line, the
@@ -642,13 +683,20 @@ impl Sink {
         }
         let iif = ns.dev_name(row.dev).to_string();
         if self.json {
-            let _ = writeln!(so, "{}", out::packet_json(ns, row.index, &iif, &o));
+            let mut line = out::packet_json(ns, row.index, &iif, &o);
+            if let (Some(nf), serde_json::Value::Object(m)) = (row.nf, &mut line) {
+                m.insert("netfilter".into(), nf.json);
+            }
+            let _ = writeln!(so, "{line}");
         } else {
             let _ = write!(
                 so,
                 "{}",
                 out::table_row_styled(ns, row.index, &iif, &o, self.colour)
             );
+            for n in row.nf.iter().flat_map(|nf| nf.notes.iter()) {
+                let _ = writeln!(so, "        {n}");
+            }
         }
         self.summary.add(&o);
     }
@@ -1234,6 +1282,7 @@ fn later_changes(
                 now.dev(dev).map_or(String::new(), |d| mac(&d.dev_addr))
             ));
         }
+        "NETFILTER_DROP" => changes.extend(netfilter_changes(now, frame, dev, o)),
         "IP_NOPROTO" => out.push(format!(
             "no setting of this host changes it: no handler is registered for IP protocol {}; the sender gets ICMP protocol unreachable",
             frame.get(23).copied().unwrap_or(0)
@@ -1279,6 +1328,131 @@ fn later_changes(
         out.push("what would change it:".into());
         out.extend(helped);
     }
+    out
+}
+
+/// The rule changes that would let a packet through that a netfilter rule
+/// or policy dropped: the policy ACCEPT, an ACCEPT rule inserted first (in
+/// DOCKER-USER where Docker has it, as Docker's documentation asks), the
+/// dropping rule deleted. Each is re-run by the caller.
+fn netfilter_changes(
+    now: &Netns,
+    frame: &[u8],
+    dev: fwdsim_kernel::netns::IfIndex,
+    o: &fwdsim_kernel::core::dev::RxOutcome,
+) -> Vec<(String, Netns)> {
+    use fwdsim_kernel::netfilter::NfVerdict;
+    use fwdsim_kernel::netfilter::core::NfEventKind;
+    use fwdsim_kernel::netfilter::xtables::ip_tables::{
+        IfaceMatch, IptEntry, IptIp, Policy, RuleOrigin, XtCounters, XtTarget,
+    };
+    let mut ns = now.clone();
+    let mut buf = frame.to_vec();
+    let _ = fwdsim_kernel::core::neighbour::receive_settled(&mut ns, &mut buf, dev, &mut NoTrace);
+    let Some(nf) = ns.nf.as_ref() else {
+        return Vec::new();
+    };
+    let Some((hook, table, chain, rule)) = nf.trail.events().find_map(|e| match e.kind {
+        NfEventKind::Policy {
+            table,
+            chain,
+            verdict: NfVerdict::Drop,
+        } => Some((e.hook, table as usize, chain as usize, None)),
+        NfEventKind::Rule {
+            table,
+            chain,
+            rule,
+            verdict: NfVerdict::Drop,
+        } => Some((e.hook, table as usize, chain as usize, Some(rule as usize))),
+        _ => None,
+    }) else {
+        return Vec::new();
+    };
+    let t = &nf.tables[table];
+    let tname = t.name.name();
+    let chain_name = t.chains[chain].name.clone();
+    let flag = if tname == "filter" {
+        String::new()
+    } else {
+        format!("-t {tname} ")
+    };
+    let mut out = Vec::new();
+    let alter = |f: &mut dyn FnMut(&mut fwdsim_kernel::netfilter::Netfilter)| {
+        let mut alt = now.clone();
+        if let Some(nf) = alt.nf.as_mut() {
+            f(nf);
+            nf.register_hooks();
+        }
+        alt
+    };
+    let indev = now.dev_name(dev).to_string();
+    let outdev = o.route.map(|rt| now.dev_name(rt.dst.dev).to_string());
+    match rule {
+        None => {
+            out.push((
+                format!("`iptables {flag}-P {chain_name} ACCEPT`"),
+                alter(&mut |nf| nf.tables[table].chains[chain].policy = Some(Policy::Accept)),
+            ));
+        }
+        Some(r) => {
+            let text = t.chains[chain].rules[r].origin.text.to_string();
+            let del = text.replacen("-A ", "-D ", 1);
+            out.push((
+                format!("`iptables {flag}{del}` (the rule that dropped it)"),
+                alter(&mut |nf| {
+                    nf.tables[table].chains[chain].rules.remove(r);
+                }),
+            ));
+        }
+    }
+    // An ACCEPT for this packet's devices, first in the chain Docker leaves
+    // to the user when it exists, else first in the chain that dropped.
+    let target = match t.chain_index("DOCKER-USER") {
+        Some(c) if hook == fwdsim_kernel::netfilter::NfInetHook::Forward => c,
+        _ => chain,
+    };
+    let target_name = t.chains[target].name.clone();
+    let mut words = format!("-I {target_name} -i {indev}");
+    if let Some(od) = &outdev
+        && hook == fwdsim_kernel::netfilter::NfInetHook::Forward
+    {
+        words += &format!(" -o {od}");
+    }
+    words += " -j ACCEPT";
+    let origin_text: std::sync::Arc<str> = std::sync::Arc::from(words.replacen("-I ", "-A ", 1));
+    let accept = IptEntry {
+        ip: IptIp {
+            iniface: Some(IfaceMatch {
+                name: indev.clone(),
+                wildcard: false,
+                invert: false,
+            }),
+            outiface: outdev
+                .clone()
+                .filter(|_| hook == fwdsim_kernel::netfilter::NfInetHook::Forward)
+                .map(|name| IfaceMatch {
+                    name,
+                    wildcard: false,
+                    invert: false,
+                }),
+            ..Default::default()
+        },
+        matches: Vec::new(),
+        target: XtTarget::Accept,
+        origin: RuleOrigin {
+            file: std::sync::Arc::from("(suggested)"),
+            line: 0,
+            text: origin_text,
+        },
+        saved: XtCounters::default(),
+        counters: XtCounters::default(),
+        unmodelled: false,
+    };
+    let a2 = accept.clone();
+    out.push((
+        format!("`iptables {flag}{words}`"),
+        alter(&mut |nf| nf.tables[table].chains[target].rules.insert(0, a2.clone())),
+    ));
     out
 }
 
