@@ -547,6 +547,7 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
             flow,
             pre_frags,
             nf: NfRow::of(&ns, a.json),
+            arp: ns.arp_ignored,
         };
         if o.verdict == fwdsim_kernel::core::dev::Verdict::Queued || !pending.is_empty() {
             // Held: it keeps its own copy of the frame for the causes.
@@ -615,6 +616,25 @@ struct Row {
     flow: Option<(Ipv4Addr, Ipv4Addr, u8)>,
     pre_frags: Option<fwdsim_kernel::ipv4::ip_fragment::FragQueues>,
     nf: Option<NfRow>,
+    arp: Option<fwdsim_kernel::core::neighbour::ArpIgnored>,
+}
+
+/// Why an ARP request went unanswered, in words.
+fn arp_ignored_text(a: &fwdsim_kernel::core::neighbour::ArpIgnored) -> String {
+    let why = match a.reason.name() {
+        "IP_RPFILTER" => format!(
+            "strict rp_filter: the route back to {} does not leave through the device the request came in on",
+            a.sip
+        ),
+        "IP_INVALID_SOURCE" => format!("{} is not a valid source (a martian)", a.sip),
+        _ => "the route decision failed".into(),
+    };
+    format!(
+        "ARP request from {} for {} not answered: arp_process's route lookup (ip_route_input_noref) failed with {}: {why}",
+        a.sip,
+        a.tip,
+        a.reason.name()
+    )
 }
 
 /// What netfilter did to a packet, taken when it was handled (a held row
@@ -641,7 +661,9 @@ impl NfRow {
                         "depends on a rule that is not modelled: {}",
                         nfr::rule_ref(ns, table, chain, rule)
                     )),
-                    NfEventKind::Reject(w) => notes.push(format!("REJECT --reject-with {}", w.name())),
+                    NfEventKind::Reject(w) => {
+                        notes.push(format!("REJECT --reject-with {}", w.name()))
+                    }
                     _ => {}
                 }
             }
@@ -650,7 +672,11 @@ impl NfRow {
             }
         }
         Some(NfRow {
-            json: if json { nfr::events_json(ns) } else { serde_json::Value::Null },
+            json: if json {
+                nfr::events_json(ns)
+            } else {
+                serde_json::Value::Null
+            },
             notes,
         })
     }
@@ -684,8 +710,17 @@ impl Sink {
         let iif = ns.dev_name(row.dev).to_string();
         if self.json {
             let mut line = out::packet_json(ns, row.index, &iif, &o);
-            if let (Some(nf), serde_json::Value::Object(m)) = (row.nf, &mut line) {
-                m.insert("netfilter".into(), nf.json);
+            if let serde_json::Value::Object(m) = &mut line {
+                if let Some(nf) = row.nf {
+                    m.insert("netfilter".into(), nf.json);
+                }
+                if let Some(a) = &row.arp {
+                    m.insert(
+                        "arp_unanswered".into(),
+                        serde_json::json!({"sip": a.sip.to_string(), "tip": a.tip.to_string(),
+                            "reason": a.reason.name()}),
+                    );
+                }
             }
             let _ = writeln!(so, "{line}");
         } else {
@@ -696,6 +731,9 @@ impl Sink {
             );
             for n in row.nf.iter().flat_map(|nf| nf.notes.iter()) {
                 let _ = writeln!(so, "        {n}");
+            }
+            if let Some(a) = &row.arp {
+                let _ = writeln!(so, "        {}", arp_ignored_text(a));
             }
         }
         self.summary.add(&o);
@@ -946,6 +984,15 @@ fn explanation_lines(
             line += &format!(" -> {}", st.branch.name());
         }
         out.push(line);
+    }
+    if let (Err(_), Some(_)) = (&x.answer, req.iif)
+        && ns.inet_lookup_ifaddr(req.dst).is_some()
+        && !req.src.is_unspecified()
+    {
+        out.push(format!(
+            "an ARP request from {} asking for {} makes the same lookup (arp_process): it is not answered either",
+            req.src, req.dst
+        ));
     }
     if x.answer.is_err() {
         if x.counterfactuals.is_empty() {

@@ -14,7 +14,7 @@ pub mod nf_reject_ipv4;
 pub mod xtables;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use crate::netfilter::conntrack::NfConntrack;
 use crate::netfilter::ipset::IpSet;
