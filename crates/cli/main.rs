@@ -985,9 +985,10 @@ fn explanation_lines(
         }
         out.push(line);
     }
-    if let (Err(_), Some(_)) = (&x.answer, req.iif)
+    if let (Err(e), Some(_)) = (&x.answer, req.iif)
+        && e.drop_reason == Some(fwdsim_kernel::SkbDropReason::IP_RPFILTER)
+        && !req.dst.is_loopback()
         && ns.inet_lookup_ifaddr(req.dst).is_some()
-        && !req.src.is_unspecified()
     {
         out.push(format!(
             "an ARP request from {} asking for {} makes the same lookup (arp_process): it is not answered either",
