@@ -1008,18 +1008,100 @@ fn explanation_lines(
         let mut line = format!("  with {}: {}", c.change, answer_words(ns, &c.answer));
         if let Ok(r) = &c.answer
             && r.rt_type == fwdsim_kernel::uapi::RouteType::RTN_UNICAST
-            && fwdsim_kernel::explain::is_private(req.src)
-            && !ns.subnet_of(r.dev, req.src)
         {
-            line += &format!(
-                "; note that {} is a private address: without SNAT (masquerade) on {} its replies cannot come back",
-                req.src,
-                ns.dev_name(r.dev)
-            );
+            // With rules loaded, the packet goes on through netfilter on the
+            // changed host: say what the hooks do to it there.
+            let alt = c.change.split_once(" = ").and_then(|(k, v)| {
+                let mut alt = ns.clone();
+                alt.sysctl_write(k, v.parse().ok()?).ok()?;
+                Some(alt)
+            });
+            match (ns.nf.is_some(), alt, req.iif) {
+                (true, Some(alt), Some(iif)) => {
+                    let (o, after) = fwdsim_kernel::doctor::probe(&alt, iif, req.src, req.dst);
+                    line += &probe_words(&after, &o, req, r.dev);
+                }
+                _ => {
+                    if fwdsim_kernel::explain::is_private(req.src) && !ns.subnet_of(r.dev, req.src)
+                    {
+                        line += &format!(
+                            "; note that {} is a private address: without SNAT (masquerade) on {} its replies cannot come back",
+                            req.src,
+                            ns.dev_name(r.dev)
+                        );
+                    }
+                }
+            }
         }
         out.push(line);
     }
+    if let (Ok(r), Some(iif), true) = (&x.answer, req.iif, ns.nf.is_some())
+        && r.rt_type == fwdsim_kernel::uapi::RouteType::RTN_UNICAST
+    {
+        let (o, after) = fwdsim_kernel::doctor::probe(ns, iif, req.src, req.dst);
+        if o.drop_reason == Some(fwdsim_kernel::SkbDropReason::NETFILTER_DROP) {
+            let cause = fwdsim_render::netfilter::drop_cause(&after).unwrap_or_default();
+            out.push(format!(
+                "but netfilter drops it: an ICMP echo request {} -> {} arriving on {} is dropped by {cause} (NETFILTER_DROP)",
+                req.src,
+                req.dst,
+                ns.dev_name(iif)
+            ));
+            let frame = fwdsim_kernel::doctor::probe_frame(ns, iif, req.src, req.dst);
+            let mut helped = Vec::new();
+            for (change, mut alt) in netfilter_changes(ns, &frame, iif, &o) {
+                helped.push(format!("  with {change}: {}", rerun(&mut alt, &frame, iif)));
+            }
+            if !helped.is_empty() {
+                out.push("what would change it:".into());
+                out.extend(helped);
+            }
+        } else {
+            let w = probe_words(&after, &o, req, r.dev);
+            if !w.is_empty() {
+                out.push(format!("netfilter{w}"));
+            }
+        }
+    }
     out
+}
+
+/// What netfilter did to a probe that the route decision forwards, as the
+/// tail of a sentence: dropped by which rule, translated how, or left with
+/// a private source.
+fn probe_words(
+    after: &Netns,
+    o: &fwdsim_kernel::core::dev::RxOutcome,
+    req: &RouteGetRequest,
+    out_dev: fwdsim_kernel::IfIndex,
+) -> String {
+    use fwdsim_kernel::netfilter::core::NfEventKind;
+    if o.drop_reason == Some(fwdsim_kernel::SkbDropReason::NETFILTER_DROP) {
+        return format!(
+            "; then netfilter drops it: {} (NETFILTER_DROP)",
+            fwdsim_render::netfilter::drop_cause(after).unwrap_or_default()
+        );
+    }
+    let nat: Vec<String> = after
+        .nf
+        .iter()
+        .flat_map(|nf| nf.trail.events())
+        .filter_map(|e| match e.kind {
+            NfEventKind::Nat(rw) => Some(fwdsim_render::netfilter::nat_text(&rw)),
+            _ => None,
+        })
+        .collect();
+    if !nat.is_empty() {
+        return format!("; NAT: {}", nat.join(", "));
+    }
+    if fwdsim_kernel::explain::is_private(req.src) && !after.subnet_of(out_dev, req.src) {
+        return format!(
+            "; no NAT rule matched it: {} leaves {} with its private source, so its replies cannot come back",
+            req.src,
+            after.dev_name(out_dev)
+        );
+    }
+    String::new()
 }
 
 /// The drops of a replay grouped by cause, each cause explained once: a
