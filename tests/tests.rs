@@ -6,6 +6,7 @@ mod kernel_neigh;
 mod kernel_packet;
 mod kernel_route;
 mod kernel_toml;
+mod netfilter_cli;
 mod replay;
 mod step;
 

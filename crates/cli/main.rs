@@ -90,6 +90,10 @@ struct ReplayArgs {
     /// One JSON object per packet, then the counters.
     #[arg(short = 'j', long = "json")]
     json: bool,
+    /// Write the host's iptables.txt rules back in `iptables-save -c`
+    /// format, with every rule's and policy's counters counted over the replay.
+    #[arg(long, value_name = "FILE")]
+    save_counters: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -244,7 +248,10 @@ impl<E: std::fmt::Display> From<E> for Failure {
 }
 
 fn load(sim: &SimArgs) -> Result<Netns, Failure> {
-    let mut ns = fwdsim_host::load_host(&sim.host)?;
+    let (mut ns, notes) = fwdsim_host::load_host_with_notes(&sim.host)?;
+    for n in notes {
+        eprintln!("fwdsim: {n}");
+    }
     for kv in &sim.sysctl {
         fwdsim_host::apply_sysctl_override(&mut ns, kv)
             .map_err(|e| Failure(format!("--sysctl {kv}: {e}")))?;
@@ -586,6 +593,21 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
     if let Some(mut w) = writer {
         w.flush()
             .map_err(|e| Failure(format!("{}: {e}", a.out.as_ref().expect("set").display())))?;
+    }
+    if let Some(path) = &a.save_counters {
+        let tag = ns
+            .nf
+            .as_ref()
+            .and_then(|nf| {
+                nf.tables
+                    .iter()
+                    .find(|t| &*t.file == "iptables.txt")
+                    .or(nf.tables.first())
+                    .map(|t| t.file.to_string())
+            })
+            .unwrap_or_default();
+        std::fs::write(path, fwdsim_host::save_counters(&ns, &tag))
+            .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
     }
     let snmp = out::closing_object(&ns, &before, &rt_before, &dev_before);
     if a.json {

@@ -63,6 +63,7 @@ pub(crate) fn table(name: TableName, chains: Vec<IptChain>) -> IptTable {
     IptTable {
         name,
         backend: XtBackend::Nft,
+        file: Arc::from("iptables.txt"),
         chains,
     }
 }
