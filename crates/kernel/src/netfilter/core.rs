@@ -201,6 +201,11 @@ pub fn nf_hook<T: Tracer>(
     }
     let mut nf = ns.nf.take().expect("checked above");
     let r = nf_hook_slow(&mut nf, ns, state, pkt, t);
+    if r == NfVerdict::Drop {
+        // The packet is freed: an entry it alone holds goes with it.
+        conntrack::nf_ct_put(&mut nf.ct, *pkt.nfct);
+        *pkt.nfct = Nfct::None;
+    }
     ns.nf = Some(nf);
     match r {
         NfVerdict::Accept => Ok(()),
@@ -299,7 +304,7 @@ fn run_hook<T: Tracer>(
             }
         }
         NfHookKind::ConntrackConfirm => {
-            match conntrack::nf_conntrack_confirm(&mut nf.ct, *pkt.nfct) {
+            match conntrack::nf_conntrack_confirm(&mut nf.ct, pkt.nfct, ns.jiffies) {
                 CtVerdict::Accept => NfVerdict::Accept,
                 CtVerdict::Drop => NfVerdict::Drop,
             }
@@ -343,7 +348,8 @@ fn nf_nat_inet_fn<T: Tracer>(
             nat::nf_nat_alloc_null_binding(&mut nf.ct, nfct, manip);
         }
     }
-    if let Some(rw) = nat::nf_nat_packet(&nf.ct, nfct, state.hook, pkt.data) {
+    let (v, rw) = nat::nf_nat_packet(&nf.ct, nfct, state.hook, pkt.data);
+    if let Some(rw) = rw {
         nf.trail.push(NfEvent {
             hook: state.hook,
             kind: NfEventKind::Nat(rw),
@@ -356,7 +362,10 @@ fn nf_nat_inet_fn<T: Tracer>(
             ));
         }
     }
-    NfVerdict::Accept
+    match v {
+        nat::NatVerdict::Accept => NfVerdict::Accept,
+        nat::NatVerdict::Drop => NfVerdict::Drop,
+    }
 }
 
 /// Kernel: `NF_HOOK` for a packet with an skb: runs the hooks over the
