@@ -50,7 +50,6 @@ fn replay_names_the_forward_policy_that_dropped_the_containers_packets() {
 }
 
 #[test]
-#[ignore = "needs nf_conntrack_in"]
 fn replay_json_carries_each_packets_netfilter_decisions() {
     let o = fwdsim(&["replay", CAPTURE, "--host", RELOADED, "-j"]);
     let out = stdout(&o);
@@ -60,6 +59,8 @@ fn replay_json_carries_each_packets_netfilter_decisions() {
     assert_eq!(
         first["netfilter"],
         serde_json::json!([{"hook": "PREROUTING", "ctstate": "NEW"},
+            {"hook": "PREROUTING", "table": "nat", "chain": "PREROUTING",
+            "rule": null, "policy": true, "verdict": "ACCEPT"},
             {"hook": "FORWARD", "table": "filter", "chain": "FORWARD",
             "rule": null, "policy": true, "verdict": "DROP"}])
     );
