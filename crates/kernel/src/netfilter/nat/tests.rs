@@ -354,3 +354,42 @@ fn icmp_error_about_a_snated_flow_is_translated_back() {
     forward(&mut t, &mut te8, None, Some(&snat));
     assert_eq!(te8, icmp_err("192.0.2.254", C, 11, 0, &syn0[..28]));
 }
+
+/// SNAT to 203.0.113.1-203.0.113.10 of UDP 10.0.0.N:5000 → 198.51.100.7:53
+/// on 6.18 (a router namespace, `conntrack -L`): the address each source
+/// got. Where the port clashed the kernel chose a random one; the model
+/// takes the bottom of the range.
+#[test]
+fn address_range_choice_matches_the_kernel() {
+    let kernel = [
+        (2, 9),
+        (3, 1),
+        (4, 7),
+        (5, 7),
+        (6, 8),
+        (7, 1),
+        (8, 4),
+        (9, 5),
+        (10, 2),
+        (11, 8),
+        (12, 3),
+    ];
+    let range = NatRange {
+        addr: Some((ip("203.0.113.1"), ip("203.0.113.10"))),
+        ..to(P, None)
+    };
+    let mut t = Ct::new();
+    for (c, p) in kernel {
+        let src = format!("10.0.0.{c}");
+        let mut q = udp(&src, S, 5000, 53, b"x");
+        let (_, [_, s]) = forward(&mut t, &mut q, None, Some(&range));
+        let got = s.unwrap().to;
+        assert_eq!(got.0, Ipv4Addr::new(203, 0, 113, p), "source {src}");
+        if c == 5 || c == 7 || c == 11 {
+            // Each clash is on another address: 1024 is free on each.
+            assert_eq!(got.1, 1024, "source {src}: port clash");
+        } else {
+            assert_eq!(got.1, 5000, "source {src}");
+        }
+    }
+}
