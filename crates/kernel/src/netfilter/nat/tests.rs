@@ -393,3 +393,64 @@ fn address_range_choice_matches_the_kernel() {
         }
     }
 }
+
+/// Truncated and corrupted packets of every kind give a verdict, never a
+/// panic, through conntrack, both NAT hooks and confirmation.
+#[test]
+fn damaged_packets_never_panic() {
+    let snat = to(P, None);
+    let dnat = to("10.0.0.5", Some((8080, 8080)));
+    let q = udp(C, S, 5000, 53, b"query");
+    let syn = tcp(C, S, 40000, 80, "S", 1, 0);
+    let mut seed = vec![q.clone(), syn.clone(), echo(C, S, 9, false)];
+    seed.push(icmp_err(S, P, 3, 3, &q));
+    seed.push(icmp_err(S, P, 11, 0, &syn[..28]));
+    seed.push(icmp_err(S, P, 3, 3, &icmp_err(S, P, 3, 3, &q)));
+    let mut t = Ct::new();
+    // Flows the errors can be about.
+    for p in [&q, &syn] {
+        let mut p = p.clone();
+        forward(&mut t, &mut p, None, Some(&snat));
+    }
+    for base in &seed {
+        for cut in 0..=base.len() {
+            let mut p = base[..cut].to_vec();
+            let mut n = t.input(&p, NfInetHook::PreRouting);
+            let _ = nat_hook_any(&mut t, n, NfInetHook::PreRouting, Some(&dnat), &mut p);
+            let _ = nat_hook_any(&mut t, n, NfInetHook::PostRouting, Some(&snat), &mut p);
+            nf_conntrack_confirm(&mut t.ct, &mut n, t.now);
+        }
+        for i in 0..base.len() {
+            for bit in [0x01u8, 0x80, 0xff] {
+                let mut p = base.clone();
+                p[i] ^= bit;
+                let mut n = t.input(&p, NfInetHook::PreRouting);
+                let _ = nat_hook_any(&mut t, n, NfInetHook::PreRouting, Some(&dnat), &mut p);
+                let _ = nat_hook_any(&mut t, n, NfInetHook::PostRouting, Some(&snat), &mut p);
+                nf_conntrack_confirm(&mut t.ct, &mut n, t.now);
+                nf_ct_put(&mut t.ct, n);
+            }
+        }
+    }
+}
+
+/// `nat_hook` without asserting the verdict.
+fn nat_hook_any(
+    t: &mut Ct,
+    n: Nfct,
+    hook: NfInetHook,
+    rule: Option<&NatRange>,
+    pkt: &mut [u8],
+) -> (NatVerdict, Option<NatRewrite>) {
+    let manip = NfNatManipType::of_hook(hook);
+    if let Nfct::Ct { ctinfo, .. } = n
+        && matches!(ctinfo, IpConntrackInfo::New | IpConntrackInfo::Related)
+        && !nf_nat_initialized(&t.ct, n, manip)
+    {
+        if let Some(r) = rule {
+            nf_nat_setup_info(&mut t.ct, n, r, manip);
+        }
+        nf_nat_alloc_null_binding(&mut t.ct, n, manip);
+    }
+    nf_nat_packet(&t.ct, n, hook, pkt)
+}
