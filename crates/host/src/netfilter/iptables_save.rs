@@ -563,12 +563,14 @@ impl NfLoad {
                 i += 1;
             }
             inv = false;
-            if let Some(tb) = target.as_mut()
-                && (tb.unknown || !KNOWN_TARGETS.contains(&tb.name.as_str()))
-            {
-                if !tb.unknown {
-                    // An option a modelled target does not have.
+            if let Some(tb) = target.as_mut() {
+                // After -j: the target's (an unmodelled target's options are
+                // skipped; an option a modelled target lacks is reported).
+                let known = KNOWN_TARGETS.contains(&tb.name.as_str());
+                if !tb.unknown || !known {
                     reasons.push(format!("-j {} {opt}", tb.name));
+                }
+                if known {
                     tb.unknown = true;
                 }
                 continue;
