@@ -287,3 +287,20 @@ fn dump_writes_the_netfilter_files() {
     assert_eq!(nf.tables.len(), 3);
     assert_eq!(nf.sets.len(), 1);
 }
+
+#[test]
+fn the_documented_firewall_example_loads() {
+    let doc = std::fs::read_to_string(root("docs/host-format.md")).unwrap();
+    let at = doc.find("## The firewall").unwrap();
+    let block = &doc[at..];
+    let start = block.find("```toml\n").unwrap() + 8;
+    let end = start + block[start..].find("```\n").unwrap();
+    let (ns, notes) = load_toml_str_with_notes(&block[start..end], "doc.toml").unwrap();
+    assert!(notes.is_empty(), "{notes:?}");
+    let nf = ns.nf.as_deref().unwrap();
+    assert_eq!(nf.tables[0].chains[0].rules.len(), 3);
+    assert!(matches!(
+        &nf.tables[0].chains[0].rules[2].matches[2],
+        XtMatch::Comment(c) if c == "admin \"ssh\""
+    ));
+}
