@@ -1237,7 +1237,7 @@ fn resolve(mut c: Cur, file: &Path) -> Result<IptTable, HostError> {
 
 fn chain_line(at: &At<'_>, toks: &[Tok], c: &mut Cur) -> Result<(), HostError> {
     let name_tok = &toks[0];
-    let name = &name_tok.text[1..];
+    let name = name_tok.text.strip_prefix(':').unwrap_or("");
     if name.is_empty() {
         return Err(at.err(name_tok.col, "a chain line is :NAME POLICY [PACKETS:BYTES]"));
     }

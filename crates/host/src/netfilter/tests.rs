@@ -915,6 +915,10 @@ fn broken_files_give_file_line_column() {
             "t.txt:4:9: cannot jump to built-in chain INPUT",
         ),
         (
+            "*filter\n: - [0:0]\nCOMMIT\n",
+            "t.txt:2:1: a chain line is :NAME POLICY [PACKETS:BYTES]",
+        ),
+        (
             "*filter\n:X - [0:0]\n:X - [0:0]\nCOMMIT\n",
             "t.txt:3:1: chain X is declared twice",
         ),
@@ -1287,6 +1291,8 @@ fn word() -> impl Strategy<Value = String> {
         Just("COMMIT".to_string()),
         Just("*filter".to_string()),
         Just(":X".to_string()),
+        Just(":\"é".to_string()),
+        Just("é".to_string()),
         Just("\n".to_string()),
         "[0-9a-z:/,.\\-]{0,12}",
         "\\PC{0,6}",
