@@ -429,7 +429,10 @@ fn mark_spellings_reduce_to_xmark() {
     let xm = |value, mask| XMark { value, mask };
     assert_eq!(x("-j MARK --set-xmark 0x10/0xf0"), xm(0x10, 0xf0));
     assert_eq!(x("-j MARK --set-xmark 5"), xm(5, u32::MAX));
+    // iptables itself stores `--set-mark 0x1/0xff00` as `--set-xmark
+    // 0x1/0xff01` (its iptables-save prints that), for MARK and CONNMARK.
     assert_eq!(x("-j MARK --set-mark 0x1/0xff00"), xm(0x1, 0xff01));
+    assert_eq!(x("-j CONNMARK --set-mark 0x1/0xff00"), xm(0x1, 0xff01));
     assert_eq!(x("-j MARK --set-mark 7"), xm(7, u32::MAX));
     assert_eq!(x("-j MARK --and-mark 0xf0"), xm(0, 0xffff_ff0f));
     assert_eq!(x("-j MARK --or-mark 3"), xm(3, 3));
