@@ -200,12 +200,9 @@ pub fn nf_hook<T: Tracer>(
         return Ok(());
     }
     let mut nf = ns.nf.take().expect("checked above");
+    // A dropped packet keeps its entry until it is freed (`nf_ct_put` where
+    // the path frees it): a REJECT's reset is sent first and belongs to it.
     let r = nf_hook_slow(&mut nf, ns, state, pkt, t);
-    if r == NfVerdict::Drop {
-        // The packet is freed: an entry it alone holds goes with it.
-        conntrack::nf_ct_put(&mut nf.ct, *pkt.nfct);
-        *pkt.nfct = Nfct::None;
-    }
     ns.nf = Some(nf);
     match r {
         NfVerdict::Accept => Ok(()),
@@ -335,14 +332,21 @@ fn nf_nat_inet_fn<T: Tracer>(
     };
     debug_assert_eq!(nf.tables[ti].name, TableName::Nat);
     let manip = NfNatManipType::of_hook(state.hook);
-    if matches!(ctinfo, IpConntrackInfo::New | IpConntrackInfo::Related)
+    // A RELATED ICMP error is translated through its quoted header alone
+    // (nf_nat_packet does it); any other RELATED packet (the TCP reset of a
+    // REJECT) and a connection's first packet run the nat chain when this
+    // manip has no binding yet.
+    let icmp = pkt.data.get(9) == Some(&1);
+    let related = matches!(
+        ctinfo,
+        IpConntrackInfo::Related | IpConntrackInfo::RelatedReply
+    );
+    if (ctinfo == IpConntrackInfo::New || (related && !icmp))
         && !nat::nf_nat_initialized(&nf.ct, nfct, manip)
     {
-        if ctinfo == IpConntrackInfo::New {
-            let info = NfPktInfo::parse(pkt.data);
-            if ipt_do_table(nf, ns, ti, state, &info, pkt, t) == NfVerdict::Drop {
-                return NfVerdict::Drop;
-            }
+        let info = NfPktInfo::parse(pkt.data);
+        if ipt_do_table(nf, ns, ti, state, &info, pkt, t) == NfVerdict::Drop {
+            return NfVerdict::Drop;
         }
         if !nat::nf_nat_initialized(&nf.ct, nfct, manip) {
             nat::nf_nat_alloc_null_binding(&mut nf.ct, nfct, manip);
