@@ -102,6 +102,8 @@ pub enum NfEventKind {
     ConntrackDrop,
     /// The packet's conntrack state when it entered the tables.
     Ct(Nfct),
+    /// The packet met kernel behaviour the model does not have (named).
+    NotModelled(&'static str),
 }
 
 /// One event at one hook.
@@ -152,8 +154,12 @@ impl NfTrail {
 
     /// Whether the packet touched a rule that is not modelled.
     pub fn unmodelled(&self) -> bool {
-        self.events()
-            .any(|e| matches!(e.kind, NfEventKind::Unmodelled { .. }))
+        self.events().any(|e| {
+            matches!(
+                e.kind,
+                NfEventKind::Unmodelled { .. } | NfEventKind::NotModelled(_)
+            )
+        })
     }
 }
 
@@ -446,14 +452,34 @@ pub fn nf_hook_local<T: Tracer>(
         outdev,
         nexthop,
     };
+    let daddr = |d: &[u8]| d.get(16..20).map(|b| [b[0], b[1], b[2], b[3]]);
+    let before = daddr(pkt);
     let mut p = NfPacket {
         data: pkt,
         mark: 0,
         nfct,
     };
     let r = nf_hook(ns, state, &mut p, t);
+    let changed = before != daddr(p.data);
     if let Some(nf) = ns.nf.as_mut() {
-        nf.trail.reject = None;
+        if nf.trail.reject.take().is_some() {
+            nf.trail.push(NfEvent {
+                hook,
+                kind: NfEventKind::NotModelled(
+                    "the answer of a REJECT of a packet this host sends itself",
+                ),
+            });
+        }
+        if changed && hook == NfInetHook::LocalOut {
+            // nf_nat_ipv4_local_fn reroutes a packet whose destination
+            // LOCAL_OUT changed (ip_route_me_harder); the model keeps the route.
+            nf.trail.push(NfEvent {
+                hook,
+                kind: NfEventKind::NotModelled(
+                    "the new route of a packet DNATed at LOCAL_OUT (ip_route_me_harder)",
+                ),
+            });
+        }
     }
     r
 }
