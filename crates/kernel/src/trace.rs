@@ -482,6 +482,7 @@ pub enum Check {
         chain: u16,
         rule: u16,
         matched: bool,
+        miss: crate::netfilter::xtables::eval::NfMiss,
     },
     /// A built-in chain's policy decided.
     NfPolicy {

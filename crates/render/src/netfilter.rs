@@ -168,6 +168,69 @@ fn event_json(ns: &Netns, e: &NfEvent) -> Value {
     }
 }
 
+fn match_name(m: &fwdsim_kernel::netfilter::xtables::ip_tables::XtMatch) -> String {
+    use fwdsim_kernel::netfilter::xtables::ip_tables::XtMatch as M;
+    match m {
+        M::Tcp { .. } => "-p tcp options".into(),
+        M::Udp { .. } => "-p udp options".into(),
+        M::Icmp { .. } => "--icmp-type".into(),
+        M::Multiport { .. } => "-m multiport".into(),
+        M::Conntrack(_) => "-m conntrack".into(),
+        M::State { .. } => "-m state".into(),
+        M::Addrtype { .. } => "-m addrtype".into(),
+        M::Set(s) => format!("-m set {}", s.name),
+        M::Comment(_) => "-m comment".into(),
+        M::Mark { .. } => "-m mark".into(),
+        M::Connmark { .. } => "-m connmark".into(),
+        M::Iprange { .. } => "-m iprange".into(),
+        M::Length(_) => "-m length".into(),
+        M::Ttl { .. } => "-m ttl".into(),
+        M::Limit { .. } => "-m limit".into(),
+        M::Physdev(_) => "-m physdev".into(),
+        M::Unsupported { name } => format!("-m {name}"),
+        #[allow(unreachable_patterns)]
+        _ => "a match".into(),
+    }
+}
+
+/// Why a rule did not match, with the packet's value: ` (-o: eth0)`.
+fn miss_text(
+    ns: &Netns,
+    table: u16,
+    chain: u16,
+    rule: u16,
+    miss: fwdsim_kernel::netfilter::xtables::eval::NfMiss,
+) -> String {
+    use fwdsim_kernel::netfilter::xtables::eval::NfMiss;
+    let module = |k: u8| {
+        ns.nf
+            .as_ref()
+            .and_then(|nf| nf.tables.get(table as usize))
+            .and_then(|t| t.chains.get(chain as usize))
+            .and_then(|c| c.rules.get(rule as usize))
+            .and_then(|r| r.matches.get(k as usize))
+            .map_or_else(|| "a match".to_string(), match_name)
+    };
+    let dev = |d: fwdsim_kernel::IfIndex| {
+        if d.0 == 0 {
+            "none".to_string()
+        } else {
+            ns.dev_name(d).to_string()
+        }
+    };
+    match miss {
+        NfMiss::None => String::new(),
+        NfMiss::Src(a) => format!(" (-s: saddr {a})"),
+        NfMiss::Dst(a) => format!(" (-d: daddr {a})"),
+        NfMiss::In(d) => format!(" (-i: in {})", dev(d)),
+        NfMiss::Out(d) => format!(" (-o: out {})", dev(d)),
+        NfMiss::Proto(p) => format!(" (-p: protocol {p})"),
+        NfMiss::Frag(f) => format!(" (-f: fragment offset {f})"),
+        NfMiss::Match(k) => format!(" ({} does not hold)", module(k)),
+        NfMiss::Unknown(k) => format!(" ({} is not modelled)", module(k)),
+    }
+}
+
 /// A trace step of netfilter in words.
 pub fn describe(ns: &Netns, c: &fwdsim_kernel::trace::Check) -> Option<String> {
     use fwdsim_kernel::trace::Check;
@@ -183,10 +246,12 @@ pub fn describe(ns: &Netns, c: &fwdsim_kernel::trace::Check) -> Option<String> {
             chain,
             rule,
             matched,
+            miss,
         } => format!(
-            "rule {} matches = {}",
+            "rule {} matches = {}{}",
             rule_ref(ns, table, chain, rule),
-            matched as u8
+            matched as u8,
+            miss_text(ns, table, chain, rule, miss)
         ),
         Check::NfPolicy {
             table,
