@@ -8,6 +8,7 @@ use std::net::Ipv4Addr;
 use crate::SkbDropReason;
 use crate::netfilter::conntrack::{self, CtVerdict, IpConntrackInfo, Nfct};
 use crate::netfilter::nat::{self, NatRewrite, NfNatManipType};
+use crate::netfilter::nf_tables::nft_do_chain;
 use crate::netfilter::xtables::eval::{NfPktInfo, ipt_do_table};
 use crate::netfilter::xtables::ip_tables::{RejectWith, TableName};
 use crate::netfilter::{Netfilter, NfInetHook};
@@ -31,6 +32,14 @@ pub enum NfHookKind {
     ConntrackIn,
     /// `ipv4_confirm`.
     ConntrackConfirm,
+    /// An nftables base chain (`nft_do_chain_ipv4` / `nft_do_chain_inet`;
+    /// a nat chain through `nf_nat_inet_fn`): indices into `Netfilter::nft`.
+    Nft {
+        /// Table index.
+        table: u16,
+        /// Base chain index.
+        chain: u16,
+    },
 }
 
 /// `struct nf_hook_ops`: one registered hook.
@@ -102,6 +111,45 @@ pub enum NfEventKind {
     ConntrackDrop,
     /// The packet's conntrack state when it entered the tables.
     Ct(Nfct),
+    /// An nftables rule's verdict decided (`accept`, `drop`, `reject`, a
+    /// NAT statement); indices into `Netfilter::nft`.
+    NftRule {
+        /// Table index.
+        table: u16,
+        /// Chain index.
+        chain: u16,
+        /// Rule index in the chain.
+        rule: u16,
+        /// The verdict it gave.
+        verdict: NfVerdict,
+    },
+    /// An nftables base chain's policy decided.
+    NftPolicy {
+        /// Table index.
+        table: u16,
+        /// Base chain index.
+        chain: u16,
+        /// The verdict.
+        verdict: NfVerdict,
+    },
+    /// The packet reached an nftables expression that is not modelled.
+    NftUnmodelled {
+        /// Table index.
+        table: u16,
+        /// Chain index.
+        chain: u16,
+        /// Rule index.
+        rule: u16,
+    },
+    /// An nftables `log` statement logged the packet.
+    NftLog {
+        /// Table index.
+        table: u16,
+        /// Chain index.
+        chain: u16,
+        /// Rule index.
+        rule: u16,
+    },
 }
 
 /// One event at one hook.
@@ -152,8 +200,12 @@ impl NfTrail {
 
     /// Whether the packet touched a rule that is not modelled.
     pub fn unmodelled(&self) -> bool {
-        self.events()
-            .any(|e| matches!(e.kind, NfEventKind::Unmodelled { .. }))
+        self.events().any(|e| {
+            matches!(
+                e.kind,
+                NfEventKind::Unmodelled { .. } | NfEventKind::NftUnmodelled { .. }
+            )
+        })
     }
 }
 
@@ -216,6 +268,7 @@ fn drop_location(nf: &Netfilter, kind: NfHookKind) -> KernelFn {
             crate::netfilter::xtables::ip_tables::XtBackend::Nft => KernelFn::nft_do_chain,
             crate::netfilter::xtables::ip_tables::XtBackend::Legacy => KernelFn::ipt_do_table,
         },
+        NfHookKind::Nft { .. } => KernelFn::nft_do_chain,
         _ => KernelFn::nf_conntrack_in,
     }
 }
@@ -308,17 +361,53 @@ fn run_hook<T: Tracer>(
             let info = NfPktInfo::parse(pkt.data);
             ipt_do_table(nf, ns, ti as usize, state, &info, pkt, t)
         }
-        NfHookKind::Nat(ti) => nf_nat_inet_fn(nf, ns, ti as usize, state, pkt, t),
+        NfHookKind::Nat(_) => nf_nat_inet_fn(nf, ns, kind, state, pkt, t),
+        NfHookKind::Nft { table, chain } => {
+            let is_nat = nf
+                .nft
+                .get(table as usize)
+                .and_then(|tb| tb.chains.get(chain as usize))
+                .and_then(|c| c.base)
+                .is_some_and(|b| b.ty == crate::netfilter::nf_tables::NftChainType::Nat);
+            if is_nat {
+                nf_nat_inet_fn(nf, ns, kind, state, pkt, t)
+            } else {
+                nft_do_chain(nf, ns, table as usize, chain as usize, state, pkt, t)
+            }
+        }
+    }
+}
+
+/// The chain a nat hook runs: the iptables nat table's, or an nft nat chain.
+fn nat_chain<T: Tracer>(
+    nf: &mut Netfilter,
+    ns: &Netns,
+    kind: NfHookKind,
+    state: NfHookState,
+    pkt: &mut NfPacket<'_>,
+    t: &mut T,
+) -> NfVerdict {
+    match kind {
+        NfHookKind::Nat(ti) => {
+            debug_assert_eq!(nf.tables[ti as usize].name, TableName::Nat);
+            let info = NfPktInfo::parse(pkt.data);
+            ipt_do_table(nf, ns, ti as usize, state, &info, pkt, t)
+        }
+        NfHookKind::Nft { table, chain } => {
+            nft_do_chain(nf, ns, table as usize, chain as usize, state, pkt, t)
+        }
+        _ => NfVerdict::Accept,
     }
 }
 
 /// Kernel: `nf_nat_inet_fn`: for a connection's first packet the nat
-/// table's chain chooses the binding (a null binding when no rule does);
-/// then `nf_nat_packet` rewrites this packet as the binding says.
+/// chain (the iptables nat table's, or an nft nat chain) chooses the
+/// binding (a null binding when no rule does); then `nf_nat_packet`
+/// rewrites this packet as the binding says.
 fn nf_nat_inet_fn<T: Tracer>(
     nf: &mut Netfilter,
     ns: &Netns,
-    ti: usize,
+    kind: NfHookKind,
     state: NfHookState,
     pkt: &mut NfPacket<'_>,
     t: &mut T,
@@ -328,16 +417,14 @@ fn nf_nat_inet_fn<T: Tracer>(
         // Untracked or INVALID: NAT does not touch it.
         return NfVerdict::Accept;
     };
-    debug_assert_eq!(nf.tables[ti].name, TableName::Nat);
     let manip = NfNatManipType::of_hook(state.hook);
     if matches!(ctinfo, IpConntrackInfo::New | IpConntrackInfo::Related)
         && !nat::nf_nat_initialized(&nf.ct, nfct, manip)
     {
-        if ctinfo == IpConntrackInfo::New {
-            let info = NfPktInfo::parse(pkt.data);
-            if ipt_do_table(nf, ns, ti, state, &info, pkt, t) == NfVerdict::Drop {
-                return NfVerdict::Drop;
-            }
+        if ctinfo == IpConntrackInfo::New
+            && nat_chain(nf, ns, kind, state, pkt, t) == NfVerdict::Drop
+        {
+            return NfVerdict::Drop;
         }
         if !nat::nf_nat_initialized(&nf.ct, nfct, manip) {
             nat::nf_nat_alloc_null_binding(&mut nf.ct, nfct, manip);
