@@ -20,6 +20,7 @@ mod checks;
 mod dump;
 mod error;
 mod names;
+pub mod nft_json;
 mod parse;
 mod show;
 mod snapshot;

@@ -347,6 +347,138 @@ pub enum CtKey {
     ProtoDst,
 }
 
+/// The symbolic values of a key's type, as `nft` reads and prints them:
+/// one list per type, used by the loader and by the rule text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NftSym {
+    /// Numbers only.
+    None,
+    /// `inet_proto`.
+    Proto,
+    /// `nf_proto`.
+    Nfproto,
+    /// `ether_type`.
+    EtherType,
+    /// `ct_state` (flags).
+    CtState,
+    /// `ct_status` (flags).
+    CtStatus,
+    /// `ct_dir`.
+    CtDir,
+    /// `tcp_flag` (flags).
+    TcpFlags,
+    /// `icmp_type`.
+    IcmpType,
+    /// `fib_addrtype` (`RTN_*`).
+    FibType,
+}
+
+impl NftSym {
+    /// Names and values.
+    pub const fn table(self) -> &'static [(&'static str, u64)] {
+        match self {
+            NftSym::None => &[],
+            NftSym::Proto => &[
+                ("icmp", 1),
+                ("igmp", 2),
+                ("ipip", 4),
+                ("tcp", 6),
+                ("udp", 17),
+                ("dccp", 33),
+                ("ipv6", 41),
+                ("gre", 47),
+                ("esp", 50),
+                ("ah", 51),
+                ("ipv6-icmp", 58),
+                ("vrrp", 112),
+                ("l2tp", 115),
+                ("sctp", 132),
+                ("udplite", 136),
+            ],
+            NftSym::Nfproto => &[("inet", 1), ("ipv4", 2), ("arp", 3), ("ipv6", 10)],
+            NftSym::EtherType => &[
+                ("ip", 0x0800),
+                ("arp", 0x0806),
+                ("vlan", 0x8100),
+                ("ip6", 0x86dd),
+            ],
+            NftSym::CtState => &[
+                ("invalid", ct_state::INVALID),
+                ("established", ct_state::ESTABLISHED),
+                ("related", ct_state::RELATED),
+                ("new", ct_state::NEW),
+                ("untracked", ct_state::UNTRACKED),
+            ],
+            NftSym::CtStatus => &[
+                ("expected", 1),
+                ("seen-reply", 2),
+                ("assured", 4),
+                ("confirmed", 8),
+                ("snat", 16),
+                ("dnat", 32),
+                ("dying", 512),
+            ],
+            NftSym::CtDir => &[("original", 0), ("reply", 1)],
+            NftSym::TcpFlags => &[
+                ("fin", 0x01),
+                ("syn", 0x02),
+                ("rst", 0x04),
+                ("psh", 0x08),
+                ("ack", 0x10),
+                ("urg", 0x20),
+                ("ecn", 0x40),
+                ("cwr", 0x80),
+            ],
+            NftSym::IcmpType => &[
+                ("echo-reply", 0),
+                ("destination-unreachable", 3),
+                ("source-quench", 4),
+                ("redirect", 5),
+                ("echo-request", 8),
+                ("router-advertisement", 9),
+                ("router-solicitation", 10),
+                ("time-exceeded", 11),
+                ("parameter-problem", 12),
+                ("timestamp-request", 13),
+                ("timestamp-reply", 14),
+                ("info-request", 15),
+                ("info-reply", 16),
+                ("address-mask-request", 17),
+                ("address-mask-reply", 18),
+            ],
+            NftSym::FibType => &[
+                ("unspec", 0),
+                ("unicast", 1),
+                ("local", 2),
+                ("broadcast", 3),
+                ("anycast", 4),
+                ("multicast", 5),
+                ("blackhole", 6),
+                ("unreachable", 7),
+                ("prohibit", 8),
+            ],
+        }
+    }
+
+    /// Whether values are bit masks (`established,related`).
+    pub const fn is_flags(self) -> bool {
+        matches!(self, NftSym::CtState | NftSym::CtStatus | NftSym::TcpFlags)
+    }
+
+    /// The value of name `s` (`icmpv6` is spelled `ipv6-icmp` too).
+    pub fn value_of(self, s: &str) -> Option<u64> {
+        if self == NftSym::Proto && s == "icmpv6" {
+            return Some(58);
+        }
+        self.table().iter().find(|(n, _)| *n == s).map(|(_, v)| *v)
+    }
+
+    /// The name of value `v`.
+    pub fn name_of(self, v: u64) -> Option<&'static str> {
+        self.table().iter().find(|(_, x)| *x == v).map(|(n, _)| *n)
+    }
+}
+
 /// `NF_CT_STATE_*` bits of `ct state`.
 pub mod ct_state {
     /// `invalid`.
@@ -429,6 +561,31 @@ impl NftKey {
                 ..
             } => NftType::Ifname,
             _ => NftType::Int,
+        }
+    }
+
+    /// The symbols its values print as.
+    pub fn sym(&self) -> NftSym {
+        match self {
+            NftKey::Payload(PayloadField::IpProtocol) | NftKey::Meta(MetaKey::L4proto) => {
+                NftSym::Proto
+            }
+            NftKey::Payload(PayloadField::TcpFlags) => NftSym::TcpFlags,
+            NftKey::Payload(PayloadField::IcmpType) => NftSym::IcmpType,
+            NftKey::Meta(MetaKey::Nfproto) => NftSym::Nfproto,
+            NftKey::Meta(MetaKey::Protocol) => NftSym::EtherType,
+            NftKey::Ct { key, .. } => match key {
+                CtKey::State => NftSym::CtState,
+                CtKey::Status => NftSym::CtStatus,
+                CtKey::Direction => NftSym::CtDir,
+                _ => NftSym::None,
+            },
+            NftKey::Fib {
+                result: FibResultKind::Type,
+                ..
+            } => NftSym::FibType,
+            NftKey::And(k, _) => k.sym(),
+            _ => NftSym::None,
         }
     }
 
@@ -769,11 +926,13 @@ impl NftTable {
     pub fn expr_text(&self, e: &NftExpr) -> String {
         match e {
             NftExpr::Match { left, op, right } => {
-                let op = match (op, right) {
+                let op = match (op, left) {
+                    (NftCmpOp::Eq, NftKey::And(..)) => "== ".to_string(),
                     (NftCmpOp::Eq, _) | (NftCmpOp::In, _) => String::new(),
                     (o, _) => format!("{} ", o.name()),
                 };
                 let right = match right {
+                    _ if matches!(left, NftKey::Payload(PayloadField::Ip6(_))) => "…".to_string(),
                     NftRhs::Bool(false) => "missing".to_string(),
                     NftRhs::Bool(true) => "exists".to_string(),
                     r => self.rhs_text(left, r),
@@ -971,54 +1130,27 @@ pub fn key_text(k: &NftKey) -> String {
             format!("fib {} {r}", parts.join(" . "))
         }
         NftKey::Concat(ks) => ks.iter().map(key_text).collect::<Vec<_>>().join(" . "),
-        NftKey::And(k, m) => format!("{} & {}", key_text(k), flags_text(k, *m)),
+        NftKey::And(k, m) => format!(
+            "{} & ({})",
+            key_text(k),
+            flags_text(k, *m).replace(',', " | ")
+        ),
     }
 }
 
 fn flags_text(k: &NftKey, f: u64) -> String {
-    let names: &[(u64, &str)] = match k {
-        NftKey::Ct {
-            key: CtKey::State, ..
-        } => &[
-            (ct_state::INVALID, "invalid"),
-            (ct_state::ESTABLISHED, "established"),
-            (ct_state::RELATED, "related"),
-            (ct_state::NEW, "new"),
-            (ct_state::UNTRACKED, "untracked"),
-        ],
-        NftKey::Ct {
-            key: CtKey::Status, ..
-        } => &[
-            (1, "expected"),
-            (2, "seen-reply"),
-            (4, "assured"),
-            (8, "confirmed"),
-            (16, "snat"),
-            (32, "dnat"),
-            (512, "dying"),
-        ],
-        NftKey::Payload(PayloadField::TcpFlags) => &[
-            (0x01, "fin"),
-            (0x02, "syn"),
-            (0x04, "rst"),
-            (0x08, "psh"),
-            (0x10, "ack"),
-            (0x20, "urg"),
-            (0x40, "ecn"),
-            (0x80, "cwr"),
-        ],
-        _ => &[],
-    };
+    let sym = k.sym();
+    let names = sym.table();
+    let all = names.iter().fold(0, |a, (_, b)| a | b);
+    if !sym.is_flags() || f == 0 || all & f != f {
+        return format!("{f:#x}");
+    }
     let v: Vec<&str> = names
         .iter()
-        .filter(|(b, _)| f & b != 0)
-        .map(|(_, n)| *n)
+        .filter(|(_, b)| f & b != 0)
+        .map(|(n, _)| *n)
         .collect();
-    if v.is_empty() || names.iter().map(|(b, _)| b).fold(0, |a, b| a | b) & f != f {
-        format!("{f:#x}")
-    } else {
-        v.join(",")
-    }
+    v.join(",")
 }
 
 fn elem_text(k: &NftKey, e: &NftElem) -> String {
@@ -1026,11 +1158,21 @@ fn elem_text(k: &NftKey, e: &NftElem) -> String {
         NftElem::Val(NftValue::Name(n)) => format!("{:?}", String::from_utf8_lossy(n.as_bytes())),
         NftElem::Val(NftValue::Int(v)) => match k.ty() {
             NftType::Ipv4Addr => Ipv4Addr::from(*v as u32).to_string(),
-            _ => match k {
-                NftKey::Ct { .. } | NftKey::Payload(PayloadField::TcpFlags) | NftKey::And(..) => {
-                    flags_text(k, *v)
+            _ if k.sym().is_flags() => flags_text(k, *v),
+            _ => match k.sym().name_of(*v) {
+                Some(n) => n.to_string(),
+                None if matches!(
+                    k,
+                    NftKey::Meta(MetaKey::Mark)
+                        | NftKey::Ct {
+                            key: CtKey::Mark,
+                            ..
+                        }
+                ) =>
+                {
+                    format!("{v:#010x}")
                 }
-                _ => v.to_string(),
+                None => v.to_string(),
             },
         },
         NftElem::Prefix { addr, len } => format!("{}/{len}", Ipv4Addr::from(*addr)),
