@@ -318,3 +318,106 @@ pub fn describe(ns: &Netns, c: &fwdsim_kernel::trace::Check) -> Option<String> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use fwdsim_kernel::netfilter::nf_tables::{
+        NftBaseChain, NftChain, NftChainType, NftFamily, NftPolicy, NftRule, NftTable,
+    };
+    use fwdsim_kernel::netfilter::{Netfilter, NfInetHook};
+    use fwdsim_kernel::trace::Check;
+
+    use super::*;
+
+    fn host() -> Netns {
+        let mut t = NftTable::new(NftFamily::Ip, "docker-bridges");
+        t.chains.push(NftChain {
+            name: "filter-FORWARD".into(),
+            handle: 1,
+            base: Some(NftBaseChain {
+                ty: NftChainType::Filter,
+                hook: NfInetHook::Forward,
+                priority: 0,
+                policy: NftPolicy::Drop,
+            }),
+            rules: vec![NftRule {
+                handle: 23,
+                exprs: vec![],
+                comment: None,
+                text: Arc::from("counter drop"),
+                counters: Default::default(),
+                saved: Default::default(),
+            }],
+            counters: Default::default(),
+        });
+        let mut ns = Netns::new();
+        ns.nf = Some(Box::new(Netfilter {
+            nft: vec![t],
+            ..Default::default()
+        }));
+        ns
+    }
+
+    #[test]
+    fn nft_events_and_steps_in_words() {
+        let mut ns = host();
+        let ev = |kind| NfEvent {
+            hook: NfInetHook::Forward,
+            kind,
+        };
+        let nf = ns.nf.as_mut().unwrap();
+        nf.trail.push(ev(NfEventKind::NftRule {
+            table: 0,
+            chain: 0,
+            rule: 0,
+            verdict: NfVerdict::Drop,
+        }));
+        assert_eq!(
+            drop_cause(&ns).as_deref(),
+            Some(
+                "rule nft.json: table ip docker-bridges chain filter-FORWARD handle 23: counter drop"
+            )
+        );
+        assert_eq!(
+            events_json(&ns),
+            json!([{"hook": "FORWARD", "nft_table": "ip docker-bridges", "chain": "filter-FORWARD",
+                "rule": {"file": "nft.json", "handle": 23, "text": "counter drop"},
+                "verdict": "DROP"}])
+        );
+        ns.nf.as_mut().unwrap().trail.clear();
+        ns.nf
+            .as_mut()
+            .unwrap()
+            .trail
+            .push(ev(NfEventKind::NftPolicy {
+                table: 0,
+                chain: 0,
+                verdict: NfVerdict::Drop,
+            }));
+        assert_eq!(
+            drop_cause(&ns).as_deref(),
+            Some("table ip docker-bridges chain filter-FORWARD policy drop")
+        );
+        assert_eq!(
+            describe(
+                &ns,
+                &Check::NftRule {
+                    table: 0,
+                    chain: 0,
+                    rule: 0,
+                    matched: true
+                }
+            )
+            .as_deref(),
+            Some(
+                "rule nft.json: table ip docker-bridges chain filter-FORWARD handle 23: counter drop matches = 1"
+            )
+        );
+        assert_eq!(
+            describe(&ns, &Check::NftChain { table: 0, chain: 0 }).as_deref(),
+            Some("table ip docker-bridges chain filter-FORWARD")
+        );
+    }
+}

@@ -786,3 +786,83 @@ fn rule_text_reads_like_nft() {
         "oifname != \"docker0\" ip saddr 172.17.0.0/16 ct state established,related counter iifname vmap @m masquerade jump x"
     );
 }
+
+#[test]
+fn nat_statements_end_the_chain_and_a_map_miss_breaks_the_rule() {
+    // dnat to ip daddr map { 10.0.2.9 : 10.0.2.2 . 80 } ; masquerade
+    let a = |s: &str| u32::from(s.parse::<Ipv4Addr>().unwrap()) as u64;
+    let nat = |kind, addr| {
+        NftExpr::Nat(NftNat {
+            kind,
+            addr,
+            ports: None,
+            random: false,
+            random_fully: false,
+            persistent: false,
+        })
+    };
+    let dnat = nat(
+        NftNatKind::Dnat,
+        Some(NftNatAddr::Map {
+            key: NftKey::Payload(PayloadField::IpDaddr),
+            map: NftMapRef::Anon(vec![(
+                NftElem::Val(NftValue::Int(a("10.0.2.9"))),
+                NftMapData::Value(NftElem::Concat(vec![
+                    NftElem::Val(NftValue::Int(a("10.0.2.2"))),
+                    NftElem::Val(NftValue::Int(80)),
+                ])),
+            )]),
+        }),
+    );
+    let mut chain = base(
+        "post",
+        NfInetHook::Forward,
+        100,
+        NftPolicy::Accept,
+        vec![
+            rule(vec![dnat, NftExpr::Counter]),
+            rule(vec![NftExpr::Counter, nat(NftNatKind::Masquerade, None)]),
+        ],
+    );
+    chain.base.as_mut().unwrap().ty = NftChainType::Nat;
+    let ns = forwarding_router();
+    let mut nf = Netfilter {
+        nft: vec![table(NftFamily::Ip, vec![chain], vec![])],
+        ..Default::default()
+    };
+    nf.register_hooks();
+    let mut new = Nfct::Ct {
+        idx: 0,
+        ctinfo: IpConntrackInfo::New,
+    };
+    // 10.0.1.2 is no key of the map: the dnat rule breaks, masquerade binds.
+    assert_eq!(run_fwd(&ns, &mut nf, &mut new), NfVerdict::Accept);
+    let c = &nf.nft[0].chains[0];
+    assert_eq!(
+        (
+            c.rules[0].counters.pcnt,
+            c.rules[1].counters.pcnt,
+            c.counters.pcnt
+        ),
+        (0, 1, 0)
+    );
+    assert!(nf.trail.events().any(|e| e.kind
+        == NfEventKind::NftRule {
+            table: 0,
+            chain: 0,
+            rule: 1,
+            verdict: NfVerdict::Accept
+        }));
+    assert_eq!(
+        crate::netfilter::nf_tables::nft_nat::nat_from_map_data(&NftMapData::Value(
+            NftElem::Concat(vec![
+                NftElem::Val(NftValue::Int(a("10.0.2.2"))),
+                NftElem::Range(80, 81),
+            ])
+        )),
+        Some((
+            (Ipv4Addr::new(10, 0, 2, 2), Ipv4Addr::new(10, 0, 2, 2)),
+            Some((80, 81))
+        ))
+    );
+}
