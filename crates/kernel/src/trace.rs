@@ -490,6 +490,21 @@ pub enum Check {
         chain: u16,
         accept: bool,
     },
+    /// An nftables base chain entered (indices into `Netfilter::nft`).
+    NftChain { table: u16, chain: u16 },
+    /// One nftables rule run: whether it got past all its matches.
+    NftRule {
+        table: u16,
+        chain: u16,
+        rule: u16,
+        matched: bool,
+    },
+    /// An nftables base chain's policy decided.
+    NftPolicy {
+        table: u16,
+        chain: u16,
+        accept: bool,
+    },
     /// What conntrack made of the packet.
     NfCt {
         nfct: crate::netfilter::conntrack::Nfct,
