@@ -790,6 +790,16 @@ pub fn load_nft_json(
     if text.trim().is_empty() {
         return Ok((Vec::new(), warnings));
     }
+    if !text.trim_start().starts_with('{') {
+        let skipped = text.len() - text.trim_start().len();
+        let (line, column) = text[..skipped].lines().fold((1, 1), |(l, _), _| (l + 1, 1));
+        return Err(HostError::Json {
+            file: file.to_path_buf(),
+            line,
+            column,
+            msg: "expected an object with an \"nftables\" array (nft -j list ruleset)".into(),
+        });
+    }
     let rs: JRuleset = serde_json::from_str(text).map_err(|e| HostError::json(file, &e))?;
     let bad = |what: String| HostError::NftRuleset {
         file: file.to_path_buf(),
@@ -820,7 +830,8 @@ pub fn load_nft_json(
             && iptables_tables
                 .iter()
                 .any(|(fam, n)| fam == "ip" && *n == t.name);
-        if !skipped && !family.sees_ipv4() {
+        // An ip6 table never sees an IPv4 packet: nothing to say about it.
+        if !skipped && !family.sees_ipv4() && family != NftFamily::Ip6 {
             warnings.push(format!(
                 "{f}: table {} {}: family {} not modelled (its chains do not run)",
                 t.family, t.name, t.family
