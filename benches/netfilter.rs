@@ -70,7 +70,14 @@ fn host(rules: Option<usize>) -> Netns {
     fwdsim_host::load_toml_str(&text, "docker-28.toml").expect("host")
 }
 
-fn udp(src_mac: [u8; 6], dst_mac: [u8; 6], src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> [u8; 60] {
+fn udp(
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+) -> [u8; 60] {
     let mut f = [0u8; 60];
     f[0..6].copy_from_slice(&dst_mac);
     f[6..12].copy_from_slice(&src_mac);
@@ -109,7 +116,11 @@ impl Bench {
         let ctr = [0x02, 0x42, 0xac, 0x11, 0x00, 0x02];
         let gw = [0x52, 0x55, 0x0a, 0x00, 0x02, 0x02];
         // Without rules the reply goes to the container's own address.
-        let back = if rules.is_some() { [10, 0, 2, 15] } else { [172, 17, 0, 2] };
+        let back = if rules.is_some() {
+            [10, 0, 2, 15]
+        } else {
+            [172, 17, 0, 2]
+        };
         Bench {
             ns,
             docker0,

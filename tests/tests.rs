@@ -2,6 +2,7 @@
 mod cli;
 mod docs;
 mod kernel_dev;
+mod kernel_docker;
 mod kernel_neigh;
 mod kernel_packet;
 mod kernel_route;

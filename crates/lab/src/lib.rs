@@ -23,11 +23,13 @@
 pub mod answer;
 pub mod build;
 pub mod divergence;
+pub mod docker;
 pub mod error;
 pub mod fwdsim;
 pub mod generate;
 pub mod harness;
 pub mod netns;
+pub mod nflab;
 pub mod oracle;
 pub mod packet;
 pub mod query;
