@@ -34,6 +34,7 @@ pub mod oracle;
 pub mod packet;
 pub mod query;
 pub mod routeset;
+pub mod selftests;
 pub mod spec;
 
 pub use answer::{Answer, ErrorAnswer, RouteAnswer};
