@@ -1,6 +1,6 @@
 //! The kernel's netfilter selftests (tools/testing/selftests/net/netfilter/
 //! `rpath.sh`, `nft_fib.sh`, `conntrack_icmp_related.sh`, the masquerade
-//! case of `nft_nat.sh`) rebuilt in namespaces (`fwdsim_lab::selftests`):
+//! and local DNAT cases of `nft_nat.sh`) rebuilt in namespaces (`fwdsim_lab::selftests`):
 //! each case checks what its script checks on the kernel, then replays the
 //! frames that the namespace holding the rules received through `fwdsim
 //! replay` on a snapshot of it, and compares verdicts, egress frames, SNMP
@@ -51,6 +51,14 @@ fn nft_nat_masquerade() {
     run(
         "kernel_nf_selftests::nft_nat_masquerade",
         selftests::nft_nat_masquerade,
+    );
+}
+
+#[test]
+fn nft_nat_local_dnat() {
+    run(
+        "kernel_nf_selftests::nft_nat_local_dnat",
+        selftests::nft_nat_local_dnat,
     );
 }
 

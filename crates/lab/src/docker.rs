@@ -478,7 +478,7 @@ fn run_inner(
     }
     let kernel_snmp = snmp::delta(&snmp_before, &snmp_after);
     let kernel_ipt = nflab::ipt_delta(&ipt_before, &ipt_after);
-    rep.disagreements = nflab::compare(&obs, &kernel_snmp, &kernel_ipt, &run);
+    rep.disagreements = nflab::compare(&obs, Some(&kernel_snmp), &kernel_ipt, &run);
     let counted = kernel_ipt.values().filter(|c| c.0 > 0).count();
     rep.description.push_str(&format!(
         "  iptables: {} rule and policy counters compared, {counted} of them moved\n",
