@@ -34,8 +34,10 @@
 //! has no bridge yet and takes them as received on docker0 directly, which
 //! is the same for frames addressed to docker0's MAC. The namespace keeps
 //! its default `net.bridge.bridge-nf-call-iptables = 1` (as Docker sets
-//! it): the container's frames meet PRE_ROUTING in the bridge's hook
-//! before docker0's, and conntrack and nat run once.
+//! it): the container's frames meet the IPv4 PRE_ROUTING hooks in the
+//! bridge's own hook (br_netfilter), and docker0's `ip_rcv` does not run
+//! them a second time; the counters of the run agree with fwdsim's single
+//! PRE_ROUTING pass.
 //!
 //! Seeded: the echo identifier, sequence start, payload length, the DNS
 //! query's id and source port come from the seed.
