@@ -2,7 +2,9 @@
 mod cli;
 mod docs;
 mod kernel_dev;
+mod kernel_docker;
 mod kernel_neigh;
+mod kernel_nf_selftests;
 mod kernel_packet;
 mod kernel_route;
 mod kernel_toml;
