@@ -78,6 +78,11 @@ impl TcpConntrack {
         TcpConntrack::SynSent2,
     ];
 
+    /// The state `conntrack -L` names `name` (None for another word).
+    pub fn from_name(name: &str) -> Option<TcpConntrack> {
+        Self::BY_INDEX.into_iter().find(|s| s.name() == name)
+    }
+
     /// The name `conntrack -L` prints (`tcp_conntrack_names`).
     pub const fn name(self) -> &'static str {
         match self {
@@ -352,6 +357,20 @@ fn tcp_new(conn: &mut NfConn, th: &TcpHdr, p: &PktCtx<'_>, end: u32) -> bool {
     conn.tcp_state = TcpConntrack::None;
     conn.tcp.last_index = TCP_NONE_SET;
     true
+}
+
+/// The window state of a connection whose history is lost (picked up
+/// mid-stream, or created from a listing): both directions liberal and
+/// SACK permitted, nothing learnt yet, as `tcp_new` sets it for a pickup.
+pub(crate) fn ip_ct_tcp_lost_history() -> IpCtTcp {
+    let flags = tcp_flag::SACK_PERM | tcp_flag::BE_LIBERAL;
+    let mut tcp = IpCtTcp {
+        last_index: TCP_NONE_SET,
+        ..IpCtTcp::default()
+    };
+    tcp.seen[0].flags = flags;
+    tcp.seen[1].flags = flags;
+    tcp
 }
 
 /// `TCPOPT_*` kinds and lengths the tracker reads (RFC 9293, RFC 7323, RFC 2018).

@@ -859,3 +859,64 @@ fn tcp_options_window_scale_is_capped_and_bad_options_stop_the_walk() {
     t.step(&c2s(40013, "S", 1, 0, 1000, &[0, 3, 3, 7], &[]));
     assert_eq!(t.only().tcp.seen[0].flags, 0);
 }
+
+#[test]
+fn listed_connection_is_confirmed_and_its_packets_established() {
+    let mut t = Ct::new();
+    let orig = NfConntrackTuple {
+        src: "10.0.1.2".parse().unwrap(),
+        dst: "10.0.2.2".parse().unwrap(),
+        protonum: IPPROTO_TCP,
+        sport: 33088,
+        dport: 80,
+    };
+    let reply = NfConntrackTuple {
+        src: orig.dst,
+        dst: "10.0.2.1".parse().unwrap(),
+        protonum: IPPROTO_TCP,
+        sport: 80,
+        dport: 33088,
+    };
+    let e = CtListed {
+        orig,
+        reply,
+        unreplied: false,
+        assured: true,
+        timeout_secs: 431_997,
+        tcp_state: TcpConntrack::Established,
+        mark: 0,
+    };
+    let idx = t.ct.ctnetlink_create_conntrack(&e, t.now).unwrap();
+    let c = &t.ct.conns[idx as usize];
+    assert_eq!(
+        c.status,
+        ips::CONFIRMED | ips::SEEN_REPLY | ips::ASSURED | ips::SRC_NAT | ips::NAT_DONE_MASK
+    );
+    assert_eq!(c.timeout, t.now + 431_997 * HZ);
+    assert_eq!(
+        t.ct.ctnetlink_create_conntrack(&e, t.now),
+        Err(CtCreateError::Exists(orig))
+    );
+    // Its window history is unknown: any sequence is taken, both ways (the
+    // first segment of a direction only teaches its bounds: not counted as
+    // unacknowledged data).
+    assert_eq!(
+        t.step(&seg(V, "10.0.2.1", 80, 33088, "PA", 123, 456, 509, &[], &D)),
+        ("ESTABLISHED", Some(431_999))
+    );
+    assert_eq!(
+        t.step(&seg(
+            W,
+            V,
+            33088,
+            80,
+            "A",
+            456 + 10_000_000,
+            223,
+            502,
+            &[],
+            &[]
+        )),
+        ("ESTABLISHED", Some(431_999))
+    );
+}
