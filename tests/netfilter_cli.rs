@@ -274,3 +274,36 @@ fn docker_29s_nftables_ruleset_masquerades_both_ways_from_a_snapshot() {
     // Nothing to say about the ip6 table on stderr.
     assert_eq!(String::from_utf8_lossy(&o.stderr), "");
 }
+
+#[test]
+fn conntrack_list_gives_the_replay_the_connections_opened_before_the_capture() {
+    let base = [
+        "replay",
+        "fixtures/pcaps/docker-answer-only.pcapng",
+        "--host",
+        DOCKER28,
+        "-j",
+    ];
+    let first = |o: &Output| -> serde_json::Value {
+        serde_json::from_str(stdout(o).lines().next().unwrap()).unwrap()
+    };
+    // Without the connection the answer is for the host, which has no socket.
+    let o = fwdsim(&base);
+    assert_eq!(first(&o)["drop_reason"], "NO_SOCKET");
+    let mut args = base.to_vec();
+    args.extend(["--conntrack", "fixtures/netfilter/docker-dns.conntrack.txt"]);
+    let o = fwdsim(&args);
+    let l = first(&o);
+    assert_eq!(
+        (l["verdict"].as_str(), l["route"]["dev"].as_str()),
+        (Some("forward"), Some("docker0"))
+    );
+    assert_eq!(
+        l["netfilter"][0],
+        serde_json::json!({"hook": "PREROUTING", "ctstate": "ESTABLISHED (reply)"})
+    );
+    assert_eq!(
+        l["netfilter"][1],
+        serde_json::json!({"hook": "PREROUTING", "nat": "DNAT 10.0.2.15:53000 -> 172.17.0.2:53000"})
+    );
+}

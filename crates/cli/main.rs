@@ -94,6 +94,11 @@ struct ReplayArgs {
     /// format, with every rule's and policy's counters counted over the replay.
     #[arg(long, value_name = "FILE")]
     save_counters: Option<PathBuf>,
+    /// Start conntrack from the connections of this `conntrack -L` output
+    /// (taken on the host with the snapshot), so replies of connections
+    /// opened before the capture are known.
+    #[arg(long, value_name = "FILE")]
+    conntrack: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -174,6 +179,9 @@ struct TraceArgs {
     /// the packet's headers and skb fields, `q` quit.
     #[arg(long, conflicts_with = "json")]
     step: bool,
+    /// Start conntrack from the connections of this `conntrack -L` output.
+    #[arg(long, value_name = "FILE")]
+    conntrack: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -458,6 +466,15 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
     use fwdsim_render::replay as out;
     use std::io::Write;
     let mut ns = load(&a.sim)?;
+    // The connections start at the first packet's time (their timeouts
+    // count from it).
+    let mut conntrack = match &a.conntrack {
+        Some(f) => Some((
+            f.clone(),
+            std::fs::read_to_string(f).map_err(|e| Failure(format!("{}: {e}", f.display())))?,
+        )),
+        None => None,
+    };
     let mut reader = fwdsim_pcap::CaptureReader::open(&a.capture)
         .map_err(|e| Failure(format!("{}: {e}", a.capture.display())))?;
     let mut writer = match &a.out {
@@ -534,6 +551,9 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         }
         ns.jiffies = now;
         ns.wall_ns = ts;
+        if let Some((f, text)) = conntrack.take() {
+            fwdsim_host::load_conntrack_list(&mut ns, &f, &text)?;
+        }
         clock = (ts, now);
         let flow = causes_on.then(|| frame_flow(&buf)).flatten();
         if causes_on {
@@ -848,6 +868,15 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
     use fwdsim_kernel::core::dev::netif_receive_skb;
     use fwdsim_kernel::core::neighbour::{is_waiting, run_timers};
     let mut ns = load(&a.sim)?;
+    // The connections start at the first packet's time (their timeouts
+    // count from it).
+    let mut conntrack = match &a.conntrack {
+        Some(f) => Some((
+            f.clone(),
+            std::fs::read_to_string(f).map_err(|e| Failure(format!("{}: {e}", f.display())))?,
+        )),
+        None => None,
+    };
     let mut reader = fwdsim_pcap::CaptureReader::open(&a.capture)
         .map_err(|e| Failure(format!("{}: {e}", a.capture.display())))?;
     let mut buf = Vec::with_capacity(65536);
@@ -863,6 +892,9 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
         }
         ns.jiffies = now;
         ns.wall_ns = p.ts_nanos;
+        if let Some((f, text)) = conntrack.take() {
+            fwdsim_host::load_conntrack_list(&mut ns, &f, &text)?;
+        }
         if index < a.packet {
             netif_receive_skb(&mut ns, &mut buf, dev, &mut NoTrace);
             continue;
