@@ -263,8 +263,8 @@ fn docker_29s_nftables_ruleset_masquerades_both_ways_from_a_snapshot() {
         [
             "SNAT 172.17.0.2:53000 -> 10.0.2.15:53000",
             "DNAT 10.0.2.15:53000 -> 172.17.0.2:53000",
-            "SNAT 172.17.0.2:4660 -> 10.0.2.15:4660",
-            "DNAT 10.0.2.15:4660 -> 172.17.0.2:4660",
+            "SNAT 172.17.0.2 id 4660 -> 10.0.2.15 id 4660",
+            "DNAT 10.0.2.15 id 4660 -> 172.17.0.2 id 4660",
             "SNAT 172.17.0.2:40000 -> 10.0.2.15:40000",
             "DNAT 10.0.2.15:40000 -> 172.17.0.2:40000",
             "SNAT 172.17.0.2:40000 -> 10.0.2.15:40000",
@@ -305,5 +305,41 @@ fn conntrack_list_gives_the_replay_the_connections_opened_before_the_capture() {
     assert_eq!(
         l["netfilter"][1],
         serde_json::json!({"hook": "PREROUTING", "nat": "DNAT 10.0.2.15:53000 -> 172.17.0.2:53000"})
+    );
+}
+
+#[test]
+fn explain_adds_the_missing_masquerade_and_re_runs_the_packet() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = dir.path().join("no-masquerade.toml");
+    let text = std::fs::read_to_string(DOCKER28).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.contains("MASQUERADE"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&host, text).unwrap();
+    let o = fwdsim(&[
+        "explain",
+        "8.8.8.8",
+        "from",
+        "172.17.0.2",
+        "iif",
+        "docker0",
+        "--host",
+        host.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "8.8.8.8 from 172.17.0.2 iif docker0: 8.8.8.8 from 172.17.0.2 via 10.0.2.2 dev eth0 (forwarded)\n\
+         netfilter: no NAT rule matched it: 172.17.0.2 leaves eth0 with its private source, so its replies cannot come back\n\
+         what would change it:\n  \
+         with `iptables -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE`: 8.8.8.8 from 172.17.0.2 via 10.0.2.2 dev eth0 (forwarded); NAT: SNAT 172.17.0.2 id 4660 -> 10.0.2.15 id 4660\n"
+    );
+    let o = fwdsim(&["doctor", "--host", host.to_str().unwrap()]);
+    assert!(
+        stdout(&o).starts_with("1. 172.17.0.0/16 leaves eth0 without SNAT: "),
+        "{}",
+        stdout(&o)
     );
 }
