@@ -131,3 +131,95 @@ fn every_console_example_in_the_docs_prints_what_it_shows() {
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }
+
+/// The subcommands whose `--help` can hold examples.
+const HELP_PATHS: &[&[&str]] = &[
+    &["route", "get"],
+    &["host", "dump"],
+    &["host", "show"],
+    &["replay"],
+    &["explain"],
+    &["doctor"],
+    &["completions"],
+    &["man"],
+    &["sysctl", "origin"],
+    &["sysctl", "get"],
+    &["sysctl", "set"],
+    &["trace"],
+];
+
+/// Copies a directory tree (the fixtures the examples name).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+/// Every example of every `--help` runs: from a directory holding a copy of
+/// fixtures/ (so examples that write leave the repository alone), each
+/// exits 0, or the status its comment names ("exits 2"), and each says in
+/// parentheses what it shows. A `> FILE` redirection takes stdout.
+#[test]
+fn every_help_example_runs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&root.join("fixtures"), &dir.path().join("fixtures"));
+    let bin = env!("CARGO_BIN_EXE_fwdsim");
+    let mut ran = 0;
+    for path in HELP_PATHS {
+        let help = Command::new(bin)
+            .args(*path)
+            .arg("--help")
+            .output()
+            .unwrap();
+        let help = String::from_utf8(help.stdout).unwrap();
+        let examples = help
+            .lines()
+            .skip_while(|l| !l.starts_with("Example"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  fwdsim "));
+        for line in examples {
+            let (cmd, what) = line.trim().split_once("   (").unwrap_or_else(|| {
+                panic!(
+                    "`{}` example does not say what it shows: {line}",
+                    path.join(" ")
+                )
+            });
+            let status: i32 = what
+                .split_once("exits ")
+                .and_then(|(_, n)| n.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let (cmd, out) = match cmd.split_once(" > ") {
+                Some((c, f)) => (c, Some(f.trim())),
+                None => (cmd, None),
+            };
+            let words: Vec<&str> = cmd.split_whitespace().skip(1).collect();
+            let o = Command::new(bin)
+                .args(&words)
+                .current_dir(dir.path())
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap();
+            assert_eq!(
+                o.status.code(),
+                Some(status),
+                "{line}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            if let Some(f) = out {
+                assert!(!o.stdout.is_empty(), "{line}: nothing to write to {f}");
+            }
+            ran += 1;
+        }
+    }
+    assert!(ran >= 15, "only {ran} examples ran");
+}

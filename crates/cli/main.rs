@@ -38,39 +38,41 @@ enum Cmd {
     Host(HostCmd),
     /// Run every packet of a capture through the host, as the kernel would.
     #[command(
-        after_help = "Examples:\n  fwdsim replay fixtures/pcaps/docker.pcap --host fixtures/hosts/docker-forwarding-off.toml --iif docker0\n  fwdsim replay capture.pcapng --host snapshot/ -j --out egress.pcapng"
+        after_help = "Examples:\n  fwdsim replay fixtures/pcaps/docker.pcapng --host fixtures/hosts/docker-forwarding-off.toml   (the container's packets on a host with forwarding off)\n  fwdsim replay fixtures/pcaps/docker-masquerade.pcapng --host fixtures/hosts/docker-28.toml -j --out egress.pcapng --save-counters counters.txt   (Docker's rules: NAT both ways, the frames sent, the rules' counters)"
     )]
     Replay(ReplayArgs),
     /// Say why a packet gets the route (or error) it gets, and which changes
     /// to the host would give a different answer (each checked by re-running
     /// the decision on a modified copy).
     #[command(
-        after_help = "Example:\n  fwdsim explain 8.8.8.8 from 172.17.0.2 iif docker0 --host fixtures/hosts/docker-forwarding-off.toml"
+        after_help = "Example:\n  fwdsim explain 8.8.8.8 from 172.17.0.2 iif docker0 --host fixtures/hosts/docker-forwarding-off.toml   (why the container's packet dies, and the sysctls that would save it)"
     )]
     Explain(ExplainArgs),
     /// Check a host for the conditions that silently break forwarding.
     #[command(
-        after_help = "Example:\n  fwdsim doctor --host fixtures/hosts/docker-forwarding-off.toml"
+        after_help = "Example:\n  fwdsim doctor --host fixtures/hosts/docker-forwarding-off.toml   (ip_forward = 0 found first)"
     )]
     Doctor {
         #[command(flatten)]
         sim: SimArgs,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    #[command(after_help = "Example:\n  fwdsim completions bash > /etc/bash_completion.d/fwdsim")]
+    #[command(
+        after_help = "Example:\n  fwdsim completions bash > /etc/bash_completion.d/fwdsim   (install the bash completions)"
+    )]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
     /// Print the manual page (roff), generated from these definitions.
-    #[command(after_help = "Example:\n  fwdsim man > fwdsim.1 && man ./fwdsim.1")]
+    #[command(after_help = "Example:\n  fwdsim man > fwdsim.1   (then: man ./fwdsim.1)")]
     Man,
     /// Sysctls: a host's values (get, set as `sysctl -w`) and where a value at boot comes from.
     #[command(subcommand)]
     Sysctl(SysctlCmd),
     /// The step-by-step walk of one packet of a capture.
     #[command(
-        after_help = "Example:\n  fwdsim trace fixtures/pcaps/docker.pcap --packet 1 --host fixtures/hosts/docker-forwarding-off.toml --iif docker0"
+        after_help = "Example:\n  fwdsim trace fixtures/pcaps/docker.pcapng --packet 1 --host fixtures/hosts/docker-forwarding-off.toml   (the first packet's walk to ip_error)"
     )]
     Trace(TraceArgs),
 }
@@ -116,7 +118,7 @@ enum SysctlCmd {
     /// order `sysctl --system` and systemd-sysctl apply them, and the one
     /// that wins at boot.
     #[command(
-        after_help = "Examples:\n  fwdsim sysctl origin net.ipv4.ip_forward\n  fwdsim sysctl origin net.ipv4.ip_forward --root /mnt/image --host snapshot/"
+        after_help = "Examples:\n  fwdsim sysctl origin net.ipv4.ip_forward   (this machine's files, in the order they apply)\n  fwdsim sysctl origin net.ipv4.ip_forward --root fixtures/sysctl/cloud-image --host fixtures/hosts/router-snapshot   (a cloud image's files against a snapshot's live value)"
     )]
     Origin {
         /// The key (`net.ipv4.ip_forward`, `net/ipv4/conf/all/rp_filter`).
@@ -131,7 +133,7 @@ enum SysctlCmd {
     /// The values of sysctls on a host, as `sysctl KEY` prints them (a key
     /// naming a subtree, such as `net.ipv4.conf.eth0`, lists every key under it).
     #[command(
-        after_help = "Examples:\n  fwdsim sysctl get net.ipv4.ip_forward --host fixtures/hosts/docker-forwarding-off.toml\n  fwdsim sysctl get net.ipv4.conf.docker0 --host snapshot/"
+        after_help = "Examples:\n  fwdsim sysctl get net.ipv4.ip_forward --host fixtures/hosts/docker-forwarding-off.toml   (one key)\n  fwdsim sysctl get net.ipv4.conf.lan0 --host fixtures/hosts/router-snapshot   (every conf key of a device)"
     )]
     Get {
         /// Keys (`net.ipv4.ip_forward`, `net/ipv4/conf/all/rp_filter`, `net.ipv4.conf.eth0`).
@@ -148,7 +150,7 @@ enum SysctlCmd {
     /// propagation included (`ip_forward` reaches every device's forwarding),
     /// and lists every value that changed.
     #[command(
-        after_help = "Examples:\n  fwdsim sysctl set net.ipv4.ip_forward=1 --host host.toml\n  fwdsim sysctl set net.ipv4.conf.all.rp_filter=2 --host snapshot/"
+        after_help = "Examples:\n  fwdsim sysctl set net.ipv4.ip_forward=1 --host fixtures/hosts/docker-forwarding-off.toml   (edits the file, keeping its layout)\n  fwdsim sysctl set net.ipv4.conf.all.rp_filter=2 --host fixtures/hosts/router-snapshot   (edits the snapshot's sysctl.txt)"
     )]
     Set {
         /// `KEY=VALUE`, applied in order.
@@ -188,7 +190,7 @@ struct TraceArgs {
 enum RouteCmd {
     /// Ask the route decision for a packet, as `ip route get` does.
     #[command(
-        after_help = "Examples:\n  fwdsim route get 8.8.8.8 from 172.17.0.2 iif docker0 --host fixtures/hosts/docker-forwarding-off.toml --trace\n  fwdsim route get 10.0.2.2 from 10.0.1.2 iif r0 tos 0x10 mark 7 --host snapshot/ -j\n  fwdsim route get 8.8.8.8 --host fixtures/hosts/docker-forwarding-on.toml   (no iif: the host's own output path)"
+        after_help = "Examples:\n  fwdsim route get 8.8.8.8 from 172.17.0.2 iif docker0 --host fixtures/hosts/docker-forwarding-off.toml --trace   (the no_route walk; exits 2, as ip route get fails)\n  fwdsim route get 10.20.1.1 from 198.51.100.7 iif eth0 tos 0x10 mark 7 --host fixtures/hosts/router-snapshot -j   (the input path on a snapshot, as JSON)\n  fwdsim route get 8.8.8.8 --host fixtures/hosts/docker-forwarding-on.toml   (no iif: the host's own output path)"
     )]
     Get(RouteGetArgs),
 }
@@ -225,7 +227,9 @@ struct SimArgs {
 #[derive(Subcommand)]
 enum HostCmd {
     /// Write a snapshot of this machine or of a network namespace into DIR.
-    #[command(after_help = "Example:\n  fwdsim host dump /tmp/router --netns router")]
+    #[command(
+        after_help = "Example:\n  fwdsim host dump snapshot   (this machine's namespace into ./snapshot; --netns NAME for a named one)"
+    )]
     Dump {
         /// The directory to write addr.json, route.json, rule.json, neigh.json, sysctl.txt and the netfilter state (iptables.txt, nft.json; iptables-legacy.txt and ipset.txt where they exist) into.
         dir: PathBuf,
@@ -235,7 +239,7 @@ enum HostCmd {
     },
     /// Print a loaded host as `ip addr`, `ip route show table all` and `ip rule` would.
     #[command(
-        after_help = "Example:\n  fwdsim host show --host fixtures/hosts/docker-forwarding-off.toml"
+        after_help = "Example:\n  fwdsim host show --host fixtures/hosts/docker-forwarding-off.toml   (the host as ip addr, ip route and ip rule print it)"
     )]
     Show {
         #[command(flatten)]
