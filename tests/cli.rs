@@ -619,3 +619,16 @@ fn explain_names_the_unanswered_arp_request_of_a_strict_rp_filter() {
         "{out}"
     );
 }
+
+#[test]
+fn explain_without_iif_speaks_of_the_hosts_own_traffic() {
+    let o = fwdsim(&["explain", "8.8.8.8", "--host", OFF]);
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(
+            "8.8.8.8: 8.8.8.8 via 10.0.2.2 dev eth0 src 10.0.2.15 uid 0 (sent by this host)\n"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("forwarded"), "{out}");
+}

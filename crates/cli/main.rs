@@ -993,6 +993,10 @@ fn answer_words(ns: &Netns, a: &fwdsim_kernel::explain::Answer) -> String {
             let text = iproute2::route_get_text(ns, r);
             let first = text.lines().next().unwrap_or("").trim_end().to_string();
             let what = match r.rt_type {
+                // Without `iif` the question is the host's own output path.
+                fwdsim_kernel::uapi::RouteType::RTN_UNICAST if r.iif.is_none() => {
+                    "sent by this host"
+                }
                 fwdsim_kernel::uapi::RouteType::RTN_UNICAST => "forwarded",
                 fwdsim_kernel::uapi::RouteType::RTN_LOCAL => "delivered to this host",
                 fwdsim_kernel::uapi::RouteType::RTN_BROADCAST => "delivered as a broadcast",
