@@ -632,3 +632,18 @@ fn explain_without_iif_speaks_of_the_hosts_own_traffic() {
     );
     assert!(!out.contains("forwarded"), "{out}");
 }
+
+#[test]
+fn host_dump_says_what_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("snap");
+    let o = fwdsim(&["host", "dump", d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let want = format!(
+        "wrote {}: addr.json, ipset.txt, iptables.txt, neigh.json, nft.json, route.json, rule.json, sysctl.txt (",
+        d.display()
+    );
+    assert!(out.starts_with(&want), "{out}");
+    assert!(out.trim_end().ends_with("nftables tables)"), "{out}");
+}

@@ -1914,6 +1914,32 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Cmd::Route(RouteCmd::Get(a)) => route_get(&a),
         Cmd::Host(HostCmd::Dump { dir, netns }) => {
             fwdsim_host::dump(&dir, netns.as_deref())?;
+            // Say what was written, and what it holds once loaded.
+            let mut files: Vec<String> = std::fs::read_dir(&dir)
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok())
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            files.sort();
+            let held = match fwdsim_host::load_host_with_notes(&dir) {
+                Ok((ns, _)) => {
+                    let routes: usize = ns.fib.tables.values().map(|t| t.iter().count()).sum();
+                    let (tables, nft) = ns
+                        .nf
+                        .as_ref()
+                        .map_or((0, 0), |nf| (nf.tables.len(), nf.nft.len()));
+                    format!(
+                        "{} devices, {routes} routes, {} rules, {} neighbours, {tables} iptables tables, {nft} nftables tables",
+                        ns.devices.len(),
+                        ns.fib.rules.len(),
+                        ns.neigh.len()
+                    )
+                }
+                Err(e) => format!("it does not load: {e}"),
+            };
+            println!("wrote {}: {} ({held})", dir.display(), files.join(", "));
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Host(HostCmd::Show { sim, json }) => {

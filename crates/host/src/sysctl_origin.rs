@@ -88,7 +88,16 @@ pub fn key_matches(written: &str, key: &str) -> bool {
 pub fn config_files(root: &Path) -> (Vec<PathBuf>, Vec<Masked>) {
     let mut chosen: Vec<(String, PathBuf)> = Vec::new();
     let mut masked = Vec::new();
+    // A directory reached twice through a symlink (`/lib` -> `usr/lib`) is
+    // read once: its files do not hide themselves.
+    let mut seen: Vec<PathBuf> = Vec::new();
     for d in SYSCTL_DIRS {
+        if let Ok(real) = std::fs::canonicalize(root.join(d)) {
+            if seen.contains(&real) {
+                continue;
+            }
+            seen.push(real);
+        }
         let Ok(rd) = std::fs::read_dir(root.join(d)) else {
             continue;
         };
@@ -206,6 +215,22 @@ mod tests {
             ]
         );
         assert_eq!(o.winner().unwrap().value, "0");
+    }
+
+    #[test]
+    fn a_directory_reached_through_a_symlink_is_read_once() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("usr/lib/sysctl.d")).unwrap();
+        std::fs::write(
+            r.join("usr/lib/sysctl.d/50-default.conf"),
+            "net.ipv4.ip_forward = 0\n",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("usr/lib", r.join("lib")).unwrap();
+        let (files, masked) = config_files(r);
+        assert!(masked.is_empty(), "{masked:?}");
+        assert_eq!(files.len(), 1, "{files:?}");
     }
 
     #[test]
