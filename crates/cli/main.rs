@@ -1859,6 +1859,9 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let findings = fwdsim_kernel::doctor::doctor(&ns);
             if findings.is_empty() {
                 println!("no known cause of lost packets found");
+                for n in fwdsim_kernel::doctor::quiet_notes(&ns) {
+                    println!("note: {n}");
+                }
             }
             for (i, f) in findings.iter().enumerate() {
                 println!("{}. {}: {}", i + 1, f.title, f.detail);

@@ -215,6 +215,16 @@ fn has_gateway_on(ns: &Netns, dev: IfIndex) -> bool {
     })
 }
 
+/// What doctor says when it finds nothing: a setting that loses no packet
+/// on this host as it is, but would for traffic it might route later.
+pub fn quiet_notes(ns: &Netns) -> Vec<String> {
+    let mut out = Vec::new();
+    if ns.devconf_all.get(DevconfKey::FORWARDING) == 0 {
+        out.push("net.ipv4.ip_forward = 0: this host forwards nothing, which loses packets only when it routes for others (containers, VMs, a LAN behind it); `fwdsim explain DST from SRC iif DEV` shows the decision for such a packet".into());
+    }
+    out
+}
+
 /// Kernel-informed checks of a host; the most likely cause of lost packets first.
 pub fn doctor(ns: &Netns) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -240,6 +250,32 @@ pub fn doctor(ns: &Netns) -> Vec<Finding> {
             out.push(Finding {
                 title: format!("forwarding = 0 on {}", off.join(", ")),
                 detail: "the input device's own forwarding flag decides (IN_DEV_FORWARD): packets arriving there are not forwarded even though net.ipv4.ip_forward = 1.".into(),
+            });
+        }
+    }
+
+    // 1b. One interface carrying traffic, forwarding off, and a bridge for
+    // guests (Docker, libvirt, CNI) that is down or has no address yet: the
+    // guests it will carry cannot reach beyond the host.
+    if devs.len() < 2 && ns.devconf_all.get(DevconfKey::FORWARDING) == 0 {
+        let guests: Vec<&str> = ns
+            .devices
+            .iter()
+            .filter(|d| !d.is_loopback() && !devs.iter().any(|t| t.ifindex == d.ifindex))
+            .map(|d| d.name.as_str())
+            .filter(|n| {
+                ["docker", "br-", "virbr", "cni", "lxcbr", "podman", "cbr"]
+                    .iter()
+                    .any(|p| n.starts_with(p))
+            })
+            .collect();
+        if !guests.is_empty() {
+            out.push(Finding {
+                title: "net.ipv4.ip_forward = 0".into(),
+                detail: format!(
+                    "this host carries traffic on one interface only, so forwarding off costs it nothing today; but {} (down or without an address now) is a bridge for containers or VMs, and their packets to anywhere beyond this host will be dropped in ip_route_input_slow (no_route, IP_INADDRERRORS, no ICMP) until net.ipv4.ip_forward = 1.",
+                    guests.join(", ")
+                ),
             });
         }
     }
@@ -512,5 +548,25 @@ mod tests {
             "8.8.8.8".parse().unwrap(),
         );
         assert_ne!(o.drop_reason, Some(crate::SkbDropReason::IP_RPFILTER));
+    }
+
+    #[test]
+    fn one_interface_with_forwarding_off_is_a_finding_only_with_a_guest_bridge() {
+        let plain = HostBuilder::new().dev("eth0", "10.0.2.15/24").build();
+        assert_eq!(doctor(&plain), vec![]);
+        assert_eq!(quiet_notes(&plain).len(), 1);
+        let mut ns = HostBuilder::new()
+            .dev("eth0", "10.0.2.15/24")
+            .dev("docker0", "")
+            .build();
+        let d = ns.dev_by_name("docker0").unwrap().ifindex;
+        ns.dev_mut(d).unwrap().flags.0 &= !crate::uapi::DevFlags::IFF_UP.0;
+        let f = doctor(&ns);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].title, "net.ipv4.ip_forward = 0");
+        assert!(
+            f[0].detail
+                .contains("but docker0 (down or without an address now) is a bridge")
+        );
     }
 }
