@@ -3,6 +3,7 @@ mod cli;
 mod docs;
 mod kernel_dev;
 mod kernel_neigh;
+mod kernel_netfilter;
 mod kernel_packet;
 mod kernel_route;
 mod kernel_toml;

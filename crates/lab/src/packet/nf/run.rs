@@ -1,0 +1,757 @@
+//! The netfilter suite's runs (`tests/kernel_netfilter.rs`). For each
+//! random router: build the packet lab with [`RouterConfig::netfilter`],
+//! load a random ruleset ([`ruleset::random`]) with `iptables-restore`
+//! inside the router's namespace, snapshot it (`fwdsim host dump`, and the
+//! router's `iptables-save` as `iptables.txt` where the dump wrote none),
+//! read `iptables-save -c`, run the flows ([`flows`]) frame by frame from
+//! both ends, read `iptables-save -c` again, write the injected frames to a
+//! pcapng whose interfaces are `r0` and `r1` (the device each frame entered
+//! by), run `fwdsim replay CAPTURE --host SNAP -j --out EGRESS
+//! --save-counters FILE` and compare per frame (verdict, drop reason,
+//! ICMP, egress bytes after NAT), the SNMP totals (on a difference, the
+//! first frame where the running totals part, by bisection over prefix
+//! replays), and every rule's and policy's packet and byte counter.
+//!
+//! Seeds as in [`crate::packet::run`]: `FWDSIM_SEED`, `FWDSIM_ROUTERS`,
+//! `FWDSIM_ROUTER`, `FWDSIM_KEEP`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::answer::FieldDiff;
+use crate::divergence::{Case, Divergences};
+use crate::harness::{Env, host_seed, master_seed};
+use crate::netns::{run_checked, run_program};
+use crate::packet::compare::{self, KernelView, PacketDisagreement, compare_frames_by, icmp_error};
+use crate::packet::config::RouterConfig;
+use crate::packet::frames::hex;
+use crate::packet::ktrace::KfreeTrace;
+use crate::packet::lab::PktLab;
+use crate::packet::nf::counters::{self, Saved};
+use crate::packet::nf::flows::{self, Side};
+use crate::packet::nf::pkt;
+use crate::packet::nf::ruleset;
+use crate::packet::replay::{self, PacketOut, ReplayRun, UNKNOWN_ARGUMENT};
+use crate::packet::run::{BASE_NS, Config, Report, RouterReport};
+use crate::packet::snmp::{self, Counters};
+use crate::packet::wire::{Endpoints, KernelObs};
+
+/// The suite name in divergence matchers.
+pub const SUITE: &str = "netfilter";
+
+/// Frames per router at least: flows are drawn until this many were
+/// injected.
+pub const MIN_FRAMES: usize = 64;
+
+/// Capture time between two frames.
+pub const FRAME_GAP_NS: i128 = 1_000_000;
+
+/// One injected frame.
+#[derive(Clone, Debug)]
+pub struct NfProbe {
+    /// `flow 3 tcp: client tcp syn`.
+    pub label: String,
+    /// Where it entered the router.
+    pub side: Side,
+    /// The frame.
+    pub frame: Vec<u8>,
+    /// Capture time.
+    pub ts_nanos: i128,
+}
+
+fn env_usize(k: &str) -> Option<usize> {
+    std::env::var(k).ok().and_then(|v| v.trim().parse().ok())
+}
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Whether the suite can run: [`crate::packet::run::require`] and an
+/// `iptables-restore`/`iptables-save` of the nf_tables backend. Without
+/// them it panics under `CI=true`, else prints why it skips.
+pub fn require(test: &str) -> Option<KfreeTrace> {
+    let trace = crate::packet::run::require(test)?;
+    let why = match run_program("iptables-save", &["--version"]) {
+        Ok(o) if o.status.success() => {
+            let v = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if v.contains("nf_tables") && run_program("iptables-restore", &["--version"]).is_ok() {
+                eprintln!("{test}: {v}");
+                return Some(trace);
+            }
+            format!(
+                "`iptables-save --version` says {v:?}: the suite needs the nf_tables backend (update-alternatives --set iptables /usr/sbin/iptables-nft)"
+            )
+        }
+        Ok(o) => format!(
+            "`iptables-save --version` failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => format!("iptables-save cannot be run: {e}"),
+    };
+    if ci() {
+        panic!("{test}: CI=true but {why}");
+    }
+    eprintln!("{test}: SKIPPED: {why} (with CI=true this fails)");
+    None
+}
+
+/// `iptables-save [-c]` in the router.
+fn save(lab: &PktLab, counters: bool) -> Result<String, String> {
+    let mut args = vec!["netns", "exec", lab.router.name(), "iptables-save"];
+    if counters {
+        args.push("-c");
+    }
+    run_checked("ip", &args).map_err(|e| e.to_string())
+}
+
+/// The lines of an `iptables-save` text that are not comments.
+fn rules_only(s: &str) -> Vec<&str> {
+    s.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect()
+}
+
+/// What the kernel did with one router's traffic.
+struct KernelRun {
+    probes: Vec<NfProbe>,
+    obs: Vec<KernelObs>,
+    before: Saved,
+    after: Saved,
+}
+
+/// Runs the flows on `lab`: each frame injected, what reached each end fed
+/// back to the flow it belongs to (by IP ID).
+fn observe(
+    lab: &PktLab,
+    rng: &mut StdRng,
+    base_ns: i128,
+    trace: &mut KfreeTrace,
+) -> Result<(Vec<NfProbe>, Vec<KernelObs>), String> {
+    let mut ep = Endpoints::open(lab).map_err(|e| format!("opening the lab's sockets: {e}"))?;
+    let _ = trace.drain();
+    ep.drain_client().map_err(|e| e.to_string())?;
+    ep.drain_server().map_err(|e| e.to_string())?;
+    let mut before = ep.counters().map_err(|e| e.to_string())?;
+    let mut probes = Vec::new();
+    let mut raw = Vec::new();
+    let mut owner: BTreeMap<u16, usize> = BTreeMap::new();
+    let mut flows_run: Vec<flows::Flow> = Vec::new();
+    while probes.len() < MIN_FRAMES {
+        let n = flows_run.len();
+        let mut f = flows::random(rng, n);
+        for step in f.steps.clone() {
+            let id = 0x2000 + probes.len() as u16;
+            let Some(frame) = f.build(step, id) else {
+                continue;
+            };
+            owner.insert(id, n);
+            let side = step.side();
+            let inj = ep
+                .inject_from(side == Side::Server, &frame, trace)
+                .map_err(|e| format!("injecting frame {} ({}): {e}", probes.len() + 1, f.label))?;
+            for (fs, to_server) in [(&inj.to_server, true), (&inj.to_client, false)] {
+                for x in fs {
+                    let Some(v) = pkt::parse(x) else { continue };
+                    if owner.get(&v.id) == Some(&n)
+                        && !(v.proto == 1
+                            && icmp_error(x).is_some()
+                            && !matches!(
+                                step,
+                                flows::Step::SIcmpErr(..) | flows::Step::SIcmpErrStray
+                            ))
+                    {
+                        if to_server {
+                            f.at_server = Some(v);
+                        } else {
+                            f.at_client = Some(v);
+                        }
+                    }
+                }
+            }
+            probes.push(NfProbe {
+                label: format!("{}: {}", f.label, step.name()),
+                side,
+                frame,
+                ts_nanos: base_ns + probes.len() as i128 * FRAME_GAP_NS,
+            });
+            raw.push(inj);
+        }
+        flows_run.push(f);
+    }
+    let mut obs = Vec::with_capacity(raw.len());
+    for r in raw {
+        let (o, after) = r.finish(&before);
+        obs.push(o);
+        before = after;
+    }
+    let late = ep
+        .settle(crate::packet::run::SETTLE, trace)
+        .map_err(|e| format!("after the last frame: {e}"))?;
+    if !late.is_empty() {
+        return Err(format!(
+            "late effects after the last frame: {}",
+            late.join("; ")
+        ));
+    }
+    Ok((probes, obs))
+}
+
+/// What one router is: its configuration, its ruleset, the capture time
+/// of its first frame.
+struct Plan<'a> {
+    cfg: &'a RouterConfig,
+    rules: &'a str,
+    base_ns: i128,
+}
+
+/// Builds the lab, loads the ruleset, snapshots, runs the flows.
+fn kernel_side(
+    env: &Env,
+    plan: &Plan<'_>,
+    rng: &mut StdRng,
+    dir: &Path,
+    trace: &mut KfreeTrace,
+    rep: &mut RouterReport,
+) -> Result<KernelRun, String> {
+    let (cfg, rules, base_ns) = (plan.cfg, plan.rules, plan.base_ns);
+    let lab = PktLab::build(cfg).map_err(|e| format!("building the lab failed: {e}"))?;
+    rep.description = format!(
+        "{}--- ruleset (iptables-restore in the router) ---\n{rules}",
+        lab.describe()
+    );
+    let file = dir.join("ruleset.txt");
+    std::fs::write(&file, rules).map_err(|e| format!("{}: {e}", file.display()))?;
+    let f = file.display().to_string();
+    run_checked(
+        "ip",
+        &["netns", "exec", lab.router.name(), "iptables-restore", &f],
+    )
+    .map_err(|e| format!("iptables-restore refused the ruleset (a lab bug): {e}"))?;
+    let snap = dir.join("router");
+    std::fs::create_dir(&snap).map_err(|e| format!("{}: {e}", snap.display()))?;
+    if let Err(e) = env.fwdsim.host_dump(&snap, lab.router.name()) {
+        rep.problems.push(format!(
+            "{e} (the replay below ran on the lab's own snapshot made with the same commands)"
+        ));
+        crate::build::snapshot(lab.router.name(), &snap)
+            .map_err(|e| format!("the lab's own snapshot failed too: {e}"))?;
+    }
+    let saved = save(&lab, false)?;
+    let ipt = snap.join("iptables.txt");
+    match std::fs::read_to_string(&ipt) {
+        Ok(dumped) => {
+            if rules_only(&dumped) != rules_only(&saved) {
+                rep.problems.push(format!(
+                    "`fwdsim host dump` wrote an iptables.txt that is not the router's `iptables-save` (ignoring comments):\n{dumped}"
+                ));
+            }
+        }
+        Err(_) => {
+            rep.notes.push("`fwdsim host dump` wrote no iptables.txt: the lab wrote the router's `iptables-save` there".into());
+            std::fs::write(&ipt, &saved).map_err(|e| format!("{}: {e}", ipt.display()))?;
+        }
+    }
+    let before =
+        counters::parse(&save(&lab, true)?).map_err(|e| format!("iptables-save -c before: {e}"))?;
+    let (probes, obs) = observe(&lab, rng, base_ns, trace)?;
+    let after =
+        counters::parse(&save(&lab, true)?).map_err(|e| format!("iptables-save -c after: {e}"))?;
+    Ok(KernelRun {
+        probes,
+        obs,
+        before,
+        after,
+    })
+}
+
+/// Writes `probes` to a pcapng with interfaces `r0` and `r1`.
+pub fn write_capture(path: &Path, probes: &[NfProbe]) -> Result<(), String> {
+    use fwdsim_pcap::{LinkType, PcapngWriter};
+    let err = |e: fwdsim_pcap::WriteError| format!("{}: {e}", path.display());
+    let mut w = PcapngWriter::create(path).map_err(err)?;
+    let r0 = w.add_interface("r0", LinkType::ETHERNET).map_err(err)?;
+    let r1 = w.add_interface("r1", LinkType::ETHERNET).map_err(err)?;
+    for p in probes {
+        let id = if p.side == Side::Client { r0 } else { r1 };
+        w.write_packet(id, p.ts_nanos, &p.frame).map_err(err)?;
+    }
+    w.flush().map_err(err)
+}
+
+/// Whether `out` is the injected frame `input` itself (NAT may have changed
+/// its addresses and ports, not its IP ID or protocol).
+fn same_packet(input: &[u8], out: &[u8]) -> bool {
+    match (pkt::parse(input), pkt::parse(out)) {
+        (Some(a), Some(b)) => {
+            a.id == b.id && a.proto == b.proto && (a.proto != 1 || a.icmp == b.icmp)
+        }
+        _ => false,
+    }
+}
+
+/// The kernel's outcome for one frame.
+fn kernel_view(p: &NfProbe, o: &KernelObs) -> KernelView {
+    let (far, near) = match p.side {
+        Side::Client => (&o.to_server, &o.to_client),
+        Side::Server => (&o.to_client, &o.to_server),
+    };
+    let forwarded = far.iter().any(|f| same_packet(&p.frame, f));
+    let delivered = o
+        .snmp
+        .get("Ip")
+        .and_then(|m| m.get("InDelivers"))
+        .is_some_and(|v| *v > 0);
+    let (verdict, drop_reason, location) = match o.drops.first() {
+        _ if forwarded => ("forward", None, None),
+        Some(e) => ("drop", Some(e.reason.clone()), Some(e.location.clone())),
+        None if delivered => ("local", None, None),
+        None => ("consumed", None, None),
+    };
+    KernelView {
+        verdict,
+        drop_reason,
+        location,
+        icmp: near.iter().find_map(|f| icmp_error(f)),
+    }
+}
+
+fn icmp_text(i: Option<(u8, u8)>) -> String {
+    i.map_or("none".into(), |(t, c)| format!("{t}/{c}"))
+}
+
+fn base_disagreement(index: usize, p: &NfProbe, diffs: Vec<FieldDiff>) -> PacketDisagreement {
+    let v = pkt::parse(&p.frame);
+    PacketDisagreement {
+        index,
+        label: p.label.clone(),
+        query: format!("{} | {}", p.label, pkt::describe(&p.frame)),
+        src: v.as_ref().map(|v| v.src),
+        dst: v.as_ref().map(|v| v.dst),
+        diffs,
+        kernel_word: String::new(),
+        fwdsim_word: String::new(),
+        kernel_detail: String::new(),
+        fwdsim_detail: String::new(),
+        frame_hex: hex(&p.frame),
+        listed: None,
+    }
+}
+
+/// Compares one frame on verdict, drop reason, ICMP and egress.
+fn compare_frame(
+    index: usize,
+    p: &NfProbe,
+    o: &KernelObs,
+    out: &PacketOut,
+    egress: &[&crate::packet::capture::EgressFrame],
+) -> Option<PacketDisagreement> {
+    let view = kernel_view(p, o);
+    let mut diffs = Vec::new();
+    let mut d = |field: &str, k: String, f: String| {
+        if k != f {
+            diffs.push(FieldDiff {
+                field: field.into(),
+                kernel: k,
+                fwdsim: f,
+            });
+        }
+    };
+    d("verdict", view.verdict.to_string(), out.verdict.clone());
+    let fr = if out.verdict == "drop" {
+        out.drop_reason.clone()
+    } else {
+        None
+    };
+    d(
+        "drop_reason",
+        view.drop_reason.clone().unwrap_or_else(|| "null".into()),
+        fr.unwrap_or_else(|| "null".into()),
+    );
+    d("icmp", icmp_text(view.icmp), icmp_text(out.icmp));
+    let on = |dev: &str| -> Vec<&[u8]> {
+        egress
+            .iter()
+            .filter(|e| e.dev == dev)
+            .map(|e| &e.frame[..])
+            .collect()
+    };
+    let is_packet = |k: &[u8]| same_packet(&p.frame, k);
+    let mut eg = Vec::new();
+    if let Some(e) = compare_frames_by("r1", &o.to_server, &on("r1"), &is_packet) {
+        eg.push(e);
+    }
+    if let Some(e) = compare_frames_by("r0", &o.to_client, &on("r0"), &is_packet) {
+        eg.push(e);
+    }
+    let elsewhere: Vec<&str> = egress
+        .iter()
+        .filter(|e| e.dev != "r0" && e.dev != "r1")
+        .map(|e| e.dev.as_str())
+        .collect();
+    if !elsewhere.is_empty() {
+        eg.push(format!("fwdsim frames on {}", elsewhere.join(", ")));
+    }
+    if !eg.is_empty() {
+        diffs.push(FieldDiff {
+            field: "egress".into(),
+            kernel: "(see the frames)".into(),
+            fwdsim: eg.join("; "),
+        });
+    }
+    if diffs.is_empty() {
+        return None;
+    }
+    let mut kd = compare::kernel_detail(&view, o);
+    for f in &o.to_server {
+        kd.push_str(&format!("\n        at server: {}", pkt::describe(f)));
+    }
+    for f in &o.to_client {
+        kd.push_str(&format!("\n        at client: {}", pkt::describe(f)));
+    }
+    let mut fd = out.json.to_string();
+    for e in egress {
+        fd.push_str(&format!(
+            "\n        out {}: {}",
+            e.dev,
+            pkt::describe(&e.frame)
+        ));
+    }
+    let mut x = base_disagreement(index, p, diffs);
+    x.kernel_word = view.word();
+    x.fwdsim_word = compare::fwdsim_word(out);
+    x.kernel_detail = kd;
+    x.fwdsim_detail = fd;
+    Some(x)
+}
+
+/// The SNMP comparison: totals, then the first frame where the running
+/// totals part (bisection over prefix replays).
+fn compare_snmp(
+    env: &Env,
+    k: &KernelRun,
+    run: &ReplayRun,
+    snap: &Path,
+    dir: &Path,
+    rep: &mut RouterReport,
+) {
+    let cum = |n: usize| {
+        let mut c = Counters::new();
+        for o in &k.obs[..n] {
+            snmp::add(&mut c, &snmp::compared(&o.snmp));
+        }
+        c
+    };
+    let total = cum(k.obs.len());
+    let fw = snmp::compared(&run.snmp);
+    if snmp::differences(&total, &fw).is_empty() {
+        return;
+    }
+    let prefix = |n: usize| -> Result<Counters, String> {
+        let cap = dir.join(format!("prefix-{n}.pcapng"));
+        write_capture(&cap, &k.probes[..n])?;
+        let sub = dir.join(format!("prefix-{n}"));
+        let _ = std::fs::create_dir_all(&sub);
+        let r = replay::replay_with(&env.fwdsim.bin, &cap, snap, &sub, n, &[])?;
+        Ok(snmp::compared(&r.snmp))
+    };
+    // Smallest n whose prefix disagrees (n = len disagrees).
+    let (mut lo, mut hi) = (0usize, k.obs.len());
+    let mut at_hi = fw.clone();
+    let mut at_lo = Counters::new();
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        match prefix(mid) {
+            Ok(c) => {
+                if snmp::differences(&cum(mid), &c).is_empty() {
+                    lo = mid;
+                    at_lo = c;
+                } else {
+                    hi = mid;
+                    at_hi = c;
+                }
+            }
+            Err(e) => {
+                rep.problems
+                    .push(format!("prefix replay for the counters: {e}"));
+                return;
+            }
+        }
+    }
+    let kd = snmp::delta(&cum(lo), &cum(hi));
+    let fd = snmp::delta(&at_lo, &at_hi);
+    let p = &k.probes[hi - 1];
+    for (name, kv, fv) in snmp::differences(&kd, &fd) {
+        let mut x = base_disagreement(
+            hi,
+            p,
+            vec![FieldDiff {
+                field: "snmp".into(),
+                kernel: format!("{name} {kv:+}"),
+                fwdsim: format!("{name} {fv:+}"),
+            }],
+        );
+        x.query = format!("{} | counter {name} | {}", p.label, pkt::describe(&p.frame));
+        x.kernel_word = name.clone();
+        x.fwdsim_word = name;
+        x.kernel_detail = snmp::render(&kd);
+        x.fwdsim_detail = snmp::render(&fd);
+        rep.disagreements.push(x);
+    }
+    rep.notes.push(format!(
+        "SNMP totals differ (the first frame where the running totals part is {hi}): kernel {} / fwdsim {}",
+        snmp::render(&total),
+        snmp::render(&fw)
+    ));
+}
+
+/// Compares the rule counters.
+fn compare_rule_counters(k: &KernelRun, fwdsim_file: &Path, rep: &mut RouterReport) {
+    let kernel = counters::delta(&k.before, &k.after);
+    let text = match std::fs::read_to_string(fwdsim_file) {
+        Ok(t) => t,
+        Err(e) => {
+            rep.problems.push(format!(
+                "`--save-counters {}` wrote nothing readable: {e}",
+                fwdsim_file.display()
+            ));
+            return;
+        }
+    };
+    let fwdsim = match counters::parse(&text) {
+        Ok(f) => f,
+        Err(e) => {
+            rep.problems.push(format!(
+                "--save-counters output is not iptables-save -c: {e}"
+            ));
+            return;
+        }
+    };
+    let moved = kernel.values().filter(|e| e.packets > 0).count();
+    rep.notes.push(format!(
+        "rule counters: {} policies and rules, {moved} moved in the kernel",
+        kernel.len()
+    ));
+    for d in counters::compare(&kernel, &fwdsim) {
+        let (t, c, n) = &d.key;
+        let w =
+            |x: Option<(u64, u64)>| x.map_or("absent".to_string(), |(p, b)| format!("[{p}:{b}]"));
+        let mut diffs = vec![FieldDiff {
+            field: "rule-counter".into(),
+            kernel: w(d.kernel),
+            fwdsim: w(d.fwdsim),
+        }];
+        if let Some(ft) = &d.fwdsim_text {
+            diffs.push(FieldDiff {
+                field: "rule-text".into(),
+                kernel: d.text.clone(),
+                fwdsim: ft.clone(),
+            });
+        }
+        let place = if *n == 0 {
+            "policy".to_string()
+        } else {
+            format!("rule {n}")
+        };
+        rep.disagreements.push(PacketDisagreement {
+            index: 0,
+            label: "rule counter".into(),
+            query: format!("rule counter | {t} {c} {place} | {}", d.text),
+            src: None,
+            dst: None,
+            diffs,
+            kernel_word: w(d.kernel),
+            fwdsim_word: w(d.fwdsim),
+            kernel_detail: format!("{t} {c} {place}: {} {}", w(d.kernel), d.text),
+            fwdsim_detail: format!("{t} {c} {place}: {}", w(d.fwdsim)),
+            frame_hex: String::new(),
+            listed: None,
+        });
+    }
+}
+
+/// Runs one router.
+fn run_router(env: &Env, index: usize, seed: u64, trace: &mut KfreeTrace) -> RouterReport {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let cfg = RouterConfig::netfilter(seed);
+    let rules = ruleset::random(&mut rng);
+    let mut rep = RouterReport {
+        label: format!("router {index} (seed {seed:#x})"),
+        index,
+        description: format!("{}--- ruleset ---\n{rules}", cfg.describe()),
+        ..RouterReport::default()
+    };
+    let dir = match tempfile::Builder::new().prefix("fwdsim-lab-nf-").tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            rep.problems
+                .push(format!("cannot make a temporary directory: {e}"));
+            return rep;
+        }
+    };
+    let base_ns = BASE_NS + index as i128 * 3_600_000_000_000;
+    let plan = Plan {
+        cfg: &cfg,
+        rules: &rules,
+        base_ns,
+    };
+    let k = match kernel_side(env, &plan, &mut rng, dir.path(), trace, &mut rep) {
+        Ok(k) => k,
+        Err(e) => {
+            rep.problems.push(e);
+            return rep;
+        }
+    };
+    rep.frames = k.probes.len();
+    let views: Vec<KernelView> = k
+        .probes
+        .iter()
+        .zip(&k.obs)
+        .map(|(p, o)| kernel_view(p, o))
+        .collect();
+    rep.kernel_outcomes = compare::tally(&views);
+    let cap = dir.path().join("capture.pcapng");
+    if let Err(e) = write_capture(&cap, &k.probes) {
+        rep.problems.push(e);
+        return rep;
+    }
+    let snap = dir.path().join("router");
+    let saved = dir.path().join("counters.txt");
+    let s = saved.display().to_string();
+    let run = match replay::replay_with(
+        &env.fwdsim.bin,
+        &cap,
+        &snap,
+        dir.path(),
+        k.probes.len(),
+        &["--save-counters", &s],
+    ) {
+        Ok(r) => Some(r),
+        Err(e) if e.starts_with(UNKNOWN_ARGUMENT) => {
+            rep.problems.push(format!(
+                "fwdsim replay has no --save-counters (interfaces.md §3), so the rule counters were NOT compared: {e}"
+            ));
+            match replay::replay_with(
+                &env.fwdsim.bin,
+                &cap,
+                &snap,
+                dir.path(),
+                k.probes.len(),
+                &[],
+            ) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    rep.problems.push(e);
+                    None
+                }
+            }
+        }
+        Err(e) => {
+            rep.problems.push(e);
+            None
+        }
+    };
+    if let Some(run) = run {
+        if !run.stderr.is_empty() {
+            rep.notes
+                .push(format!("fwdsim replay said on stderr: {}", run.stderr));
+        }
+        for (i, ((p, o), out)) in k.probes.iter().zip(&k.obs).zip(&run.packets).enumerate() {
+            let eg: Vec<_> = run
+                .egress
+                .iter()
+                .filter(|e| e.ts_nanos == p.ts_nanos)
+                .collect();
+            if let Some(d) = compare_frame(i + 1, p, o, out, &eg) {
+                rep.disagreements.push(d);
+            }
+        }
+        compare_snmp(env, &k, &run, &snap, dir.path(), &mut rep);
+        if saved.exists()
+            || !rep
+                .problems
+                .iter()
+                .any(|p| p.contains("no --save-counters"))
+        {
+            compare_rule_counters(&k, &saved, &mut rep);
+        }
+    }
+    let mut frames_text =
+        String::from("--- frames injected (capture.pcapng: interface = ingress device) ---\n");
+    for (i, p) in k.probes.iter().enumerate() {
+        frames_text.push_str(&format!(
+            "  {:3} {} {}: {}\n",
+            i + 1,
+            p.side.dev(),
+            p.label,
+            pkt::describe(&p.frame)
+        ));
+    }
+    rep.description.push_str(&frames_text);
+    if std::env::var_os("FWDSIM_KEEP").is_some() {
+        let kept = dir.keep();
+        rep.description.push_str(&format!(
+            "  kept (FWDSIM_KEEP): capture {0}/capture.pcapng, snapshot {0}/router, egress {0}/egress.pcapng, counters {0}/counters.txt\n",
+            kept.display()
+        ));
+    }
+    rep
+}
+
+/// Runs `cfg` and returns the report ([`Report::finish`] prints it and
+/// fails the test).
+pub fn run(cfg: &Config, env: &Env, trace: &mut KfreeTrace) -> Report {
+    let start = Instant::now();
+    let (seed, seed_from_env) = master_seed();
+    let (divergences, divergence_error) = match Divergences::load(&env.divergences_path) {
+        Ok(d) => (d, None),
+        Err(e) => (Divergences::default(), Some(e.to_string())),
+    };
+    let routers = env_usize("FWDSIM_ROUTERS").unwrap_or(cfg.routers);
+    let only = env_usize("FWDSIM_ROUTER");
+    let mut reports = Vec::new();
+    for i in 0..routers {
+        if only.is_some_and(|o| o != i) {
+            continue;
+        }
+        reports.push(run_router(env, i, host_seed(seed, cfg.stream, i), trace));
+    }
+    let mut uses = vec![0usize; divergences.divergence.len()];
+    for rep in &mut reports {
+        let host = rep.description.clone();
+        for d in &mut rep.disagreements {
+            let case = Case {
+                suite: SUITE,
+                fields: d.diffs.iter().map(|f| f.field.as_str()).collect(),
+                query: &d.query,
+                dst: d.dst,
+                src: d.src,
+                kernel: &d.kernel_word,
+                fwdsim: &d.fwdsim_word,
+                host: &host,
+            };
+            if let Some((i, div)) = divergences.find(&case) {
+                uses[i] += 1;
+                d.listed = Some(div.description.clone());
+            }
+        }
+    }
+    Report {
+        test: cfg.test,
+        seed,
+        seed_from_env,
+        routers: reports,
+        elapsed: start.elapsed(),
+        divergence_error,
+        divergence_uses: divergences
+            .divergence
+            .iter()
+            .map(|d| d.description.clone())
+            .zip(uses)
+            .collect(),
+    }
+}
