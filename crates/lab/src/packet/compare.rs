@@ -527,6 +527,7 @@ mod tests {
         let obs = KernelObs {
             to_client: vec![icmp.clone()],
             drops: vec![DropEvent {
+                skbaddr: "0".into(),
                 comm: "x".into(),
                 pid: 1,
                 location: "ip_forward".into(),

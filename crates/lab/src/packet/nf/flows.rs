@@ -211,7 +211,7 @@ pub fn random(rng: &mut StdRng, n: usize) -> Flow {
     let udp_port = *UDP_PORTS.choose(rng).expect("non-empty");
     let data = rng.gen_range(1..300);
     let mut f = Flow {
-        label: format!("flow {n} {kind}"),
+        label: format!("{kind} flow {n}"),
         kind,
         src: client_src(rng),
         dst: remote_dst(rng),

@@ -53,6 +53,10 @@ pub const FRAME_GAP_NS: i128 = 1_000_000;
 /// One injected frame.
 #[derive(Clone, Debug)]
 pub struct NfProbe {
+    /// The router's skb for it (`skbaddr` of its `netif_receive_skb` on
+    /// r0 or r1), telling its own `kfree_skb` from those of packets the
+    /// router made meanwhile (an ICMP error or reply that OUTPUT dropped).
+    pub skb: Option<String>,
     /// `flow 3 tcp: client tcp syn`.
     pub label: String,
     /// Where it entered the router.
@@ -173,7 +177,13 @@ fn observe(
                     }
                 }
             }
+            let skb = trace
+                .take_receives()
+                .into_iter()
+                .find(|r| r.dev == side.dev())
+                .map(|r| r.skbaddr);
             probes.push(NfProbe {
+                skb,
                 label: format!("{}: {}", f.label, step.name()),
                 side,
                 frame,
@@ -306,7 +316,14 @@ fn kernel_view(p: &NfProbe, o: &KernelObs) -> KernelView {
         .get("Ip")
         .and_then(|m| m.get("InDelivers"))
         .is_some_and(|v| *v > 0);
-    let (verdict, drop_reason, location) = match o.drops.first() {
+    // The input's own drop: the event of its skb, else (no receive event)
+    // the last one, since what the router makes for a packet it drops is
+    // made before the packet is freed.
+    let own = match &p.skb {
+        Some(a) => o.drops.iter().find(|e| &e.skbaddr == a),
+        None => o.drops.last(),
+    };
+    let (verdict, drop_reason, location) = match own {
         _ if forwarded => ("forward", None, None),
         Some(e) => ("drop", Some(e.reason.clone()), Some(e.location.clone())),
         None if delivered => ("local", None, None),
@@ -406,7 +423,23 @@ fn compare_frame(
     if diffs.is_empty() {
         return None;
     }
-    let mut kd = compare::kernel_detail(&view, o);
+    let mut kd = view.verdict.to_string();
+    if let (Some(r), Some(l)) = (&view.drop_reason, &view.location) {
+        kd.push_str(&format!(" {r} at {l}"));
+    }
+    for e in &o.drops {
+        if p.skb.as_ref().is_some_and(|a| a != &e.skbaddr) {
+            kd.push_str(&format!(
+                " (kfree_skb {} at {} of a packet the router made)",
+                e.reason, e.location
+            ));
+        }
+    }
+    kd.push_str(&format!(", icmp {}", icmp_text(view.icmp)));
+    kd.push_str(&format!(
+        "\n        counters: {}",
+        snmp::render(&snmp::compared(&o.snmp))
+    ));
     for f in &o.to_server {
         kd.push_str(&format!("\n        at server: {}", pkt::describe(f)));
     }
@@ -607,6 +640,12 @@ fn run_router(env: &Env, index: usize, seed: u64, trace: &mut KfreeTrace) -> Rou
         }
     };
     rep.frames = k.probes.len();
+    let unseen = k.probes.iter().filter(|p| p.skb.is_none()).count();
+    if unseen > 0 {
+        rep.notes.push(format!(
+            "{unseen} frame(s) without a netif_receive_skb event on their device (their drop reason is the last kfree_skb's)"
+        ));
+    }
     let views: Vec<KernelView> = k
         .probes
         .iter()
@@ -707,6 +746,7 @@ fn run_router(env: &Env, index: usize, seed: u64, trace: &mut KfreeTrace) -> Rou
 pub fn run(cfg: &Config, env: &Env, trace: &mut KfreeTrace) -> Report {
     let start = Instant::now();
     let (seed, seed_from_env) = master_seed();
+    let receive = trace.enable_receive(&["r0", "r1"]).err();
     let (divergences, divergence_error) = match Divergences::load(&env.divergences_path) {
         Ok(d) => (d, None),
         Err(e) => (Divergences::default(), Some(e.to_string())),
@@ -719,6 +759,13 @@ pub fn run(cfg: &Config, env: &Env, trace: &mut KfreeTrace) -> Report {
             continue;
         }
         reports.push(run_router(env, i, host_seed(seed, cfg.stream, i), trace));
+    }
+    if let Some(why) = receive {
+        for rep in &mut reports {
+            rep.notes.push(format!(
+                "no netif_receive_skb events ({why}): a frame's drop reason is that of the last kfree_skb"
+            ));
+        }
     }
     let mut uses = vec![0usize; divergences.divergence.len()];
     for rep in &mut reports {
