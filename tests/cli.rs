@@ -597,3 +597,25 @@ fn usage_errors_exit_1_and_help_exits_0() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("Examples:"), "{}", stdout(&o));
 }
+
+#[test]
+fn explain_names_the_unanswered_arp_request_of_a_strict_rp_filter() {
+    let o = fwdsim(&[
+        "explain",
+        "203.0.113.130",
+        "from",
+        "198.51.100.7",
+        "iif",
+        "isp1",
+        "--host",
+        "fixtures/hosts/rp-filter-asymmetric.toml",
+    ]);
+    let out = stdout(&o);
+    assert_eq!(
+        out.lines().nth(2),
+        Some(
+            "an ARP request from 198.51.100.7 asking for 203.0.113.130 makes the same lookup (arp_process): it is not answered either"
+        ),
+        "{out}"
+    );
+}

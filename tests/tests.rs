@@ -7,6 +7,7 @@ mod kernel_netfilter;
 mod kernel_packet;
 mod kernel_route;
 mod kernel_toml;
+mod netfilter_cli;
 mod replay;
 mod step;
 

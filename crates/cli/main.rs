@@ -90,6 +90,10 @@ struct ReplayArgs {
     /// One JSON object per packet, then the counters.
     #[arg(short = 'j', long = "json")]
     json: bool,
+    /// Write the host's iptables.txt rules back in `iptables-save -c`
+    /// format, with every rule's and policy's counters counted over the replay.
+    #[arg(long, value_name = "FILE")]
+    save_counters: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -244,7 +248,10 @@ impl<E: std::fmt::Display> From<E> for Failure {
 }
 
 fn load(sim: &SimArgs) -> Result<Netns, Failure> {
-    let mut ns = fwdsim_host::load_host(&sim.host)?;
+    let (mut ns, notes) = fwdsim_host::load_host_with_notes(&sim.host)?;
+    for n in notes {
+        eprintln!("fwdsim: {n}");
+    }
     for kv in &sim.sysctl {
         fwdsim_host::apply_sysctl_override(&mut ns, kv)
             .map_err(|e| Failure(format!("--sysctl {kv}: {e}")))?;
@@ -546,6 +553,8 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
             frame: None,
             flow,
             pre_frags,
+            nf: NfRow::of(&ns, a.json),
+            arp: ns.arp_ignored,
         };
         if o.verdict == fwdsim_kernel::core::dev::Verdict::Queued || !pending.is_empty() {
             // Held: it keeps its own copy of the frame for the causes.
@@ -585,6 +594,21 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         w.flush()
             .map_err(|e| Failure(format!("{}: {e}", a.out.as_ref().expect("set").display())))?;
     }
+    if let Some(path) = &a.save_counters {
+        let tag = ns
+            .nf
+            .as_ref()
+            .and_then(|nf| {
+                nf.tables
+                    .iter()
+                    .find(|t| &*t.file == "iptables.txt")
+                    .or(nf.tables.first())
+                    .map(|t| t.file.to_string())
+            })
+            .unwrap_or_default();
+        std::fs::write(path, fwdsim_host::save_counters(&ns, &tag))
+            .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+    }
     let snmp = out::closing_object(&ns, &before, &rt_before, &dev_before);
     if a.json {
         let _ = writeln!(so, "{snmp}");
@@ -613,6 +637,71 @@ struct Row {
     frame: Option<Vec<u8>>,
     flow: Option<(Ipv4Addr, Ipv4Addr, u8)>,
     pre_frags: Option<fwdsim_kernel::ipv4::ip_fragment::FragQueues>,
+    nf: Option<NfRow>,
+    arp: Option<fwdsim_kernel::core::neighbour::ArpIgnored>,
+}
+
+/// Why an ARP request went unanswered, in words.
+fn arp_ignored_text(a: &fwdsim_kernel::core::neighbour::ArpIgnored) -> String {
+    let why = match a.reason.name() {
+        "IP_RPFILTER" => format!(
+            "strict rp_filter: the route back to {} does not leave through the device the request came in on",
+            a.sip
+        ),
+        "IP_INVALID_SOURCE" => format!("{} is not a valid source (a martian)", a.sip),
+        _ => "the route decision failed".into(),
+    };
+    format!(
+        "ARP request from {} for {} not answered: arp_process's route lookup (ip_route_input_noref) failed with {}: {why}",
+        a.sip,
+        a.tip,
+        a.reason.name()
+    )
+}
+
+/// What netfilter did to a packet, taken when it was handled (a held row
+/// is printed after later packets replaced the hooks' trail).
+struct NfRow {
+    /// The `netfilter` array of its JSON line.
+    json: serde_json::Value,
+    /// The lines under its row of the table: the rule or policy that
+    /// dropped it, NAT applied, rules it reached that are not modelled.
+    notes: Vec<String>,
+}
+
+impl NfRow {
+    fn of(ns: &Netns, json: bool) -> Option<NfRow> {
+        use fwdsim_kernel::netfilter::core::NfEventKind;
+        use fwdsim_render::netfilter as nfr;
+        let nf = ns.nf.as_ref()?;
+        let mut notes = Vec::new();
+        if !json {
+            for e in nf.trail.events() {
+                match e.kind {
+                    NfEventKind::Nat(rw) => notes.push(nfr::nat_text(&rw)),
+                    NfEventKind::Unmodelled { table, chain, rule } => notes.push(format!(
+                        "depends on a rule that is not modelled: {}",
+                        nfr::rule_ref(ns, table, chain, rule)
+                    )),
+                    NfEventKind::Reject(w) => {
+                        notes.push(format!("REJECT --reject-with {}", w.name()))
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(c) = nfr::drop_cause(ns) {
+                notes.push(format!("dropped by {c}"));
+            }
+        }
+        Some(NfRow {
+            json: if json {
+                nfr::events_json(ns)
+            } else {
+                serde_json::Value::Null
+            },
+            notes,
+        })
+    }
 }
 
 /// Where a replay's packets go once their fate is known: the line, the
@@ -642,13 +731,32 @@ impl Sink {
         }
         let iif = ns.dev_name(row.dev).to_string();
         if self.json {
-            let _ = writeln!(so, "{}", out::packet_json(ns, row.index, &iif, &o));
+            let mut line = out::packet_json(ns, row.index, &iif, &o);
+            if let serde_json::Value::Object(m) = &mut line {
+                if let Some(nf) = row.nf {
+                    m.insert("netfilter".into(), nf.json);
+                }
+                if let Some(a) = &row.arp {
+                    m.insert(
+                        "arp_unanswered".into(),
+                        serde_json::json!({"sip": a.sip.to_string(), "tip": a.tip.to_string(),
+                            "reason": a.reason.name()}),
+                    );
+                }
+            }
+            let _ = writeln!(so, "{line}");
         } else {
             let _ = write!(
                 so,
                 "{}",
                 out::table_row_styled(ns, row.index, &iif, &o, self.colour)
             );
+            for n in row.nf.iter().flat_map(|nf| nf.notes.iter()) {
+                let _ = writeln!(so, "        {n}");
+            }
+            if let Some(a) = &row.arp {
+                let _ = writeln!(so, "        {}", arp_ignored_text(a));
+            }
         }
         self.summary.add(&o);
     }
@@ -899,6 +1007,16 @@ fn explanation_lines(
         }
         out.push(line);
     }
+    if let (Err(e), Some(_)) = (&x.answer, req.iif)
+        && e.drop_reason == Some(fwdsim_kernel::SkbDropReason::IP_RPFILTER)
+        && !req.dst.is_loopback()
+        && ns.inet_lookup_ifaddr(req.dst).is_some()
+    {
+        out.push(format!(
+            "an ARP request from {} asking for {} makes the same lookup (arp_process): it is not answered either",
+            req.src, req.dst
+        ));
+    }
     if x.answer.is_err() {
         if x.counterfactuals.is_empty() {
             out.push(
@@ -912,18 +1030,100 @@ fn explanation_lines(
         let mut line = format!("  with {}: {}", c.change, answer_words(ns, &c.answer));
         if let Ok(r) = &c.answer
             && r.rt_type == fwdsim_kernel::uapi::RouteType::RTN_UNICAST
-            && fwdsim_kernel::explain::is_private(req.src)
-            && !ns.subnet_of(r.dev, req.src)
         {
-            line += &format!(
-                "; note that {} is a private address: without SNAT (masquerade) on {} its replies cannot come back",
-                req.src,
-                ns.dev_name(r.dev)
-            );
+            // With rules loaded, the packet goes on through netfilter on the
+            // changed host: say what the hooks do to it there.
+            let alt = c.change.split_once(" = ").and_then(|(k, v)| {
+                let mut alt = ns.clone();
+                alt.sysctl_write(k, v.parse().ok()?).ok()?;
+                Some(alt)
+            });
+            match (ns.nf.is_some(), alt, req.iif) {
+                (true, Some(alt), Some(iif)) => {
+                    let (o, after) = fwdsim_kernel::doctor::probe(&alt, iif, req.src, req.dst);
+                    line += &probe_words(&after, &o, req, r.dev);
+                }
+                _ => {
+                    if fwdsim_kernel::explain::is_private(req.src) && !ns.subnet_of(r.dev, req.src)
+                    {
+                        line += &format!(
+                            "; note that {} is a private address: without SNAT (masquerade) on {} its replies cannot come back",
+                            req.src,
+                            ns.dev_name(r.dev)
+                        );
+                    }
+                }
+            }
         }
         out.push(line);
     }
+    if let (Ok(r), Some(iif), true) = (&x.answer, req.iif, ns.nf.is_some())
+        && r.rt_type == fwdsim_kernel::uapi::RouteType::RTN_UNICAST
+    {
+        let (o, after) = fwdsim_kernel::doctor::probe(ns, iif, req.src, req.dst);
+        if o.drop_reason == Some(fwdsim_kernel::SkbDropReason::NETFILTER_DROP) {
+            let cause = fwdsim_render::netfilter::drop_cause(&after).unwrap_or_default();
+            out.push(format!(
+                "but netfilter drops it: an ICMP echo request {} -> {} arriving on {} is dropped by {cause} (NETFILTER_DROP)",
+                req.src,
+                req.dst,
+                ns.dev_name(iif)
+            ));
+            let frame = fwdsim_kernel::doctor::probe_frame(ns, iif, req.src, req.dst);
+            let mut helped = Vec::new();
+            for (change, mut alt) in netfilter_changes(ns, &frame, iif, &o) {
+                helped.push(format!("  with {change}: {}", rerun(&mut alt, &frame, iif)));
+            }
+            if !helped.is_empty() {
+                out.push("what would change it:".into());
+                out.extend(helped);
+            }
+        } else {
+            let w = probe_words(&after, &o, req, r.dev);
+            if !w.is_empty() {
+                out.push(format!("netfilter{w}"));
+            }
+        }
+    }
     out
+}
+
+/// What netfilter did to a probe that the route decision forwards, as the
+/// tail of a sentence: dropped by which rule, translated how, or left with
+/// a private source.
+fn probe_words(
+    after: &Netns,
+    o: &fwdsim_kernel::core::dev::RxOutcome,
+    req: &RouteGetRequest,
+    out_dev: fwdsim_kernel::IfIndex,
+) -> String {
+    use fwdsim_kernel::netfilter::core::NfEventKind;
+    if o.drop_reason == Some(fwdsim_kernel::SkbDropReason::NETFILTER_DROP) {
+        return format!(
+            "; then netfilter drops it: {} (NETFILTER_DROP)",
+            fwdsim_render::netfilter::drop_cause(after).unwrap_or_default()
+        );
+    }
+    let nat: Vec<String> = after
+        .nf
+        .iter()
+        .flat_map(|nf| nf.trail.events())
+        .filter_map(|e| match e.kind {
+            NfEventKind::Nat(rw) => Some(fwdsim_render::netfilter::nat_text(&rw)),
+            _ => None,
+        })
+        .collect();
+    if !nat.is_empty() {
+        return format!("; NAT: {}", nat.join(", "));
+    }
+    if fwdsim_kernel::explain::is_private(req.src) && !after.subnet_of(out_dev, req.src) {
+        return format!(
+            "; no NAT rule matched it: {} leaves {} with its private source, so its replies cannot come back",
+            req.src,
+            after.dev_name(out_dev)
+        );
+    }
+    String::new()
 }
 
 /// The drops of a replay grouped by cause, each cause explained once: a
@@ -1234,6 +1434,7 @@ fn later_changes(
                 now.dev(dev).map_or(String::new(), |d| mac(&d.dev_addr))
             ));
         }
+        "NETFILTER_DROP" => changes.extend(netfilter_changes(now, frame, dev, o)),
         "IP_NOPROTO" => out.push(format!(
             "no setting of this host changes it: no handler is registered for IP protocol {}; the sender gets ICMP protocol unreachable",
             frame.get(23).copied().unwrap_or(0)
@@ -1279,6 +1480,131 @@ fn later_changes(
         out.push("what would change it:".into());
         out.extend(helped);
     }
+    out
+}
+
+/// The rule changes that would let a packet through that a netfilter rule
+/// or policy dropped: the policy ACCEPT, an ACCEPT rule inserted first (in
+/// DOCKER-USER where Docker has it, as Docker's documentation asks), the
+/// dropping rule deleted. Each is re-run by the caller.
+fn netfilter_changes(
+    now: &Netns,
+    frame: &[u8],
+    dev: fwdsim_kernel::netns::IfIndex,
+    o: &fwdsim_kernel::core::dev::RxOutcome,
+) -> Vec<(String, Netns)> {
+    use fwdsim_kernel::netfilter::NfVerdict;
+    use fwdsim_kernel::netfilter::core::NfEventKind;
+    use fwdsim_kernel::netfilter::xtables::ip_tables::{
+        IfaceMatch, IptEntry, IptIp, Policy, RuleOrigin, XtCounters, XtTarget,
+    };
+    let mut ns = now.clone();
+    let mut buf = frame.to_vec();
+    let _ = fwdsim_kernel::core::neighbour::receive_settled(&mut ns, &mut buf, dev, &mut NoTrace);
+    let Some(nf) = ns.nf.as_ref() else {
+        return Vec::new();
+    };
+    let Some((hook, table, chain, rule)) = nf.trail.events().find_map(|e| match e.kind {
+        NfEventKind::Policy {
+            table,
+            chain,
+            verdict: NfVerdict::Drop,
+        } => Some((e.hook, table as usize, chain as usize, None)),
+        NfEventKind::Rule {
+            table,
+            chain,
+            rule,
+            verdict: NfVerdict::Drop,
+        } => Some((e.hook, table as usize, chain as usize, Some(rule as usize))),
+        _ => None,
+    }) else {
+        return Vec::new();
+    };
+    let t = &nf.tables[table];
+    let tname = t.name.name();
+    let chain_name = t.chains[chain].name.clone();
+    let flag = if tname == "filter" {
+        String::new()
+    } else {
+        format!("-t {tname} ")
+    };
+    let mut out = Vec::new();
+    let alter = |f: &mut dyn FnMut(&mut fwdsim_kernel::netfilter::Netfilter)| {
+        let mut alt = now.clone();
+        if let Some(nf) = alt.nf.as_mut() {
+            f(nf);
+            nf.register_hooks();
+        }
+        alt
+    };
+    let indev = now.dev_name(dev).to_string();
+    let outdev = o.route.map(|rt| now.dev_name(rt.dst.dev).to_string());
+    match rule {
+        None => {
+            out.push((
+                format!("`iptables {flag}-P {chain_name} ACCEPT`"),
+                alter(&mut |nf| nf.tables[table].chains[chain].policy = Some(Policy::Accept)),
+            ));
+        }
+        Some(r) => {
+            let text = t.chains[chain].rules[r].origin.text.to_string();
+            let del = text.replacen("-A ", "-D ", 1);
+            out.push((
+                format!("`iptables {flag}{del}` (the rule that dropped it)"),
+                alter(&mut |nf| {
+                    nf.tables[table].chains[chain].rules.remove(r);
+                }),
+            ));
+        }
+    }
+    // An ACCEPT for this packet's devices, first in the chain Docker leaves
+    // to the user when it exists, else first in the chain that dropped.
+    let target = match t.chain_index("DOCKER-USER") {
+        Some(c) if hook == fwdsim_kernel::netfilter::NfInetHook::Forward => c,
+        _ => chain,
+    };
+    let target_name = t.chains[target].name.clone();
+    let mut words = format!("-I {target_name} -i {indev}");
+    if let Some(od) = &outdev
+        && hook == fwdsim_kernel::netfilter::NfInetHook::Forward
+    {
+        words += &format!(" -o {od}");
+    }
+    words += " -j ACCEPT";
+    let origin_text: std::sync::Arc<str> = std::sync::Arc::from(words.replacen("-I ", "-A ", 1));
+    let accept = IptEntry {
+        ip: IptIp {
+            iniface: Some(IfaceMatch {
+                name: indev.clone(),
+                wildcard: false,
+                invert: false,
+            }),
+            outiface: outdev
+                .clone()
+                .filter(|_| hook == fwdsim_kernel::netfilter::NfInetHook::Forward)
+                .map(|name| IfaceMatch {
+                    name,
+                    wildcard: false,
+                    invert: false,
+                }),
+            ..Default::default()
+        },
+        matches: Vec::new(),
+        target: XtTarget::Accept,
+        origin: RuleOrigin {
+            file: std::sync::Arc::from("(suggested)"),
+            line: 0,
+            text: origin_text,
+        },
+        saved: XtCounters::default(),
+        counters: XtCounters::default(),
+        unmodelled: false,
+    };
+    let a2 = accept.clone();
+    out.push((
+        format!("`iptables {flag}{words}`"),
+        alter(&mut |nf| nf.tables[table].chains[target].rules.insert(0, a2.clone())),
+    ));
     out
 }
 

@@ -140,6 +140,21 @@ pub enum HostError {
         /// The model's message.
         msg: String,
     },
+    /// A malformed `iptables-save`, `ipset save` or netfilter block: what
+    /// `iptables-restore` would refuse (a bad address, an unterminated
+    /// quote, a rule outside a table, a missing COMMIT, a jump to a missing
+    /// chain).
+    #[error("{}:{line}:{column}: {msg}", file.display())]
+    Netfilter {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column (of the word that is wrong).
+        column: usize,
+        /// What was wrong.
+        msg: String,
+    },
     /// A command of `host dump` could not run or failed.
     #[error("{}: `{command}` failed: {msg}", file.display())]
     Command {
@@ -171,6 +186,7 @@ impl HostError {
             | HostError::BadRoute { file, .. }
             | HostError::BadRule { file, .. }
             | HostError::Config { file, .. }
+            | HostError::Netfilter { file, .. }
             | HostError::Command { file, .. } => file,
         }
     }
@@ -312,6 +328,15 @@ mod tests {
                     msg: "device \"t0\" has no IPv4 configuration (MTU below 68)".into(),
                 },
                 "x.toml: device \"t0\" has no IPv4 configuration (MTU below 68)",
+            ),
+            (
+                HostError::Netfilter {
+                    file: p("h/iptables.txt"),
+                    line: 12,
+                    column: 14,
+                    msg: "bad address \"10.0.0.300\" for -s".into(),
+                },
+                "h/iptables.txt:12:14: bad address \"10.0.0.300\" for -s",
             ),
             (
                 HostError::Command {

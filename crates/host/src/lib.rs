@@ -20,6 +20,7 @@ mod checks;
 mod dump;
 mod error;
 mod names;
+pub mod netfilter;
 mod parse;
 mod show;
 mod snapshot;
@@ -34,18 +35,27 @@ use fwdsim_kernel::Netns;
 
 pub use crate::dump::dump;
 pub use crate::error::HostError;
+pub use crate::netfilter::save_counters;
 pub use crate::parse::{parse_address, parse_route, parse_rule};
 pub use crate::show::{show_json, show_text};
-pub use crate::snapshot::load_snapshot;
+pub use crate::snapshot::{NF_NOT_RECORDED, load_snapshot, load_snapshot_with_notes};
 pub use crate::sysctl::{OVERRIDE_FILE, apply_sysctl_override};
-pub use crate::toml_host::{load_toml, load_toml_str};
+pub use crate::toml_host::{
+    load_toml, load_toml_str, load_toml_str_with_notes, load_toml_with_notes,
+};
 
 /// Loads `--host PATH`: a directory is a snapshot ([`load_snapshot`]), a
 /// file is a TOML host ([`load_toml`]).
 pub fn load_host(path: &Path) -> Result<Netns, HostError> {
+    load_host_with_notes(path).map(|(ns, _)| ns)
+}
+
+/// [`load_host`], with the non-fatal notes of loading (rules not modelled,
+/// netfilter state not recorded, ...): one line each, for stderr.
+pub fn load_host_with_notes(path: &Path) -> Result<(Netns, Vec<String>), HostError> {
     match std::fs::metadata(path) {
-        Ok(m) if m.is_dir() => load_snapshot(path),
-        Ok(_) => load_toml(path),
+        Ok(m) if m.is_dir() => load_snapshot_with_notes(path),
+        Ok(_) => load_toml_with_notes(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(HostError::NotFound {
             file: path.to_path_buf(),
         }),

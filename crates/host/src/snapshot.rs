@@ -10,6 +10,7 @@ use std::path::Path;
 
 use fwdsim_kernel::core::fib_rules::{FibRule, FibRuleAction};
 use fwdsim_kernel::ipv4::devinet::{IfaFlags, InIfaddr};
+use fwdsim_kernel::netfilter::xtables::ip_tables::XtBackend;
 use fwdsim_kernel::netns::{ConfigError, NetDevice, NexthopSpec, RouteSpec, rt_table};
 use fwdsim_kernel::uapi::{DevFlags, LinkType, RouteType, RtProt, RtScope, RtnhFlags};
 use fwdsim_kernel::{IfIndex, Netns};
@@ -22,6 +23,7 @@ use crate::names::{
     dsfield_a2n, get_u32, group_a2n, ipproto_a2n, parse_ipv4, parse_mac, proto_a2n, rtntype_a2n,
     scope_a2n, table_a2n,
 };
+use crate::netfilter::NfLoad;
 use crate::sysctl::load_sysctl_txt;
 
 /// True when the key is present, whatever its value (`"not": null`).
@@ -238,6 +240,17 @@ fn parse_json<T: for<'de> Deserialize<'de>>(file: &Path, text: &str) -> Result<T
 
 /// Loads a snapshot directory (see the module documentation).
 pub fn load_snapshot(dir: &Path) -> Result<Netns, HostError> {
+    load_snapshot_with_notes(dir).map(|(ns, _)| ns)
+}
+
+/// The warning when a snapshot holds neither `iptables.txt` nor `nft.json`.
+pub const NF_NOT_RECORDED: &str = "SNAPSHOT: netfilter state not recorded (no iptables.txt or nft.json): packets are simulated as if no rules existed";
+
+/// Loads a snapshot directory, and returns beside it the non-fatal notes
+/// of loading (one line each, to print on stderr): rules and sets that are
+/// not modelled, nft tables that iptables does not manage, netfilter
+/// state that was not recorded.
+pub fn load_snapshot_with_notes(dir: &Path) -> Result<(Netns, Vec<String>), HostError> {
     let f = |n: &str| dir.join(n);
     // Read everything first so that a missing file is reported before any
     // content error.
@@ -245,11 +258,16 @@ pub fn load_snapshot(dir: &Path) -> Result<Netns, HostError> {
     let route = read(&f("route.json"))?;
     let rule = read(&f("rule.json"))?;
     let sysctl = read(&f("sysctl.txt"))?;
-    let neigh = match read(&f("neigh.json")) {
-        Ok(t) => Some(t),
-        Err(HostError::MissingFile { .. }) => None,
-        Err(e) => return Err(e),
+    let optional = |n: &str| match read(&f(n)) {
+        Ok(t) => Ok(Some(t)),
+        Err(HostError::MissingFile { .. }) => Ok(None),
+        Err(e) => Err(e),
     };
+    let neigh = optional("neigh.json")?;
+    let iptables = optional("iptables.txt")?;
+    let iptables_legacy = optional("iptables-legacy.txt")?;
+    let ipset = optional("ipset.txt")?;
+    let nft = optional("nft.json")?;
     let mut ns = Netns::new();
     load_addr_json(&mut ns, &f("addr.json"), &addr)?;
     load_sysctl_txt(&mut ns, &f("sysctl.txt"), &sysctl)?;
@@ -259,7 +277,54 @@ pub fn load_snapshot(dir: &Path) -> Result<Netns, HostError> {
     if let Some(n) = neigh {
         load_neigh_json(&mut ns, &f("neigh.json"), &n)?;
     }
-    Ok(ns)
+
+    let mut nf = NfLoad::default();
+    nf_sysctls(&mut nf, &sysctl);
+    if let Some(t) = &ipset {
+        nf.load_ipset(t, &f("ipset.txt"), 1)?;
+    }
+    if let Some(t) = &iptables {
+        nf.load_iptables(t, &f("iptables.txt"), "iptables.txt", XtBackend::Nft, 1)?;
+    }
+    if let Some(t) = &iptables_legacy {
+        nf.load_iptables(
+            t,
+            &f("iptables-legacy.txt"),
+            "iptables-legacy.txt",
+            XtBackend::Legacy,
+            1,
+        )?;
+    }
+    if nf.legacy_tables_present && iptables_legacy.is_none() {
+        nf.warnings.push(format!(
+            "{}: iptables-legacy tables are present but iptables-legacy.txt is not in the snapshot: packets are simulated without them",
+            f("iptables.txt").display()
+        ));
+    }
+    if let Some(t) = &nft {
+        nf.check_nft_json(t, &f("nft.json"))?;
+    }
+    let mut notes = std::mem::take(&mut nf.warnings);
+    if iptables.is_none() && nft.is_none() {
+        ns.nf_recorded = false;
+        notes.push(NF_NOT_RECORDED.to_string());
+    }
+    ns.nf = nf.into_netfilter().map(Box::new);
+    Ok((ns, notes))
+}
+
+/// Feeds the `net.netfilter.*` and `net.bridge.*` lines of sysctl.txt to
+/// the netfilter sysctls (the other keys are `load_sysctl_txt`'s).
+pub(crate) fn nf_sysctls(nf: &mut NfLoad, text: &str) {
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let (k, v) = (k.trim(), v.trim());
+        if k.starts_with("net.netfilter.") || k.starts_with("net.bridge.") {
+            nf.sysctl(k, v);
+        }
+    }
 }
 
 /// The ARP table from `ip -j -4 neigh show`: `dst`, `dev`, `lladdr` and

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use fwdsim_kernel::Netns;
 use fwdsim_kernel::ipv4::devinet::DevconfKey;
+use fwdsim_kernel::netfilter::xtables::ip_tables::XtBackend;
 use fwdsim_kernel::netns::{ConfigError, NetDevice};
 use fwdsim_kernel::uapi::{DevFlags, LinkType, RouteType};
 use serde::de::{self, MapAccess, Visitor};
@@ -17,6 +18,7 @@ use serde::{Deserialize, Deserializer};
 use crate::checks;
 use crate::error::HostError;
 use crate::names::parse_mac;
+use crate::netfilter::NfLoad;
 use crate::parse::{parse_address, parse_route, parse_rule};
 use crate::snapshot::{config, read};
 use crate::sysctl::write_sysctl;
@@ -37,6 +39,19 @@ struct HostToml {
     neigh: Vec<Neigh>,
     #[serde(default)]
     socket: Vec<SocketToml>,
+    #[serde(default)]
+    firewall: Option<Firewall>,
+}
+
+/// `[firewall]`: netfilter state in the formats of `iptables-restore` and
+/// `ipset restore`, as multi-line strings.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct Firewall {
+    #[serde(default)]
+    iptables: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    ipset: Option<toml::Spanned<String>>,
 }
 
 /// One `[[socket]]`: a bound UDP socket or a listening TCP one.
@@ -172,12 +187,26 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Loads a TOML host file.
 pub fn load_toml(path: &Path) -> Result<Netns, HostError> {
+    load_toml_with_notes(path).map(|(ns, _)| ns)
+}
+
+/// Loads a TOML host file, with the non-fatal notes of loading (rules of
+/// `[firewall]` that are not modelled), one line each.
+pub fn load_toml_with_notes(path: &Path) -> Result<(Netns, Vec<String>), HostError> {
     let text = read(path)?;
-    load_toml_str(&text, path)
+    load_toml_str_with_notes(&text, path)
 }
 
 /// Loads a TOML host from text; `name` is the file name used in errors.
 pub fn load_toml_str(text: &str, name: impl AsRef<Path>) -> Result<Netns, HostError> {
+    load_toml_str_with_notes(text, name).map(|(ns, _)| ns)
+}
+
+/// [`load_toml_str`] with the notes of loading.
+pub fn load_toml_str_with_notes(
+    text: &str,
+    name: impl AsRef<Path>,
+) -> Result<(Netns, Vec<String>), HostError> {
     let file = name.as_ref();
     let host: HostToml = toml::from_str(text).map_err(|e| {
         let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
@@ -195,7 +224,44 @@ pub fn load_toml_str(text: &str, name: impl AsRef<Path>) -> Result<Netns, HostEr
                 .join("; "),
         }
     })?;
-    build(&host, file)
+    let mut nf = NfLoad::default();
+    let mut ns = build(&host, file, &mut nf)?;
+    if let Some(fw) = &host.firewall {
+        let tag = file.file_name().map_or_else(
+            || file.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        if let Some(b) = &fw.ipset {
+            nf.load_ipset(b.get_ref(), file, block_first_line(text, b.span().start))?;
+        }
+        if let Some(b) = &fw.iptables {
+            nf.load_iptables(
+                b.get_ref(),
+                file,
+                &tag,
+                XtBackend::Nft,
+                block_first_line(text, b.span().start),
+            )?;
+        }
+    }
+    let notes = std::mem::take(&mut nf.warnings);
+    ns.nf = nf.into_netfilter().map(Box::new);
+    Ok((ns, notes))
+}
+
+/// The line of the TOML file where a multi-line string starting at byte
+/// `start` (at its opening quotes) has its first line: TOML drops a newline
+/// right after the opening `"""` or `'''`.
+fn block_first_line(text: &str, start: usize) -> usize {
+    let (line, _) = line_col(text, start);
+    let rest = text.get(start..).unwrap_or("");
+    let after = rest
+        .strip_prefix("\"\"\"")
+        .or_else(|| rest.strip_prefix("'''"));
+    match after {
+        Some(a) if a.starts_with('\n') || a.starts_with("\r\n") => line + 1,
+        _ => line,
+    }
 }
 
 fn bad_value(file: &Path, what: String) -> HostError {
@@ -214,7 +280,7 @@ fn valid_name(n: &str) -> bool {
         && !n.contains(|c: char| c == '/' || c == ':' || c.is_whitespace())
 }
 
-fn build(host: &HostToml, file: &Path) -> Result<Netns, HostError> {
+fn build(host: &HostToml, file: &Path, nf: &mut NfLoad) -> Result<Netns, HostError> {
     // 1. lo, then the interfaces in file order.
     let mut ns = Netns::with_loopback();
     ns.fib_default_rules_init();
@@ -310,8 +376,18 @@ fn build(host: &HostToml, file: &Path) -> Result<Netns, HostError> {
         }
     }
 
-    // 3. [sysctl], as `sysctl -w`, in file order.
+    // 3. [sysctl], as `sysctl -w`, in file order; net.netfilter.* and
+    // net.bridge.* go to the netfilter sysctls.
     for (k, v) in &host.sysctl.0 {
+        if k.starts_with("net.netfilter.") || k.starts_with("net.bridge.") {
+            if !nf.sysctl.set(k, &v.to_string()) {
+                return Err(HostError::UnknownSysctl {
+                    file: file.to_path_buf(),
+                    key: k.clone(),
+                });
+            }
+            continue;
+        }
         write_sysctl(&mut ns, file, k, *v)?;
     }
 

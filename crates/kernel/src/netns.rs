@@ -292,6 +292,9 @@ pub struct Netns {
     pub rx_queued: bool,
     /// Buffers of packets that left `arp_queue`, for the next ones.
     pub skb_pool: Vec<Vec<u8>>,
+    /// The ARP request of the frame being received that `arp_process` left
+    /// unanswered, and why.
+    pub arp_ignored: Option<crate::core::neighbour::ArpIgnored>,
     /// Netfilter: None on a host without rules (each hook is one check).
     pub nf: Option<Box<crate::netfilter::Netfilter>>,
     /// Whether the snapshot recorded the host's netfilter state.
@@ -333,6 +336,7 @@ impl Netns {
             rx_seq: 0,
             rx_queued: false,
             skb_pool: Vec::new(),
+            arp_ignored: None,
             nf: None,
             nf_recorded: true,
         }

@@ -806,3 +806,38 @@ fn an_arp_request_for_the_host_is_answered_and_teaches_the_asker() {
     assert_eq!(o.verdict, Verdict::Local);
     assert!(ns.tx.frames.is_empty());
 }
+
+#[test]
+fn an_arp_request_failing_rp_filter_is_not_answered_and_says_why() {
+    let mut ns = HostBuilder::lab_router()
+        .sysctl("net.ipv4.conf.all.rp_filter", 1)
+        .build();
+    // Who has 10.0.1.1? tell 10.0.2.7 — on r0, though 10.0.2.7 routes back via r1.
+    let mut f = vec![0xffu8; 6];
+    f.extend_from_slice(&C0_MAC);
+    f.extend_from_slice(&[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&C0_MAC);
+    f.extend_from_slice(&[10, 0, 2, 7]);
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&[10, 0, 1, 1]);
+    let mut rec = Recorder::new();
+    let r0 = ns.dev_by_name("r0").unwrap().ifindex;
+    let o = netif_receive_skb(&mut ns, &mut f, r0, &mut rec);
+    assert_eq!((o.verdict, o.drop_reason), (Verdict::Local, None));
+    assert!(ns.tx.frames.is_empty(), "no ARP reply");
+    assert_eq!(
+        ns.arp_ignored.map(|a| (a.sip, a.tip, a.reason)),
+        Some((
+            "10.0.2.7".parse().unwrap(),
+            "10.0.1.1".parse().unwrap(),
+            R::IP_RPFILTER
+        ))
+    );
+    assert!(rec.steps.iter().any(|s| matches!(
+        s.check,
+        crate::trace::Check::ArpRouteFailed {
+            reason: R::IP_RPFILTER,
+            ..
+        }
+    )));
+}

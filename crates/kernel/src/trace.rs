@@ -466,6 +466,12 @@ pub enum Check {
     },
     /// An ICMP message sent.
     IcmpSent { icmp_type: u8, code: u8 },
+    /// `arp_process`'s route lookup for a request failed: it is not answered.
+    ArpRouteFailed {
+        sip: Ipv4Addr,
+        tip: Ipv4Addr,
+        reason: SkbDropReason,
+    },
     /// The netfilter hook being run.
     NfHook { hook: crate::netfilter::NfInetHook },
     /// An iptables table's chain entered for this hook (indices into `Netfilter::tables`).

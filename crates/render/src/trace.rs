@@ -386,6 +386,10 @@ pub fn describe(ns: &Netns, c: &Check) -> String {
             }
         ),
         Check::IcmpSent { icmp_type, code } => format!("ICMP {icmp_type}/{code} sent"),
+        Check::ArpRouteFailed { sip, tip, reason } => format!(
+            "ip_route_input_noref(daddr {tip}, saddr {sip}) failed ({}): the request is not answered",
+            reason.name()
+        ),
         Check::NfHook { .. }
         | Check::NfTable { .. }
         | Check::NfRule { .. }

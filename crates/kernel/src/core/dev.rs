@@ -65,6 +65,10 @@ pub fn netif_receive_skb<T: Tracer>(
     ns.tx.clear();
     ns.rx_seq += 1;
     ns.rx_queued = false;
+    ns.arp_ignored = None;
+    if let Some(nf) = ns.nf.as_mut() {
+        nf.trail.clear();
+    }
     let mut skb = SkBuff::new(frame, dev, 0);
     if !eth_type_trans(ns, &mut skb) {
         return RxOutcome {

@@ -479,6 +479,18 @@ fn neigh_update_with<T: Tracer>(
     }
 }
 
+/// An ARP request `arp_process` left unanswered because its route lookup
+/// (`ip_route_input_noref(tip, sip)`, with the reverse-path check) failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArpIgnored {
+    /// The asker's address.
+    pub sip: Ipv4Addr,
+    /// The address asked for.
+    pub tip: Ipv4Addr,
+    /// Why the lookup failed.
+    pub reason: crate::SkbDropReason,
+}
+
 /// Kernel: `arp_rcv` → `arp_process` for an Ethernet/IPv4 request or reply
 /// on `dev`:
 /// - a target that is multicast, or loopback without `route_localnet`: dropped;
@@ -524,12 +536,24 @@ pub fn arp_process<T: Tracer>(ns: &mut Netns, dev: IfIndex, arp: &[u8], to_host:
         if !to_host {
             skb.pkt_type = crate::core::skbuff::PacketType::Broadcast;
         }
-        let local =
-            crate::ipv4::route::ip_route_input_noref(ns, &mut skb, tip, sip, 0, dev, &mut NoTrace)
-                .is_ok()
-                && skb
-                    .dst
-                    .is_some_and(|rt| rt.rt_type == crate::uapi::RouteType::RTN_LOCAL);
+        let routed =
+            crate::ipv4::route::ip_route_input_noref(ns, &mut skb, tip, sip, 0, dev, &mut NoTrace);
+        if let Err(reason) = routed {
+            // The request is not answered: say why (rp_filter, a martian
+            // source), where the kernel only consumes the frame.
+            ns.arp_ignored = Some(ArpIgnored { sip, tip, reason });
+            if T::ENABLED {
+                t.step(Step::new(
+                    KernelFn::arp_process,
+                    Check::ArpRouteFailed { sip, tip, reason },
+                    Branch::out,
+                ));
+            }
+        }
+        let local = routed.is_ok()
+            && skb
+                .dst
+                .is_some_and(|rt| rt.rt_type == crate::uapi::RouteType::RTN_LOCAL);
         if local {
             neigh_event_ns(ns, dev, sip, sha, t);
             arp_send_reply(ns, dev, sip, tip, sha, t);

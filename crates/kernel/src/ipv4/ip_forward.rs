@@ -189,6 +189,21 @@ fn forward<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx 
     if skb.cb.flags.contains(IpskbFlags::IPSKB_DOREDIRECT) && skb.cb.opt_srr == 0 {
         crate::ipv4::route::ip_rt_send_redirect(ns, skb, t);
     }
+    // NF_INET_FORWARD (filter FORWARD: Docker's chains), after the checks
+    // above, so time-exceeded and frag-needed go out even when it drops.
+    let dev = skb.dev;
+    if let Err(reason) = crate::netfilter::core::nf_hook_skb(
+        ns,
+        crate::netfilter::NfInetHook::Forward,
+        skb,
+        dev,
+        rt.dst.dev,
+        t,
+    ) {
+        skb.drop_reason = reason;
+        return NetRx::Drop;
+    }
+    // ip_forward_finish
     if Iphdr(&skb.data[nh..]).ihl() > 5 {
         ip_forward_options(ns, skb);
     }

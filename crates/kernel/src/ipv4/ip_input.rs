@@ -26,12 +26,30 @@ fn drop<T: Tracer>(skb: &mut SkBuff<'_>, f: KernelFn, reason: SkbDropReason, t: 
     NetRx::Drop
 }
 
-/// Kernel: `ip_rcv`: `ip_rcv_core`, then (no netfilter) `ip_rcv_finish`.
+/// Kernel: `ip_rcv`: `ip_rcv_core`, then `NF_INET_PRE_ROUTING` (conntrack,
+/// DNAT: the route decision sees the translated destination), then
+/// `ip_rcv_finish`.
 pub fn ip_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
     t.enter(KernelFn::ip_rcv);
     let r = match ip_rcv_core(ns, skb, t) {
         Err(reason) => drop(skb, KernelFn::ip_rcv_core, reason, t),
-        Ok(()) => ip_rcv_finish(ns, skb, t),
+        Ok(()) => {
+            let dev = skb.dev;
+            match crate::netfilter::core::nf_hook_skb(
+                ns,
+                crate::netfilter::NfInetHook::PreRouting,
+                skb,
+                dev,
+                crate::netns::IfIndex(0),
+                t,
+            ) {
+                Err(reason) => {
+                    skb.drop_reason = reason;
+                    NetRx::Drop
+                }
+                Ok(()) => ip_rcv_finish(ns, skb, t),
+            }
+        }
     };
     t.leave();
     r
@@ -536,10 +554,29 @@ pub fn ip_local_deliver<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut
     let r = if skb.data.len() >= nh + 20 && Iphdr(&skb.data[nh..]).is_fragment() {
         ip_defrag(ns, skb, t)
     } else {
-        ip_protocol_deliver_rcu(ns, skb, t)
+        ip_local_deliver_finish(ns, skb, t)
     };
     t.leave();
     r
+}
+
+/// `NF_INET_LOCAL_IN` (filter INPUT, nat INPUT, conntrack's confirmation)
+/// over the whole datagram, then `ip_local_deliver_finish` →
+/// `ip_protocol_deliver_rcu`.
+fn ip_local_deliver_finish<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx {
+    let dev = skb.dev;
+    if let Err(reason) = crate::netfilter::core::nf_hook_skb(
+        ns,
+        crate::netfilter::NfInetHook::LocalIn,
+        skb,
+        dev,
+        crate::netns::IfIndex(0),
+        t,
+    ) {
+        skb.drop_reason = reason;
+        return NetRx::Drop;
+    }
+    ip_protocol_deliver_rcu(ns, skb, t)
 }
 
 /// Kernel: `ip_defrag` for local delivery: counts `ReasmReqds`, expires old
@@ -627,7 +664,8 @@ fn ip_defrag<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetR
                 whole.mark = skb.mark;
                 whole.dst = skb.dst;
                 whole.cb = skb.cb;
-                let r = ip_protocol_deliver_rcu(ns, &mut whole, t);
+                let r = ip_local_deliver_finish(ns, &mut whole, t);
+                skb.nfct = whole.nfct;
                 skb.icmp = whole.icmp;
                 skb.drop_reason = whole.drop_reason;
                 skb.delivered = whole.delivered;

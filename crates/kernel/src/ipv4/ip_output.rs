@@ -20,7 +20,8 @@ use crate::uapi::RouteType;
 /// `ETH_P_ARP`.
 pub const ETH_P_ARP: u16 = 0x0806;
 
-/// Kernel: `ip_output`: counts broadcasts out (`OutBcastPkts`)
+/// Kernel: `ip_output`: counts broadcasts out (`OutBcastPkts`), runs
+/// `NF_INET_POST_ROUTING` (where SNAT and MASQUERADE rewrite the packet)
 /// and passes it to `ip_finish_output`.
 pub fn ip_output<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetTx {
     t.enter(KernelFn::ip_output);
@@ -31,6 +32,18 @@ pub fn ip_output<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> 
     if rt.rt_type == RouteType::RTN_BROADCAST {
         ns.mib.ip_ext.OutBcastPkts += 1;
         ns.mib.ip_ext.OutBcastOctets += skb.len as u64;
+    }
+    if let Err(reason) = crate::netfilter::core::nf_hook_skb(
+        ns,
+        crate::netfilter::NfInetHook::PostRouting,
+        skb,
+        crate::netns::IfIndex(0),
+        rt.dst.dev,
+        t,
+    ) {
+        skb.drop_reason = reason;
+        t.leave();
+        return NetTx::Drop;
     }
     let nh = skb.network_header as usize;
     let len = skb.len as usize;
@@ -264,14 +277,57 @@ pub fn neigh_hh_output(
 }
 
 /// Sends a packet the host built itself on route `rt` (`ip_local_out` →
-/// `ip_output`): counts `OutRequests` as well.
+/// `__ip_local_out`, `NF_INET_LOCAL_OUT`, `ip_output`, `NF_INET_POST_ROUTING`):
+/// counts `OutRequests` first, as `__ip_local_out` does.
 pub fn ip_local_out<T: Tracer>(
     ns: &mut Netns,
     rt: &Rtable,
     pkt: &mut [u8],
     t: &mut T,
 ) -> Result<(), SkbDropReason> {
+    ip_local_out_ct(ns, rt, pkt, crate::netfilter::conntrack::Nfct::None, t)
+}
+
+/// `ip_local_out` for a packet that already belongs to a connection
+/// (`nf_ct_attach`, as the REJECT target's reset does).
+pub fn ip_local_out_ct<T: Tracer>(
+    ns: &mut Netns,
+    rt: &Rtable,
+    pkt: &mut [u8],
+    mut nfct: crate::netfilter::conntrack::Nfct,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    // __ip_local_out counts the request before LOCAL_OUT runs.
     ns.mib.ip.OutRequests += 1;
+    if ns.nf.is_some() {
+        use crate::netfilter::NfInetHook;
+        let daddr = if pkt.len() >= 20 {
+            Iphdr(pkt).daddr()
+        } else {
+            Ipv4Addr::UNSPECIFIED
+        };
+        let nexthop = if rt.rt_uses_gateway { rt.rt_gw4 } else { daddr };
+        let dev = rt.dst.dev;
+        crate::netfilter::core::nf_hook_local(
+            ns,
+            NfInetHook::LocalOut,
+            pkt,
+            dev,
+            nexthop,
+            &mut nfct,
+            t,
+        )?;
+        crate::netfilter::core::nf_hook_local(
+            ns,
+            NfInetHook::PostRouting,
+            pkt,
+            dev,
+            nexthop,
+            &mut nfct,
+            t,
+        )?;
+        return ip_finish_output(ns, rt, pkt, TxKind::Local, t);
+    }
     ip_finish_output(ns, rt, pkt, TxKind::Local, t)
 }
 

@@ -201,6 +201,11 @@ pub fn nf_hook<T: Tracer>(
     }
     let mut nf = ns.nf.take().expect("checked above");
     let r = nf_hook_slow(&mut nf, ns, state, pkt, t);
+    if r == NfVerdict::Drop {
+        // The packet is freed: an entry it alone holds goes with it.
+        conntrack::nf_ct_put(&mut nf.ct, *pkt.nfct);
+        *pkt.nfct = Nfct::None;
+    }
     ns.nf = Some(nf);
     match r {
         NfVerdict::Accept => Ok(()),
@@ -299,7 +304,7 @@ fn run_hook<T: Tracer>(
             }
         }
         NfHookKind::ConntrackConfirm => {
-            match conntrack::nf_conntrack_confirm(&mut nf.ct, *pkt.nfct) {
+            match conntrack::nf_conntrack_confirm(&mut nf.ct, pkt.nfct, ns.jiffies) {
                 CtVerdict::Accept => NfVerdict::Accept,
                 CtVerdict::Drop => NfVerdict::Drop,
             }
@@ -343,7 +348,8 @@ fn nf_nat_inet_fn<T: Tracer>(
             nat::nf_nat_alloc_null_binding(&mut nf.ct, nfct, manip);
         }
     }
-    if let Some(rw) = nat::nf_nat_packet(&nf.ct, nfct, state.hook, pkt.data) {
+    let (v, rw) = nat::nf_nat_packet(&nf.ct, nfct, state.hook, pkt.data);
+    if let Some(rw) = rw {
         nf.trail.push(NfEvent {
             hook: state.hook,
             kind: NfEventKind::Nat(rw),
@@ -356,5 +362,94 @@ fn nf_nat_inet_fn<T: Tracer>(
             ));
         }
     }
-    NfVerdict::Accept
+    match v {
+        nat::NatVerdict::Accept => NfVerdict::Accept,
+        nat::NatVerdict::Drop => NfVerdict::Drop,
+    }
+}
+
+/// Kernel: `NF_HOOK` for a packet with an skb: runs the hooks over the
+/// skb's datagram, keeps `mark` and `_nfct`, and on a REJECT sends its
+/// answer (`nf_send_unreach` / `nf_send_reset`) once the hook returned.
+#[inline]
+pub fn nf_hook_skb<T: Tracer>(
+    ns: &mut Netns,
+    hook: NfInetHook,
+    skb: &mut crate::core::skbuff::SkBuff<'_>,
+    indev: IfIndex,
+    outdev: IfIndex,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    if ns.nf.is_none() {
+        return Ok(());
+    }
+    let nh = skb.network_header as usize;
+    let end = (nh + skb.len as usize).min(skb.data.len());
+    if end < nh + 20 {
+        return Ok(());
+    }
+    let nexthop = skb.dst.map_or(Ipv4Addr::UNSPECIFIED, |rt| {
+        if rt.rt_uses_gateway {
+            rt.rt_gw4
+        } else {
+            skb.ip_daddr().unwrap_or(Ipv4Addr::UNSPECIFIED)
+        }
+    });
+    let state = NfHookState {
+        hook,
+        indev,
+        outdev,
+        nexthop,
+    };
+    let mut nfct = skb.nfct;
+    let r = {
+        let mut p = NfPacket {
+            data: &mut skb.data[nh..end],
+            mark: skb.mark,
+            nfct: &mut nfct,
+        };
+        let r = nf_hook(ns, state, &mut p, t);
+        skb.mark = p.mark;
+        r
+    };
+    skb.nfct = nfct;
+    if r.is_err()
+        && let Some(with) = ns.nf.as_mut().and_then(|nf| nf.trail.reject.take())
+    {
+        crate::netfilter::nf_reject_ipv4::reject(ns, skb, hook, with, t);
+    }
+    r
+}
+
+/// `NF_HOOK` for a datagram the host built itself (no skb): LOCAL_OUT and
+/// POST_ROUTING of `ip_local_out`. A REJECT here sends nothing back.
+#[inline]
+pub fn nf_hook_local<T: Tracer>(
+    ns: &mut Netns,
+    hook: NfInetHook,
+    pkt: &mut [u8],
+    outdev: IfIndex,
+    nexthop: Ipv4Addr,
+    nfct: &mut Nfct,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    if ns.nf.is_none() {
+        return Ok(());
+    }
+    let state = NfHookState {
+        hook,
+        indev: IfIndex(0),
+        outdev,
+        nexthop,
+    };
+    let mut p = NfPacket {
+        data: pkt,
+        mark: 0,
+        nfct,
+    };
+    let r = nf_hook(ns, state, &mut p, t);
+    if let Some(nf) = ns.nf.as_mut() {
+        nf.trail.reject = None;
+    }
+    r
 }

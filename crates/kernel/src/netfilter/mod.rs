@@ -10,7 +10,11 @@ pub mod conntrack;
 pub mod core;
 pub mod ipset;
 pub mod nat;
+pub mod nf_reject_ipv4;
 pub mod xtables;
+
+#[cfg(test)]
+pub(crate) mod tests;
 
 use crate::netfilter::conntrack::NfConntrack;
 use crate::netfilter::ipset::IpSet;

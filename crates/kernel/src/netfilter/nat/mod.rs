@@ -4,5 +4,9 @@
 
 pub mod nf_nat_core;
 pub mod nf_nat_masquerade;
+pub mod nf_nat_proto;
+
+#[cfg(test)]
+mod tests;
 
 pub use nf_nat_core::*;

@@ -487,6 +487,15 @@ fn nat_target(
     }
 }
 
+/// The kernel function that runs table `ti`: `nft_do_chain` for a table of
+/// iptables-nft, `ipt_do_table` for a legacy one.
+fn table_fn(nf: &Netfilter, ti: usize) -> KernelFn {
+    match nf.tables[ti].backend {
+        crate::netfilter::xtables::ip_tables::XtBackend::Nft => KernelFn::nft_do_chain,
+        crate::netfilter::xtables::ip_tables::XtBackend::Legacy => KernelFn::ipt_do_table,
+    }
+}
+
 /// What a walk of one chain does next.
 enum Next {
     Continue,
@@ -512,7 +521,7 @@ pub fn ipt_do_table<T: Tracer>(
     };
     if T::ENABLED {
         t.step(Step::new(
-            KernelFn::ipt_do_table,
+            table_fn(nf, ti),
             Check::NfTable {
                 table: ti as u16,
                 chain: base as u16,
@@ -589,7 +598,7 @@ fn policy<T: Tracer>(
     });
     if T::ENABLED {
         t.step(Step::new(
-            KernelFn::ipt_do_table,
+            table_fn(nf, ti),
             Check::NfPolicy {
                 table: ti as u16,
                 chain: chain as u16,
@@ -619,6 +628,7 @@ fn eval_rule<T: Tracer>(
 ) -> Next {
     // The rule is read in place; matches that keep state (limit) and
     // targets that write (counters) go through `nf` afterwards.
+    let tfn = table_fn(nf, ti);
     let tables = std::mem::take(&mut nf.tables);
     let rule = &tables[ti].chains[chain].rules[ri];
     let mut matched = ip_packet_match(&rule.ip, ns, state, p);
@@ -658,7 +668,7 @@ fn eval_rule<T: Tracer>(
     }
     if T::ENABLED {
         t.step(Step::new(
-            KernelFn::ipt_do_table,
+            tfn,
             Check::NfRule {
                 table: ti as u16,
                 chain: chain as u16,

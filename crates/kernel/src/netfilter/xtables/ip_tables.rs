@@ -637,6 +637,10 @@ pub struct IptTable {
     pub name: TableName,
     /// Which backend holds it.
     pub backend: XtBackend,
+    /// The name of the file it was read from (`iptables.txt`,
+    /// `iptables-legacy.txt`, a TOML host), so that `--save-counters` writes
+    /// each file's tables back apart.
+    pub file: Arc<str>,
     /// Its chains: the built-in ones first, as `iptables-save` prints them.
     pub chains: Vec<IptChain>,
 }

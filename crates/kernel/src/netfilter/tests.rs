@@ -1,0 +1,435 @@
+//! The netfilter model on the lab router (r0 10.0.1.1/24, r1 10.0.2.1/24):
+//! each hook, table walk and target, with the verdicts, drop reasons,
+//! counters and frames of kernel-notes.md's "Netfilter on this path".
+
+use std::sync::Arc;
+
+use crate::SkbDropReason as R;
+use crate::core::dev::{RxOutcome, Verdict, netif_receive_skb};
+use crate::netfilter::Netfilter;
+use crate::netfilter::core::NfEventKind;
+use crate::netfilter::xtables::ip_tables::*;
+use crate::netns::Netns;
+use crate::testutil::{C0_MAC, HostBuilder, echo_frame};
+use crate::trace::{NoTrace, Recorder};
+
+const R0_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+fn rx(ns: &mut Netns, frame: &mut [u8]) -> RxOutcome {
+    let r0 = ns.dev_by_name("r0").unwrap().ifindex;
+    let mut copy = frame.to_vec();
+    let mut twin = ns.clone();
+    let a = netif_receive_skb(ns, frame, r0, &mut NoTrace);
+    let b = netif_receive_skb(&mut twin, &mut copy, r0, &mut Recorder::new());
+    assert_eq!(a, b, "traced and untraced outcomes differ");
+    assert_eq!(ns.mib, twin.mib, "traced and untraced counters differ");
+    a
+}
+
+pub(crate) fn entry(
+    line: u32,
+    text: &str,
+    ip: IptIp,
+    matches: Vec<XtMatch>,
+    target: XtTarget,
+) -> IptEntry {
+    IptEntry {
+        ip,
+        matches,
+        target,
+        origin: RuleOrigin {
+            file: Arc::from("iptables.txt"),
+            line,
+            text: Arc::from(text),
+        },
+        saved: XtCounters::default(),
+        counters: XtCounters::default(),
+        unmodelled: false,
+    }
+}
+
+pub(crate) fn chain(name: &str, policy: Option<Policy>, rules: Vec<IptEntry>) -> IptChain {
+    IptChain {
+        name: name.into(),
+        policy,
+        rules,
+        saved: XtCounters::default(),
+        counters: XtCounters::default(),
+        line: 0,
+    }
+}
+
+pub(crate) fn table(name: TableName, chains: Vec<IptChain>) -> IptTable {
+    IptTable {
+        name,
+        backend: XtBackend::Nft,
+        file: Arc::from("iptables.txt"),
+        chains,
+    }
+}
+
+pub(crate) fn with_tables(mut ns: Netns, tables: Vec<IptTable>) -> Netns {
+    let mut nf = Netfilter {
+        tables,
+        ..Default::default()
+    };
+    nf.register_hooks();
+    ns.nf = Some(Box::new(nf));
+    ns
+}
+
+fn iface(name: &str) -> Option<IfaceMatch> {
+    Some(IfaceMatch {
+        name: name.into(),
+        wildcard: false,
+        invert: false,
+    })
+}
+
+fn filter_forward(policy: Policy, rules: Vec<IptEntry>) -> IptTable {
+    table(
+        TableName::Filter,
+        vec![
+            chain("INPUT", Some(Policy::Accept), vec![]),
+            chain("FORWARD", Some(policy), rules),
+            chain("OUTPUT", Some(Policy::Accept), vec![]),
+        ],
+    )
+}
+
+fn forwarding_router() -> Netns {
+    HostBuilder::lab_router()
+        .sysctl("net.ipv4.ip_forward", 1)
+        .build()
+}
+
+fn counters(ns: &Netns, chain: &str) -> (XtCounters, Vec<XtCounters>) {
+    let nf = ns.nf.as_ref().unwrap();
+    let t = &nf.tables[0];
+    let c = &t.chains[t.chain_index(chain).unwrap()];
+    (c.counters, c.rules.iter().map(|r| r.counters).collect())
+}
+
+#[test]
+fn forward_policy_drop_is_netfilter_drop_after_forw_datagrams() {
+    let mut ns = with_tables(
+        forwarding_router(),
+        vec![filter_forward(Policy::Drop, vec![])],
+    );
+    let mut f = echo_frame(R0_MAC, "10.0.1.2", "10.0.2.2", 64, 56);
+    let o = rx(&mut ns, &mut f);
+    assert_eq!(
+        (o.verdict, o.drop_reason, o.icmp),
+        (Verdict::Drop, Some(R::NETFILTER_DROP), None)
+    );
+    // kernel-notes: the FORWARD drop is counted in ForwDatagrams; nothing goes out.
+    assert_eq!((ns.mib.ip.ForwDatagrams, ns.mib.ip.OutTransmits), (1, 0));
+    assert!(ns.tx.frames.is_empty());
+    let (policy, _) = counters(&ns, "FORWARD");
+    assert_eq!((policy.pcnt, policy.bcnt), (1, 84));
+    let nf = ns.nf.as_ref().unwrap();
+    assert!(nf.trail.events().any(|e| matches!(
+        e.kind,
+        NfEventKind::Policy {
+            verdict: crate::netfilter::NfVerdict::Drop,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn accept_rule_before_drop_policy_forwards_and_counts() {
+    let accept = entry(
+        5,
+        "-A FORWARD -i r0 -o r1 -j ACCEPT",
+        IptIp {
+            iniface: iface("r0"),
+            outiface: iface("r1"),
+            ..Default::default()
+        },
+        vec![],
+        XtTarget::Accept,
+    );
+    let mut ns = with_tables(
+        forwarding_router(),
+        vec![filter_forward(Policy::Drop, vec![accept])],
+    );
+    let o = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.2.2", 64, 56),
+    );
+    assert_eq!((o.verdict, o.drop_reason), (Verdict::Forward, None));
+    assert_eq!(ns.tx.frames.len(), 1);
+    let (policy, rules) = counters(&ns, "FORWARD");
+    assert_eq!((policy.pcnt, rules[0].pcnt, rules[0].bcnt), (0, 1, 84));
+}
+
+#[test]
+fn ttl_exceeded_goes_out_even_when_forward_drops() {
+    let mut ns = with_tables(
+        forwarding_router(),
+        vec![filter_forward(Policy::Drop, vec![])],
+    );
+    let o = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.2.2", 1, 56),
+    );
+    assert_eq!(
+        (
+            o.verdict,
+            o.drop_reason,
+            o.icmp.map(|i| (i.icmp_type, i.code))
+        ),
+        (Verdict::Drop, Some(R::IP_INHDR), Some((11, 0)))
+    );
+    // The FORWARD chain never saw it.
+    assert_eq!(counters(&ns, "FORWARD").0.pcnt, 0);
+}
+
+#[test]
+fn jump_return_and_goto_walk_user_chains() {
+    // FORWARD: -j A ; A: -p icmp -j RETURN ; after RETURN: -g B ; B: -j DROP
+    let fwd = vec![
+        entry(
+            3,
+            "-A FORWARD -j A",
+            IptIp::default(),
+            vec![],
+            XtTarget::Jump(3),
+        ),
+        entry(
+            4,
+            "-A FORWARD -g B",
+            IptIp::default(),
+            vec![],
+            XtTarget::Goto(4),
+        ),
+        entry(
+            5,
+            "-A FORWARD -j ACCEPT",
+            IptIp::default(),
+            vec![],
+            XtTarget::Accept,
+        ),
+    ];
+    let a = vec![entry(
+        6,
+        "-A A -p icmp -j RETURN",
+        IptIp {
+            proto: Some((1, false)),
+            ..Default::default()
+        },
+        vec![],
+        XtTarget::Return,
+    )];
+    let b = vec![entry(
+        7,
+        "-A B -j DROP",
+        IptIp::default(),
+        vec![],
+        XtTarget::Drop,
+    )];
+    let t = table(
+        TableName::Filter,
+        vec![
+            chain("INPUT", Some(Policy::Accept), vec![]),
+            chain("FORWARD", Some(Policy::Accept), fwd),
+            chain("OUTPUT", Some(Policy::Accept), vec![]),
+            chain("A", None, a),
+            chain("B", None, b),
+        ],
+    );
+    let mut ns = with_tables(forwarding_router(), vec![t]);
+    let o = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.2.2", 64, 56),
+    );
+    assert_eq!(o.drop_reason, Some(R::NETFILTER_DROP));
+    let (_, fwd) = counters(&ns, "FORWARD");
+    let (_, b) = counters(&ns, "B");
+    let (_, a) = counters(&ns, "A");
+    // The goto went to B, whose DROP decided; the ACCEPT after it never ran.
+    assert_eq!(
+        (fwd[0].pcnt, a[0].pcnt, fwd[1].pcnt, b[0].pcnt, fwd[2].pcnt),
+        (1, 1, 1, 1, 0)
+    );
+}
+
+#[test]
+fn reject_port_unreachable_in_forward_sends_icmp() {
+    let rej = entry(
+        9,
+        "-A FORWARD -p icmp -j REJECT --reject-with icmp-port-unreachable",
+        IptIp {
+            proto: Some((1, false)),
+            ..Default::default()
+        },
+        vec![],
+        XtTarget::Reject(RejectWith::PortUnreachable),
+    );
+    let mut ns = with_tables(
+        forwarding_router(),
+        vec![filter_forward(Policy::Accept, vec![rej])],
+    );
+    let o = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.2.2", 64, 56),
+    );
+    assert_eq!(
+        (
+            o.verdict,
+            o.drop_reason,
+            o.icmp.map(|i| (i.icmp_type, i.code))
+        ),
+        (Verdict::Drop, Some(R::NETFILTER_DROP), Some((3, 3)))
+    );
+    assert_eq!(ns.tx.frames.len(), 1);
+    let f = ns.tx.frame(&ns.tx.frames[0]);
+    // To the client, from r0's address, quoting the request.
+    assert_eq!(&f[..6], &C0_MAC);
+    assert_eq!(&f[14 + 12..14 + 20], &[10, 0, 1, 1, 10, 0, 1, 2]);
+    assert_eq!(&f[34..36], &[3, 3]);
+}
+
+#[test]
+fn input_drop_stops_local_delivery_before_in_delivers() {
+    let t = table(
+        TableName::Filter,
+        vec![
+            chain("INPUT", Some(Policy::Drop), vec![]),
+            chain("FORWARD", Some(Policy::Accept), vec![]),
+            chain("OUTPUT", Some(Policy::Accept), vec![]),
+        ],
+    );
+    let mut ns = with_tables(forwarding_router(), vec![t]);
+    let o = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.1.1", 64, 56),
+    );
+    assert_eq!(
+        (o.verdict, o.drop_reason),
+        (Verdict::Drop, Some(R::NETFILTER_DROP))
+    );
+    assert_eq!((ns.mib.ip.InDelivers, ns.mib.icmp.OutMsgs), (0, 0));
+    assert!(ns.tx.frames.is_empty());
+}
+
+#[test]
+fn output_drop_stops_the_echo_reply_after_out_requests() {
+    let t = table(
+        TableName::Filter,
+        vec![
+            chain("INPUT", Some(Policy::Accept), vec![]),
+            chain("FORWARD", Some(Policy::Accept), vec![]),
+            chain("OUTPUT", Some(Policy::Drop), vec![]),
+        ],
+    );
+    let mut ns = with_tables(forwarding_router(), vec![t]);
+    let o = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.1.1", 64, 56),
+    );
+    assert_eq!(o.verdict, Verdict::Local);
+    assert_eq!(
+        (
+            ns.mib.ip.InDelivers,
+            ns.mib.ip.OutRequests,
+            ns.mib.ip.OutTransmits
+        ),
+        (1, 1, 0)
+    );
+    assert!(ns.tx.frames.is_empty());
+    assert_eq!(counters(&ns, "OUTPUT").0.pcnt, 1);
+}
+
+#[test]
+fn tcp_dport_and_flags_match_only_first_fragments() {
+    let m = XtMatch::Tcp {
+        sport: None,
+        dport: Some((PortRange { min: 80, max: 80 }, false)),
+        flags: Some((
+            tcpflag::SYN | tcpflag::RST | tcpflag::ACK | tcpflag::FIN,
+            tcpflag::SYN,
+            false,
+        )),
+    };
+    let drop = entry(
+        4,
+        "-A FORWARD -p tcp --dport 80 --syn -j DROP",
+        IptIp {
+            proto: Some((6, false)),
+            ..Default::default()
+        },
+        vec![m],
+        XtTarget::Drop,
+    );
+    let mut ns = with_tables(
+        forwarding_router(),
+        vec![filter_forward(Policy::Accept, vec![drop])],
+    );
+    let syn = |dport: u16, flags_syn: bool| {
+        let b = etherparse::PacketBuilder::ethernet2(C0_MAC, R0_MAC)
+            .ipv4([10, 0, 1, 2], [10, 0, 2, 2], 64)
+            .tcp(40000, dport, 1000, 64240);
+        let b = if flags_syn { b.syn() } else { b.ack(5) };
+        let mut out = Vec::new();
+        b.write(&mut out, &[]).unwrap();
+        out
+    };
+    assert_eq!(
+        rx(&mut ns, &mut syn(80, true)).drop_reason,
+        Some(R::NETFILTER_DROP)
+    );
+    assert_eq!(rx(&mut ns, &mut syn(80, false)).verdict, Verdict::Forward);
+    assert_eq!(rx(&mut ns, &mut syn(443, true)).verdict, Verdict::Forward);
+    assert_eq!(counters(&ns, "FORWARD").1[0].pcnt, 1);
+}
+
+#[test]
+fn an_unmodelled_match_is_marked_on_the_packet() {
+    let r = entry(
+        4,
+        "-A FORWARD -m hashlimit --hashlimit-upto 1/sec -j DROP",
+        IptIp::default(),
+        vec![XtMatch::Unsupported {
+            name: "hashlimit".into(),
+        }],
+        XtTarget::Drop,
+    );
+    let mut ns = with_tables(
+        forwarding_router(),
+        vec![filter_forward(Policy::Accept, vec![r])],
+    );
+    let o = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.2.2", 64, 56),
+    );
+    assert_eq!(o.verdict, Verdict::Forward);
+    assert!(ns.nf.as_ref().unwrap().trail.unmodelled());
+}
+
+#[test]
+fn a_host_without_rules_registers_no_hooks() {
+    let ns = with_tables(forwarding_router(), vec![]);
+    assert!(ns.nf.as_ref().unwrap().hooks.iter().all(|h| h.is_empty()));
+    let ns = with_tables(
+        forwarding_router(),
+        vec![table(
+            TableName::Nat,
+            vec![chain("POSTROUTING", Some(Policy::Accept), vec![])],
+        )],
+    );
+    let nf = ns.nf.as_ref().unwrap();
+    // nat needs conntrack: in at PRE_ROUTING and LOCAL_OUT, confirm last.
+    use crate::netfilter::core::NfHookKind;
+    let post: Vec<_> = nf.hooks[4].iter().map(|o| (o.priority, o.kind)).collect();
+    assert_eq!(
+        post,
+        vec![
+            (100, NfHookKind::Nat(0)),
+            (i32::MAX, NfHookKind::ConntrackConfirm)
+        ]
+    );
+    let pre: Vec<_> = nf.hooks[0].iter().map(|o| o.priority).collect();
+    assert_eq!(pre, vec![-200]);
+}
