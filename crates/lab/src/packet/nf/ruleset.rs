@@ -406,8 +406,7 @@ pub fn random(rng: &mut StdRng) -> String {
                 2 => {
                     "-A POSTROUTING -s 10.200.0.0/16 -o r1 -j SNAT --to-source 10.0.2.1".to_string()
                 }
-                3 => "-A POSTROUTING -o r1 -p udp -j SNAT --to-source 10.0.2.1:20000"
-                    .to_string(),
+                3 => "-A POSTROUTING -o r1 -p udp -j SNAT --to-source 10.0.2.1:20000".to_string(),
                 4 => "-A POSTROUTING -o r1 -p tcp -j MASQUERADE --to-ports 30000".to_string(),
                 _ => {
                     let (m, _) = matches(rng, POST);
