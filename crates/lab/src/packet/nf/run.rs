@@ -126,6 +126,16 @@ struct KernelRun {
     obs: Vec<KernelObs>,
     before: Saved,
     after: Saved,
+    /// `iptables-save -c` text after each frame (parsed when needed).
+    per_frame: Vec<String>,
+}
+
+/// What [`observe`] saw: the frames injected, the kernel's outcome for
+/// each, and `iptables-save -c` after each.
+struct Observed {
+    probes: Vec<NfProbe>,
+    obs: Vec<KernelObs>,
+    per_frame: Vec<String>,
 }
 
 /// Runs the flows on `lab`: each frame injected, what reached each end fed
@@ -135,7 +145,8 @@ fn observe(
     rng: &mut StdRng,
     base_ns: i128,
     trace: &mut KfreeTrace,
-) -> Result<(Vec<NfProbe>, Vec<KernelObs>), String> {
+) -> Result<Observed, String> {
+    let mut per_frame = Vec::new();
     let mut ep = Endpoints::open(lab).map_err(|e| format!("opening the lab's sockets: {e}"))?;
     let _ = trace.drain();
     ep.drain_client().map_err(|e| e.to_string())?;
@@ -190,6 +201,9 @@ fn observe(
                 ts_nanos: base_ns + probes.len() as i128 * FRAME_GAP_NS,
             });
             raw.push(inj);
+            // The rule counters after this frame: which frame moved what,
+            // when the totals disagree.
+            per_frame.push(save(lab, true)?);
         }
         flows_run.push(f);
     }
@@ -208,7 +222,11 @@ fn observe(
             late.join("; ")
         ));
     }
-    Ok((probes, obs))
+    Ok(Observed {
+        probes,
+        obs,
+        per_frame,
+    })
 }
 
 /// What one router is: its configuration, its ruleset, the capture time
@@ -268,7 +286,11 @@ fn kernel_side(
     }
     let before =
         counters::parse(&save(&lab, true)?).map_err(|e| format!("iptables-save -c before: {e}"))?;
-    let (probes, obs) = observe(&lab, rng, base_ns, trace)?;
+    let Observed {
+        probes,
+        obs,
+        per_frame,
+    } = observe(&lab, rng, base_ns, trace)?;
     let after =
         counters::parse(&save(&lab, true)?).map_err(|e| format!("iptables-save -c after: {e}"))?;
     Ok(KernelRun {
@@ -276,6 +298,7 @@ fn kernel_side(
         obs,
         before,
         after,
+        per_frame,
     })
 }
 
@@ -579,6 +602,120 @@ fn compare_snmp(
     ));
 }
 
+/// The first frame after which some rule counter of fwdsim's prefix replay
+/// parts from the kernel's, by bisection over prefix replays
+/// (`--save-counters`), and what that frame moved on each side; `None`
+/// when a prefix replay fails.
+fn first_counter_frame(
+    env: &Env,
+    k: &KernelRun,
+    snap: &Path,
+    dir: &Path,
+) -> Option<(usize, Vec<counters::CounterDiff>)> {
+    let kernel_at = |n: usize| -> Option<Saved> {
+        if n == 0 {
+            return Some(Saved::new());
+        }
+        let after = counters::parse(k.per_frame.get(n - 1)?).ok()?;
+        Some(counters::delta(&k.before, &after))
+    };
+    let fwdsim_at = |n: usize| -> Option<Saved> {
+        if n == 0 {
+            return Some(Saved::new());
+        }
+        let cap = dir.join(format!("cprefix-{n}.pcapng"));
+        write_capture(&cap, &k.probes[..n]).ok()?;
+        let sub = dir.join(format!("cprefix-{n}"));
+        let _ = std::fs::create_dir_all(&sub);
+        let file = sub.join("counters.txt");
+        let f = file.display().to_string();
+        replay::replay_with(
+            &env.fwdsim.bin,
+            &cap,
+            snap,
+            &sub,
+            n,
+            &["--save-counters", &f],
+        )
+        .ok()?;
+        counters::parse(&std::fs::read_to_string(&file).ok()?).ok()
+    };
+    // Counters only one side has at zero count the same as absent.
+    let agree = |a: &Saved, b: &Saved| {
+        counters::compare(a, b).iter().all(|d| {
+            d.kernel.unwrap_or((0, 0)) == d.fwdsim.unwrap_or((0, 0)) && d.fwdsim_text.is_none()
+        })
+    };
+    let (mut lo, mut hi) = (0usize, k.probes.len());
+    let mut f_lo = Saved::new();
+    let mut f_hi = None;
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        let (km, fm) = (kernel_at(mid)?, fwdsim_at(mid)?);
+        if agree(&km, &fm) {
+            lo = mid;
+            f_lo = fm;
+        } else {
+            hi = mid;
+            f_hi = Some(fm);
+        }
+    }
+    let f_hi = match f_hi {
+        Some(f) => f,
+        None => fwdsim_at(hi)?,
+    };
+    let (k_lo, k_hi) = (kernel_at(lo)?, kernel_at(hi)?);
+    let step = |a: &Saved, b: &Saved| -> Saved {
+        counters::delta(a, b)
+            .into_iter()
+            .filter(|(_, e)| e.packets > 0)
+            .collect()
+    };
+    let diffs = counters::compare(&step(&k_lo, &k_hi), &step(&f_lo, &f_hi));
+    Some((hi, diffs))
+}
+
+/// Notes [`first_counter_frame`]'s answer.
+fn note_first_counter_frame(
+    env: &Env,
+    k: &KernelRun,
+    snap: &Path,
+    dir: &Path,
+    rep: &mut RouterReport,
+) {
+    let Some((n, diffs)) = first_counter_frame(env, k, snap, dir) else {
+        rep.notes
+            .push("rule counters: the prefix replays that find the first frame failed".into());
+        return;
+    };
+    let p = &k.probes[n - 1];
+    let w = |x: Option<(u64, u64)>| x.map_or("nothing".to_string(), |(p, b)| format!("[{p}:{b}]"));
+    let moved: Vec<String> = diffs
+        .iter()
+        .map(|d| {
+            let place = if d.key.2 == 0 {
+                "policy".to_string()
+            } else {
+                format!("rule {}", d.key.2)
+            };
+            format!(
+                "{} {} {place} ({}): kernel {} / fwdsim {}",
+                d.key.0,
+                d.key.1,
+                d.text,
+                w(d.kernel),
+                w(d.fwdsim)
+            )
+        })
+        .collect();
+    rep.notes.push(format!(
+        "rule counters first part at frame {n} ({}: {}), which moved: {}",
+        p.label,
+        pkt::describe(&p.frame),
+        moved.join("; ")
+    ));
+}
+
 /// Compares the rule counters.
 fn compare_rule_counters(k: &KernelRun, fwdsim_file: &Path, rep: &mut RouterReport) {
     let kernel = counters::delta(&k.before, &k.after);
@@ -753,7 +890,11 @@ fn run_router(env: &Env, index: usize, seed: u64, trace: &mut KfreeTrace) -> Rou
                 .iter()
                 .any(|p| p.contains("no --save-counters"))
         {
+            let before = rep.disagreements.len();
             compare_rule_counters(&k, &saved, &mut rep);
+            if rep.disagreements.len() > before && saved.exists() {
+                note_first_counter_frame(env, &k, &snap, dir.path(), &mut rep);
+            }
         }
     }
     let mut frames_text =
