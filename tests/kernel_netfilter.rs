@@ -21,7 +21,9 @@
 //! tracefs or iptables it skips (with the reason), except under `CI=true`,
 //! where it fails. Replay: `FWDSIM_SEED=<seed>` (printed);
 //! `FWDSIM_ROUTERS=N`, `FWDSIM_ROUTER=I`, `FWDSIM_KEEP=1`, `FWDSIM_BIN=PATH`
-//! as for `kernel_packet`.
+//! as for `kernel_packet`; `FWDSIM_NF_RULESET=FILE` loads FILE (in
+//! `iptables-restore` syntax) into every router instead of the random
+//! ruleset.
 
 use fwdsim_lab::packet::nf::run;
 use fwdsim_lab::packet::run::Config;

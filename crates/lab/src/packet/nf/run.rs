@@ -13,7 +13,9 @@
 //! replays), and every rule's and policy's packet and byte counter.
 //!
 //! Seeds as in [`crate::packet::run`]: `FWDSIM_SEED`, `FWDSIM_ROUTERS`,
-//! `FWDSIM_ROUTER`, `FWDSIM_KEEP`.
+//! `FWDSIM_ROUTER`, `FWDSIM_KEEP`; and `FWDSIM_NF_RULESET=FILE` loads that
+//! `iptables-restore` file into every router instead of the random ruleset
+//! (the flows stay those of the seed): a disagreement made small.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -786,6 +788,21 @@ fn run_router(env: &Env, index: usize, seed: u64, trace: &mut KfreeTrace) -> Rou
     let mut rng = StdRng::seed_from_u64(seed);
     let cfg = RouterConfig::netfilter(seed);
     let rules = ruleset::random(&mut rng);
+    // A ruleset of one's own instead (the flows stay those of the seed).
+    let rules = match std::env::var_os("FWDSIM_NF_RULESET") {
+        Some(f) => match std::fs::read_to_string(&f) {
+            Ok(t) => t,
+            Err(e) => {
+                return RouterReport {
+                    label: format!("router {index} (seed {seed:#x})"),
+                    index,
+                    problems: vec![format!("FWDSIM_NF_RULESET {}: {e}", f.to_string_lossy())],
+                    ..RouterReport::default()
+                };
+            }
+        },
+        None => rules,
+    };
     let mut rep = RouterReport {
         label: format!("router {index} (seed {seed:#x})"),
         index,
