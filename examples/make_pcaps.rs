@@ -42,6 +42,53 @@ fn syn(src: [u8; 4], dst: [u8; 4], dport: u16) -> Vec<u8> {
     v
 }
 
+/// The MACs of eth0 and its gateway in the docker fixture hosts.
+const ETH0_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+const GW_MAC: [u8; 6] = [0x52, 0x55, 0x0a, 0x00, 0x02, 0x02];
+/// eth0's address: the masqueraded source.
+const HOST: [u8; 4] = [10, 0, 2, 15];
+
+/// The Internet's answers, from the gateway to eth0 (to the masqueraded address).
+fn udp_reply(src: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(GW_MAC, ETH0_MAC)
+        .ipv4(src, HOST, 58)
+        .udp(sport, dport);
+    let mut v = Vec::with_capacity(b.size(payload.len()));
+    b.write(&mut v, payload).expect("in memory");
+    v
+}
+
+fn echo_reply(src: [u8; 4], seq: u16, len: usize) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(GW_MAC, ETH0_MAC)
+        .ipv4(src, HOST, 58)
+        .icmpv4_echo_reply(0x1234, seq);
+    let data = vec![0x42u8; len];
+    let mut v = Vec::with_capacity(b.size(len));
+    b.write(&mut v, &data).expect("in memory");
+    v
+}
+
+fn syn_ack(src: [u8; 4], sport: u16) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(GW_MAC, ETH0_MAC)
+        .ipv4(src, HOST, 58)
+        .tcp(sport, 40000, 7000, 65535)
+        .syn()
+        .ack(1001);
+    let mut v = Vec::with_capacity(b.size(0));
+    b.write(&mut v, &[]).expect("in memory");
+    v
+}
+
+fn ack(dst: [u8; 4], dport: u16) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(CONTAINER_MAC, DOCKER0_MAC)
+        .ipv4(CONTAINER, dst, 64)
+        .tcp(40000, dport, 1001, 64240)
+        .ack(7001);
+    let mut v = Vec::with_capacity(b.size(0));
+    b.write(&mut v, &[]).expect("in memory");
+    v
+}
+
 fn fix_csum(f: &mut [u8]) {
     let ihl = (f[14] & 0xf) as usize * 4;
     f[24] = 0;
@@ -203,6 +250,30 @@ fn main() {
             (500, 0, ping(CONTAINER, [8, 8, 8, 8], 64, 1, 56)),
             (1500, 1, answer),
             (2000, 0, ping(CONTAINER, [8, 8, 8, 8], 64, 2, 56)),
+        ],
+    );
+    // The container's flows through MASQUERADE, both ways: what a capture
+    // of docker0 and eth0 receives (replay it on docker-28.toml).
+    let dns_answer = [
+        0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 7, b'e', b'x', b'a', b'm', b'p', b'l',
+        b'e', 3, b'c', b'o', b'm', 0, 0, 1, 0, 1, 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4,
+        93, 184, 216, 34,
+    ];
+    write_on(
+        "docker-masquerade.pcapng",
+        &["docker0", "eth0"],
+        &[
+            (
+                0,
+                0,
+                udp(CONTAINER, [8, 8, 8, 8], 64, 53000, 53, &dns_query),
+            ),
+            (20, 1, udp_reply([8, 8, 8, 8], 53, 53000, &dns_answer)),
+            (1000, 0, ping(CONTAINER, [8, 8, 8, 8], 64, 1, 56)),
+            (1015, 1, echo_reply([8, 8, 8, 8], 1, 56)),
+            (2000, 0, syn(CONTAINER, [93, 184, 216, 34], 443)),
+            (2030, 1, syn_ack([93, 184, 216, 34], 443)),
+            (2031, 0, ack([93, 184, 216, 34], 443)),
         ],
     );
 }

@@ -50,7 +50,6 @@ fn replay_names_the_forward_policy_that_dropped_the_containers_packets() {
 }
 
 #[test]
-#[ignore = "needs nf_conntrack_in"]
 fn replay_json_carries_each_packets_netfilter_decisions() {
     let o = fwdsim(&["replay", CAPTURE, "--host", RELOADED, "-j"]);
     let out = stdout(&o);
@@ -60,6 +59,8 @@ fn replay_json_carries_each_packets_netfilter_decisions() {
     assert_eq!(
         first["netfilter"],
         serde_json::json!([{"hook": "PREROUTING", "ctstate": "NEW"},
+            {"hook": "PREROUTING", "table": "nat", "chain": "PREROUTING",
+            "rule": null, "policy": true, "verdict": "ACCEPT"},
             {"hook": "FORWARD", "table": "filter", "chain": "FORWARD",
             "rule": null, "policy": true, "verdict": "DROP"}])
     );
@@ -155,4 +156,90 @@ fn explain_goes_on_through_netfilter_after_the_route_decision() {
          with `iptables -P FORWARD ACCEPT`: forwarded via 10.0.2.2 dev eth0\n  \
          with `iptables -I FORWARD -i docker0 -o eth0 -j ACCEPT`: forwarded via 10.0.2.2 dev eth0\n"
     );
+}
+
+/// Verifies the one's-complement sum of `b` (a header whose checksum field
+/// is filled in sums to 0xffff).
+fn csum_ok(b: &[u8], pseudo: u32) -> bool {
+    let mut sum = pseudo;
+    for c in b.chunks(2) {
+        sum += u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32;
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum == 0xffff
+}
+
+fn pseudo(ip: &[u8]) -> u32 {
+    let mut s = 0u32;
+    for c in ip[12..20].chunks(2) {
+        s += u16::from_be_bytes([c[0], c[1]]) as u32;
+    }
+    s + ip[9] as u32 + (ip.len() - 20) as u32
+}
+
+#[test]
+fn masquerade_rewrites_the_containers_flows_and_translates_the_replies_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.pcapng");
+    let o = fwdsim(&[
+        "replay",
+        "fixtures/pcaps/docker-masquerade.pcapng",
+        "--host",
+        DOCKER28,
+        "-j",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let text = stdout(&o);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let verdicts: Vec<(&str, &str)> = lines[..7]
+        .iter()
+        .map(|l| (l["iif"].as_str().unwrap(), l["verdict"].as_str().unwrap()))
+        .collect();
+    let (c, e) = (("docker0", "forward"), ("eth0", "forward"));
+    assert_eq!(verdicts, [c, e, c, e, c, e, c]);
+    assert_eq!(
+        lines[7]["snmp"]["Ip"],
+        serde_json::json!({"InReceives": 7, "ForwDatagrams": 7, "OutTransmits": 7})
+    );
+    let mut r = fwdsim_pcap::CaptureReader::open(&out).unwrap();
+    let mut frames = Vec::new();
+    while let Some(p) = r.next_packet() {
+        let p = p.unwrap();
+        frames.push((p.iif_name.unwrap().to_string(), p.frame.to_vec()));
+    }
+    assert_eq!(frames.len(), 7);
+    for (i, (dev, f)) in frames.iter().enumerate() {
+        let ip = &f[14..];
+        let (src, dst) = (&ip[12..16], &ip[16..20]);
+        if i % 2 == 0 {
+            // Out eth0 from the host's address, to the gateway's MAC.
+            assert_eq!(
+                (dev.as_str(), src),
+                ("eth0", &[10, 0, 2, 15][..]),
+                "frame {i}"
+            );
+            assert_eq!(&f[..6], &[0x52, 0x55, 0x0a, 0x00, 0x02, 0x02]);
+        } else {
+            // Back to the container on docker0.
+            assert_eq!(
+                (dev.as_str(), dst),
+                ("docker0", &[172, 17, 0, 2][..]),
+                "frame {i}"
+            );
+            assert_eq!(&f[..6], &[0x02, 0x42, 0xac, 0x11, 0x00, 0x02]);
+        }
+        assert!(csum_ok(&ip[..20], 0), "IP checksum of frame {i}");
+        let l4 = &ip[20..];
+        let ok = match ip[9] {
+            1 => csum_ok(l4, 0),
+            _ => csum_ok(l4, pseudo(ip)),
+        };
+        assert!(ok, "L4 checksum of frame {i}");
+    }
 }

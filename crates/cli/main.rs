@@ -219,7 +219,7 @@ enum HostCmd {
     /// Write a snapshot of this machine or of a network namespace into DIR.
     #[command(after_help = "Example:\n  fwdsim host dump /tmp/router --netns router")]
     Dump {
-        /// The directory to write addr.json, route.json, rule.json, neigh.json and sysctl.txt into.
+        /// The directory to write addr.json, route.json, rule.json, neigh.json, sysctl.txt and the netfilter state (iptables.txt, nft.json; iptables-legacy.txt and ipset.txt where they exist) into.
         dir: PathBuf,
         /// The network namespace to snapshot (default: this one).
         #[arg(long)]

@@ -37,10 +37,80 @@ pub fn command_for(base: &[&str], netns: Option<&str>) -> Vec<String> {
     v
 }
 
+/// The netfilter files: (file, command, how it is written).
+pub const NETFILTER_COMMANDS: [(&str, &[&str], NfDump); 4] = [
+    ("iptables.txt", &["iptables-save"], NfDump::Always),
+    (
+        "iptables-legacy.txt",
+        &["iptables-legacy-save"],
+        NfDump::WhenTables,
+    ),
+    ("ipset.txt", &["ipset", "save"], NfDump::WhenInstalled),
+    (
+        "nft.json",
+        &["nft", "-j", "list", "ruleset"],
+        NfDump::Always,
+    ),
+];
+
+/// The sysctl trees `host dump` adds to sysctl.txt where they exist.
+pub const NETFILTER_SYSCTLS: [&str; 2] = ["net.netfilter", "net.bridge"];
+
+/// When `host dump` writes a netfilter file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NfDump {
+    /// Always (empty when the command is not installed), so that "no
+    /// rules" and "not recorded" differ.
+    Always,
+    /// Only when the command prints at least one `*table`.
+    WhenTables,
+    /// Only when the command is installed and succeeds.
+    WhenInstalled,
+}
+
+/// Whether `cmd` is an executable on PATH (or in /usr/sbin, /sbin).
+fn installed(cmd: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(Into::into))
+        .any(|d| d.join(cmd).is_file())
+}
+
+/// Runs `argv`; the error names `file` and the command.
+fn run(file: &Path, argv: &[String]) -> Result<std::process::Output, HostError> {
+    Command::new(&argv[0])
+        .args(&argv[1..])
+        .output()
+        .map_err(|e| HostError::Command {
+            file: file.to_path_buf(),
+            command: argv.join(" "),
+            msg: e.to_string(),
+        })
+}
+
+fn failed(file: &Path, argv: &[String], out: &std::process::Output) -> HostError {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first = stderr.lines().next().unwrap_or("").trim();
+    HostError::Command {
+        file: file.to_path_buf(),
+        command: argv.join(" "),
+        msg: format!("{}: {first}", out.status),
+    }
+}
+
+fn write(file: &Path, bytes: &[u8]) -> Result<(), HostError> {
+    std::fs::write(file, bytes).map_err(|e| HostError::Io {
+        file: file.to_path_buf(),
+        source: e,
+    })
+}
+
 /// Runs the snapshot commands for this machine or the named network
 /// namespace and writes `addr.json`, `route.json`, `rule.json`,
-/// `neigh.json` and `sysctl.txt` into `dir` (created if needed) exactly as
-/// the commands printed them.
+/// `neigh.json` and `sysctl.txt` (with the `net.netfilter` and
+/// `net.bridge` keys where they exist) into `dir` (created if needed)
+/// exactly as the commands printed them; then the netfilter files of
+/// [`NETFILTER_COMMANDS`].
 pub fn dump(dir: &Path, netns: Option<&str>) -> Result<(), HostError> {
     std::fs::create_dir_all(dir).map_err(|e| HostError::Io {
         file: dir.to_path_buf(),
@@ -49,25 +119,49 @@ pub fn dump(dir: &Path, netns: Option<&str>) -> Result<(), HostError> {
     for (name, base) in SNAPSHOT_COMMANDS {
         let file = dir.join(name);
         let argv = command_for(base, netns);
-        let command = argv.join(" ");
-        let out = Command::new(&argv[0])
-            .args(&argv[1..])
-            .output()
-            .map_err(|e| HostError::Command {
-                file: file.clone(),
-                command: command.clone(),
-                msg: e.to_string(),
-            })?;
+        let out = run(&file, &argv)?;
         if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let first = stderr.lines().next().unwrap_or("").trim();
-            return Err(HostError::Command {
-                file,
-                command,
-                msg: format!("{}: {first}", out.status),
-            });
+            return Err(failed(&file, &argv, &out));
         }
-        std::fs::write(&file, &out.stdout).map_err(|e| HostError::Io { file, source: e })?;
+        let mut bytes = out.stdout;
+        if name == "sysctl.txt" {
+            for tree in NETFILTER_SYSCTLS {
+                // Absent trees (no br_netfilter, no conntrack) fail: skip them.
+                let argv = command_for(&["sysctl", tree], netns);
+                if let Ok(o) = run(&file, &argv)
+                    && o.status.success()
+                {
+                    bytes.extend_from_slice(&o.stdout);
+                }
+            }
+        }
+        write(&file, &bytes)?;
+    }
+    for (name, base, when) in NETFILTER_COMMANDS {
+        let file = dir.join(name);
+        if !installed(base[0]) {
+            if when == NfDump::Always {
+                write(&file, b"")?;
+            }
+            continue;
+        }
+        let argv = command_for(base, netns);
+        let out = run(&file, &argv)?;
+        match when {
+            NfDump::Always if !out.status.success() => return Err(failed(&file, &argv, &out)),
+            NfDump::Always => write(&file, &out.stdout)?,
+            NfDump::WhenTables => {
+                let text = String::from_utf8_lossy(&out.stdout);
+                if out.status.success() && text.lines().any(|l| l.starts_with('*')) {
+                    write(&file, &out.stdout)?;
+                }
+            }
+            NfDump::WhenInstalled => {
+                if out.status.success() {
+                    write(&file, &out.stdout)?;
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -86,5 +180,12 @@ mod tests {
         assert_eq!(c(4, None), "sysctl net.ipv4");
         assert_eq!(c(1, Some("r1")), "ip -n r1 -j -4 route show table all");
         assert_eq!(c(4, Some("r1")), "ip netns exec r1 sysctl net.ipv4");
+        let n = |i: usize, ns| command_for(NETFILTER_COMMANDS[i].1, ns).join(" ");
+        assert_eq!(n(0, None), "iptables-save");
+        assert_eq!(n(1, None), "iptables-legacy-save");
+        assert_eq!(n(2, None), "ipset save");
+        assert_eq!(n(3, None), "nft -j list ruleset");
+        assert_eq!(n(0, Some("r1")), "ip netns exec r1 iptables-save");
+        assert_eq!(n(3, Some("r1")), "ip netns exec r1 nft -j list ruleset");
     }
 }

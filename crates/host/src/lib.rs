@@ -4,7 +4,9 @@
 //! A host is either a **snapshot directory** (the unmodified output of
 //! `ip -j addr show`, `ip -j -4 route show table all`, `ip -j -4 rule show`,
 //! optionally `ip -j -4 neigh show`, and `sysctl net.ipv4`, as written by
-//! [`dump`]), taken as it is; or a **TOML file** (docs/host-format.md),
+//! [`dump`], with the netfilter files `iptables.txt`,
+//! `iptables-legacy.txt`, `ipset.txt` and `nft.json` read by [`netfilter`]),
+//! taken as it is; or a **TOML file** (docs/host-format.md),
 //! loaded as if a fresh kernel were configured with the same commands.
 //! Loading only calls the model's configuration API; the model decides.
 //!

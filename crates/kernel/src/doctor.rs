@@ -450,7 +450,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs the NAT binding of nf_nat_core"]
     fn a_private_bridge_without_masquerade_is_found_and_with_it_is_not() {
         let nat = |rules| {
             table(

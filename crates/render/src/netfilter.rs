@@ -164,6 +164,7 @@ fn event_json(ns: &Netns, e: &NfEvent) -> Value {
         NfEventKind::Reject(w) => json!({"hook": hook, "reject_with": w.name()}),
         NfEventKind::ConntrackDrop => json!({"hook": hook, "conntrack": "drop"}),
         NfEventKind::Ct(n) => json!({"hook": hook, "ctstate": nfct_name(n)}),
+        NfEventKind::NotModelled(what) => json!({"hook": hook, "not_modelled": what}),
     }
 }
 

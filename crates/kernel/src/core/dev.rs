@@ -100,6 +100,11 @@ pub fn netif_receive_skb<T: Tracer>(
         };
     }
     let r = ip_rcv(ns, &mut skb, t);
+    // The skb is freed or gone out: its reference on an entry that was never
+    // confirmed (the packet died before POST_ROUTING or LOCAL_IN) frees it.
+    if let Some(nf) = ns.nf.as_mut() {
+        crate::netfilter::conntrack::nf_ct_put(&mut nf.ct, skb.nfct);
+    }
     let verdict = match r {
         NetRx::Drop => Verdict::Drop,
         NetRx::Success if ns.rx_queued && crate::core::neighbour::is_waiting(ns, ns.rx_seq) => {

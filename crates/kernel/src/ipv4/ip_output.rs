@@ -308,7 +308,7 @@ pub fn ip_local_out_ct<T: Tracer>(
         };
         let nexthop = if rt.rt_uses_gateway { rt.rt_gw4 } else { daddr };
         let dev = rt.dst.dev;
-        crate::netfilter::core::nf_hook_local(
+        let r = crate::netfilter::core::nf_hook_local(
             ns,
             NfInetHook::LocalOut,
             pkt,
@@ -316,16 +316,22 @@ pub fn ip_local_out_ct<T: Tracer>(
             nexthop,
             &mut nfct,
             t,
-        )?;
-        crate::netfilter::core::nf_hook_local(
-            ns,
-            NfInetHook::PostRouting,
-            pkt,
-            dev,
-            nexthop,
-            &mut nfct,
-            t,
-        )?;
+        )
+        .and_then(|()| {
+            crate::netfilter::core::nf_hook_local(
+                ns,
+                NfInetHook::PostRouting,
+                pkt,
+                dev,
+                nexthop,
+                &mut nfct,
+                t,
+            )
+        });
+        if let Some(nf) = ns.nf.as_mut() {
+            crate::netfilter::conntrack::nf_ct_put(&mut nf.ct, nfct);
+        }
+        r?;
         return ip_finish_output(ns, rt, pkt, TxKind::Local, t);
     }
     ip_finish_output(ns, rt, pkt, TxKind::Local, t)

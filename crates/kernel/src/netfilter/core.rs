@@ -102,6 +102,8 @@ pub enum NfEventKind {
     ConntrackDrop,
     /// The packet's conntrack state when it entered the tables.
     Ct(Nfct),
+    /// The packet met kernel behaviour the model does not have (named).
+    NotModelled(&'static str),
 }
 
 /// One event at one hook.
@@ -152,8 +154,12 @@ impl NfTrail {
 
     /// Whether the packet touched a rule that is not modelled.
     pub fn unmodelled(&self) -> bool {
-        self.events()
-            .any(|e| matches!(e.kind, NfEventKind::Unmodelled { .. }))
+        self.events().any(|e| {
+            matches!(
+                e.kind,
+                NfEventKind::Unmodelled { .. } | NfEventKind::NotModelled(_)
+            )
+        })
     }
 }
 
@@ -200,12 +206,9 @@ pub fn nf_hook<T: Tracer>(
         return Ok(());
     }
     let mut nf = ns.nf.take().expect("checked above");
+    // A dropped packet keeps its entry until it is freed (`nf_ct_put` where
+    // the path frees it): a REJECT's reset is sent first and belongs to it.
     let r = nf_hook_slow(&mut nf, ns, state, pkt, t);
-    if r == NfVerdict::Drop {
-        // The packet is freed: an entry it alone holds goes with it.
-        conntrack::nf_ct_put(&mut nf.ct, *pkt.nfct);
-        *pkt.nfct = Nfct::None;
-    }
     ns.nf = Some(nf);
     match r {
         NfVerdict::Accept => Ok(()),
@@ -335,14 +338,21 @@ fn nf_nat_inet_fn<T: Tracer>(
     };
     debug_assert_eq!(nf.tables[ti].name, TableName::Nat);
     let manip = NfNatManipType::of_hook(state.hook);
-    if matches!(ctinfo, IpConntrackInfo::New | IpConntrackInfo::Related)
+    // A RELATED ICMP error is translated through its quoted header alone
+    // (nf_nat_packet does it); any other RELATED packet (the TCP reset of a
+    // REJECT) and a connection's first packet run the nat chain when this
+    // manip has no binding yet.
+    let icmp = pkt.data.get(9) == Some(&1);
+    let related = matches!(
+        ctinfo,
+        IpConntrackInfo::Related | IpConntrackInfo::RelatedReply
+    );
+    if (ctinfo == IpConntrackInfo::New || (related && !icmp))
         && !nat::nf_nat_initialized(&nf.ct, nfct, manip)
     {
-        if ctinfo == IpConntrackInfo::New {
-            let info = NfPktInfo::parse(pkt.data);
-            if ipt_do_table(nf, ns, ti, state, &info, pkt, t) == NfVerdict::Drop {
-                return NfVerdict::Drop;
-            }
+        let info = NfPktInfo::parse(pkt.data);
+        if ipt_do_table(nf, ns, ti, state, &info, pkt, t) == NfVerdict::Drop {
+            return NfVerdict::Drop;
         }
         if !nat::nf_nat_initialized(&nf.ct, nfct, manip) {
             nat::nf_nat_alloc_null_binding(&mut nf.ct, nfct, manip);
@@ -442,14 +452,34 @@ pub fn nf_hook_local<T: Tracer>(
         outdev,
         nexthop,
     };
+    let daddr = |d: &[u8]| d.get(16..20).map(|b| [b[0], b[1], b[2], b[3]]);
+    let before = daddr(pkt);
     let mut p = NfPacket {
         data: pkt,
         mark: 0,
         nfct,
     };
     let r = nf_hook(ns, state, &mut p, t);
+    let changed = before != daddr(p.data);
     if let Some(nf) = ns.nf.as_mut() {
-        nf.trail.reject = None;
+        if nf.trail.reject.take().is_some() {
+            nf.trail.push(NfEvent {
+                hook,
+                kind: NfEventKind::NotModelled(
+                    "the answer of a REJECT of a packet this host sends itself",
+                ),
+            });
+        }
+        if changed && hook == NfInetHook::LocalOut {
+            // nf_nat_ipv4_local_fn reroutes a packet whose destination
+            // LOCAL_OUT changed (ip_route_me_harder); the model keeps the route.
+            nf.trail.push(NfEvent {
+                hook,
+                kind: NfEventKind::NotModelled(
+                    "the new route of a packet DNATed at LOCAL_OUT (ip_route_me_harder)",
+                ),
+            });
+        }
     }
     r
 }

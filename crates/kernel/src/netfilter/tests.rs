@@ -475,3 +475,61 @@ fn a_host_without_rules_registers_no_hooks() {
     let pre: Vec<_> = nf.hooks[0].iter().map(|o| o.priority).collect();
     assert_eq!(pre, vec![-200]);
 }
+
+#[test]
+fn reject_tcp_reset_answers_the_syn_and_the_reset_walks_nat_postrouting() {
+    let rej = entry(
+        4,
+        "-A FORWARD -p tcp -m tcp --dport 80 -j REJECT --reject-with tcp-reset",
+        IptIp {
+            proto: Some((6, false)),
+            ..Default::default()
+        },
+        vec![XtMatch::Tcp {
+            sport: None,
+            dport: Some((PortRange { min: 80, max: 80 }, false)),
+            flags: None,
+        }],
+        XtTarget::Reject(RejectWith::TcpReset),
+    );
+    let nat = table(
+        TableName::Nat,
+        vec![
+            chain("PREROUTING", Some(Policy::Accept), vec![]),
+            chain("INPUT", Some(Policy::Accept), vec![]),
+            chain("OUTPUT", Some(Policy::Accept), vec![]),
+            chain("POSTROUTING", Some(Policy::Accept), vec![]),
+        ],
+    );
+    let mut ns = with_tables(
+        forwarding_router(),
+        vec![filter_forward(Policy::Accept, vec![rej]), nat],
+    );
+    let b = etherparse::PacketBuilder::ethernet2(C0_MAC, R0_MAC)
+        .ipv4([10, 0, 1, 2], [10, 0, 2, 2], 64)
+        .tcp(40000, 80, 1000, 64240)
+        .syn();
+    let mut f = Vec::new();
+    b.write(&mut f, &[]).unwrap();
+    let o = rx(&mut ns, &mut f);
+    assert_eq!(
+        (o.verdict, o.drop_reason),
+        (Verdict::Drop, Some(R::NETFILTER_DROP))
+    );
+    assert_eq!(ns.tx.frames.len(), 1);
+    let rst = ns.tx.frame(&ns.tx.frames[0]).to_vec();
+    let ip = &rst[14..];
+    // From the server's address to the client, TOS 0, id 0, DF, TTL 64.
+    assert_eq!(&ip[..2], &[0x45, 0]);
+    assert_eq!(&ip[4..10], &[0, 0, 0x40, 0, 64, 6]);
+    assert_eq!(&ip[12..20], &[10, 0, 2, 2, 10, 0, 1, 2]);
+    let tcp = &ip[20..40];
+    // Ports swapped, seq 0, ack = SYN's seq + 1, RST|ACK.
+    assert_eq!(&tcp[..4], &[0, 80, 0x9c, 0x40]);
+    assert_eq!(&tcp[4..12], &[0, 0, 0, 0, 0, 0, 0x03, 0xe9]);
+    assert_eq!(tcp[13], 0x14);
+    // kernel-notes: the reset counts one packet on nat POSTROUTING.
+    let nf = ns.nf.as_ref().unwrap();
+    let post = &nf.tables[1].chains[3];
+    assert_eq!(post.counters.pcnt, 1);
+}

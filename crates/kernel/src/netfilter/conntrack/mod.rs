@@ -31,7 +31,7 @@ pub mod proto_tcp;
 pub mod proto_udp;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use nf_conntrack_core::*;
 pub use proto_tcp::{IpCtTcp, IpCtTcpState, TcpConntrack};
