@@ -45,6 +45,11 @@ use crate::packet::wire::{Endpoints, KernelObs};
 /// The suite name in divergence matchers.
 pub const SUITE: &str = "netfilter";
 
+/// The summary's count of routers whose `iptables.txt` the lab wrote
+/// because `fwdsim host dump` did not.
+pub const LAB_WROTE_IPTABLES: &str =
+    "(routers whose iptables.txt the lab wrote: host dump wrote none)";
+
 /// Frames per router at least: flows are drawn until this many were
 /// injected.
 pub const MIN_FRAMES: usize = 64;
@@ -282,7 +287,10 @@ fn kernel_side(
             }
         }
         Err(_) => {
-            rep.notes.push("`fwdsim host dump` wrote no iptables.txt: the lab wrote the router's `iptables-save` there".into());
+            // Counted in the summary (see `run`), not a note per router.
+            *rep.kernel_outcomes
+                .entry(LAB_WROTE_IPTABLES.into())
+                .or_default() += 1;
             std::fs::write(&ipt, &saved).map_err(|e| format!("{}: {e}", ipt.display()))?;
         }
     }
@@ -741,10 +749,12 @@ fn compare_rule_counters(k: &KernelRun, fwdsim_file: &Path, rep: &mut RouterRepo
         }
     };
     let moved = kernel.values().filter(|e| e.packets > 0).count();
-    rep.notes.push(format!(
-        "rule counters: {} policies and rules, {moved} moved in the kernel",
-        kernel.len()
-    ));
+    *rep.kernel_outcomes
+        .entry("(rule counters compared)".into())
+        .or_default() += kernel.len();
+    *rep.kernel_outcomes
+        .entry("(rule counters that moved)".into())
+        .or_default() += moved;
     for d in counters::compare(&kernel, &fwdsim) {
         let (t, c, n) = &d.key;
         let w =
@@ -843,7 +853,9 @@ fn run_router(env: &Env, index: usize, seed: u64, trace: &mut KfreeTrace) -> Rou
         .zip(&k.obs)
         .map(|(p, o)| kernel_view(p, o))
         .collect();
-    rep.kernel_outcomes = compare::tally(&views);
+    for (k, n) in compare::tally(&views) {
+        *rep.kernel_outcomes.entry(k).or_default() += n;
+    }
     let cap = dir.path().join("capture.pcapng");
     if let Err(e) = write_capture(&cap, &k.probes) {
         rep.problems.push(e);
