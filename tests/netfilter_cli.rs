@@ -243,3 +243,34 @@ fn masquerade_rewrites_the_containers_flows_and_translates_the_replies_back() {
         assert!(ok, "L4 checksum of frame {i}");
     }
 }
+
+#[test]
+fn docker_29s_nftables_ruleset_masquerades_both_ways_from_a_snapshot() {
+    let o = fwdsim(&[
+        "replay",
+        "fixtures/pcaps/docker-masquerade.pcapng",
+        "--host",
+        "fixtures/hosts/docker-29-nft",
+    ]);
+    let out = stdout(&o);
+    let notes: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("        "))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "SNAT 172.17.0.2:53000 -> 10.0.2.15:53000",
+            "DNAT 10.0.2.15:53000 -> 172.17.0.2:53000",
+            "SNAT 172.17.0.2:4660 -> 10.0.2.15:4660",
+            "DNAT 10.0.2.15:4660 -> 172.17.0.2:4660",
+            "SNAT 172.17.0.2:40000 -> 10.0.2.15:40000",
+            "DNAT 10.0.2.15:40000 -> 172.17.0.2:40000",
+            "SNAT 172.17.0.2:40000 -> 10.0.2.15:40000",
+        ],
+        "{out}"
+    );
+    // Nothing to say about the ip6 table on stderr.
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+}

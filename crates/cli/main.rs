@@ -1504,6 +1504,51 @@ fn netfilter_changes(
     let Some(nf) = ns.nf.as_ref() else {
         return Vec::new();
     };
+    if let Some((table, chain, rule)) = nf.trail.events().find_map(|e| match e.kind {
+        NfEventKind::NftPolicy {
+            table,
+            chain,
+            verdict: NfVerdict::Drop,
+        } => Some((table as usize, chain as usize, None)),
+        NfEventKind::NftRule {
+            table,
+            chain,
+            rule,
+            verdict: NfVerdict::Drop,
+        } => Some((table as usize, chain as usize, Some(rule as usize))),
+        _ => None,
+    }) {
+        let t = &nf.nft[table];
+        let (fam, tname, cname) = (
+            t.family.name(),
+            t.name.clone(),
+            t.chains[chain].name.clone(),
+        );
+        let mut alt = now.clone();
+        let words = match rule {
+            None => {
+                if let Some(nf) = alt.nf.as_mut()
+                    && let Some(b) = nf.nft[table].chains[chain].base.as_mut()
+                {
+                    b.policy = fwdsim_kernel::netfilter::nf_tables::NftPolicy::Accept;
+                }
+                format!("`nft chain {fam} {tname} {cname} '{{ policy accept; }}'`")
+            }
+            Some(r) => {
+                let handle = t.chains[chain].rules[r].handle;
+                if let Some(nf) = alt.nf.as_mut() {
+                    nf.nft[table].chains[chain].rules.remove(r);
+                }
+                format!(
+                    "`nft delete rule {fam} {tname} {cname} handle {handle}` (the rule that dropped it)"
+                )
+            }
+        };
+        if let Some(nf) = alt.nf.as_mut() {
+            nf.register_hooks();
+        }
+        return vec![(words, alt)];
+    }
     let Some((hook, table, chain, rule)) = nf.trail.events().find_map(|e| match e.kind {
         NfEventKind::Policy {
             table,

@@ -95,6 +95,15 @@ pub enum HostError {
         /// What was wrong, quoting the text.
         what: String,
     },
+    /// An `nft -j list ruleset` file whose parts do not fit together (a
+    /// rule of a chain or table that is not listed).
+    #[error("{}: {what}", file.display())]
+    NftRuleset {
+        /// The file.
+        file: PathBuf,
+        /// What was wrong.
+        what: String,
+    },
     /// A sysctl that the model does not know (in a TOML host or an
     /// override; a snapshot ignores them).
     #[error("{}: unknown sysctl {key:?} (known: net.ipv4.ip_forward, net.ipv4.conf.{{all,default,DEV}}.KEY and the modelled net.ipv4.* keys)", file.display())]
@@ -181,6 +190,7 @@ impl HostError {
             | HostError::DuplicateDevice { file, .. }
             | HostError::BadAddress { file, .. }
             | HostError::BadValue { file, .. }
+            | HostError::NftRuleset { file, .. }
             | HostError::UnknownSysctl { file, .. }
             | HostError::BadSysctl { file, .. }
             | HostError::BadRoute { file, .. }

@@ -23,6 +23,7 @@ mod dump;
 mod error;
 mod names;
 pub mod netfilter;
+pub mod nft_json;
 mod parse;
 mod show;
 mod snapshot;

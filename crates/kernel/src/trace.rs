@@ -482,9 +482,25 @@ pub enum Check {
         chain: u16,
         rule: u16,
         matched: bool,
+        miss: crate::netfilter::xtables::eval::NfMiss,
     },
     /// A built-in chain's policy decided.
     NfPolicy {
+        table: u16,
+        chain: u16,
+        accept: bool,
+    },
+    /// An nftables base chain entered (indices into `Netfilter::nft`).
+    NftChain { table: u16, chain: u16 },
+    /// One nftables rule run: whether it got past all its matches.
+    NftRule {
+        table: u16,
+        chain: u16,
+        rule: u16,
+        matched: bool,
+    },
+    /// An nftables base chain's policy decided.
+    NftPolicy {
         table: u16,
         chain: u16,
         accept: bool,

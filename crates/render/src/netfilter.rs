@@ -48,6 +48,62 @@ pub fn rule_ref(ns: &Netns, table: u16, chain: u16, rule: u16) -> String {
     }
 }
 
+/// `table ip docker-bridges chain filter-FORWARD` (nftables), or `?`.
+pub fn nft_chain_ref(ns: &Netns, table: u16, chain: u16) -> String {
+    let Some(t) = ns.nf.as_ref().and_then(|nf| nf.nft.get(table as usize)) else {
+        return "?".into();
+    };
+    let c = t
+        .chains
+        .get(chain as usize)
+        .map_or("?", |c| c.name.as_str());
+    format!("{} chain {c}", t.title())
+}
+
+/// The nftables rule: `nft.json: table ip t chain c handle 12: iifname "r0" accept`.
+pub fn nft_rule_ref(ns: &Netns, table: u16, chain: u16, rule: u16) -> String {
+    let r = ns
+        .nf
+        .as_ref()
+        .and_then(|nf| nf.nft.get(table as usize))
+        .and_then(|t| t.chains.get(chain as usize))
+        .and_then(|c| c.rules.get(rule as usize));
+    match r {
+        Some(r) => format!(
+            "nft.json: {} handle {}: {}",
+            nft_chain_ref(ns, table, chain),
+            r.handle,
+            r.text
+        ),
+        None => "?".into(),
+    }
+}
+
+fn nft_rule_json(ns: &Netns, table: u16, chain: u16, rule: u16) -> Value {
+    let r = ns
+        .nf
+        .as_ref()
+        .and_then(|nf| nf.nft.get(table as usize))
+        .and_then(|t| t.chains.get(chain as usize))
+        .and_then(|c| c.rules.get(rule as usize));
+    match r {
+        Some(r) => json!({"file": "nft.json", "handle": r.handle, "text": &*r.text}),
+        None => Value::Null,
+    }
+}
+
+fn nft_table_chain(ns: &Netns, table: u16, chain: u16) -> (String, String) {
+    match ns.nf.as_ref().and_then(|nf| nf.nft.get(table as usize)) {
+        Some(t) => (
+            format!("{} {}", t.family.name(), t.name),
+            t.chains
+                .get(chain as usize)
+                .map_or("?".into(), |c| c.name.clone()),
+        ),
+        None => ("?".into(), "?".into()),
+    }
+}
+
 /// `NEW`, `ESTABLISHED`, ... as `-m conntrack` names the packet's state.
 pub fn nfct_name(nfct: Nfct) -> &'static str {
     match nfct {
@@ -113,6 +169,17 @@ pub fn drop_cause(ns: &Netns) -> Option<String> {
                     rule_ref(ns, table, chain, rule)
                 ))
             }
+            NfEventKind::NftPolicy {
+                table,
+                chain,
+                verdict: NfVerdict::Drop,
+            } => cause = Some(format!("{} policy drop", nft_chain_ref(ns, table, chain))),
+            NfEventKind::NftRule {
+                table,
+                chain,
+                rule,
+                verdict: NfVerdict::Drop,
+            } => cause = Some(format!("rule {}", nft_rule_ref(ns, table, chain, rule))),
             NfEventKind::ConntrackDrop => cause = Some("conntrack (nf_conntrack_in)".into()),
             _ => {}
         }
@@ -165,6 +232,98 @@ fn event_json(ns: &Netns, e: &NfEvent) -> Value {
         NfEventKind::ConntrackDrop => json!({"hook": hook, "conntrack": "drop"}),
         NfEventKind::Ct(n) => json!({"hook": hook, "ctstate": nfct_name(n)}),
         NfEventKind::NotModelled(what) => json!({"hook": hook, "not_modelled": what}),
+        NfEventKind::NftRule {
+            table,
+            chain,
+            rule,
+            verdict,
+        } => {
+            let (t, c) = nft_table_chain(ns, table, chain);
+            json!({"hook": hook, "nft_table": t, "chain": c,
+                "rule": nft_rule_json(ns, table, chain, rule), "verdict": verdict_name(verdict)})
+        }
+        NfEventKind::NftPolicy {
+            table,
+            chain,
+            verdict,
+        } => {
+            let (t, c) = nft_table_chain(ns, table, chain);
+            json!({"hook": hook, "nft_table": t, "chain": c, "rule": null, "policy": true,
+                "verdict": verdict_name(verdict)})
+        }
+        NfEventKind::NftUnmodelled { table, chain, rule } => {
+            let (t, c) = nft_table_chain(ns, table, chain);
+            json!({"hook": hook, "nft_table": t, "chain": c,
+                "rule": nft_rule_json(ns, table, chain, rule), "unmodelled": true})
+        }
+        NfEventKind::NftLog { table, chain, rule } => {
+            let (t, c) = nft_table_chain(ns, table, chain);
+            json!({"hook": hook, "nft_table": t, "chain": c,
+                "rule": nft_rule_json(ns, table, chain, rule), "verdict": "LOG"})
+        }
+    }
+}
+
+fn match_name(m: &fwdsim_kernel::netfilter::xtables::ip_tables::XtMatch) -> String {
+    use fwdsim_kernel::netfilter::xtables::ip_tables::XtMatch as M;
+    match m {
+        M::Tcp { .. } => "-p tcp options".into(),
+        M::Udp { .. } => "-p udp options".into(),
+        M::Icmp { .. } => "--icmp-type".into(),
+        M::Multiport { .. } => "-m multiport".into(),
+        M::Conntrack(_) => "-m conntrack".into(),
+        M::State { .. } => "-m state".into(),
+        M::Addrtype { .. } => "-m addrtype".into(),
+        M::Set(s) => format!("-m set {}", s.name),
+        M::Comment(_) => "-m comment".into(),
+        M::Mark { .. } => "-m mark".into(),
+        M::Connmark { .. } => "-m connmark".into(),
+        M::Iprange { .. } => "-m iprange".into(),
+        M::Length(_) => "-m length".into(),
+        M::Ttl { .. } => "-m ttl".into(),
+        M::Limit { .. } => "-m limit".into(),
+        M::Physdev(_) => "-m physdev".into(),
+        M::Unsupported { name } => format!("-m {name}"),
+        #[allow(unreachable_patterns)]
+        _ => "a match".into(),
+    }
+}
+
+/// Why a rule did not match, with the packet's value: ` (-o: eth0)`.
+fn miss_text(
+    ns: &Netns,
+    table: u16,
+    chain: u16,
+    rule: u16,
+    miss: fwdsim_kernel::netfilter::xtables::eval::NfMiss,
+) -> String {
+    use fwdsim_kernel::netfilter::xtables::eval::NfMiss;
+    let module = |k: u8| {
+        ns.nf
+            .as_ref()
+            .and_then(|nf| nf.tables.get(table as usize))
+            .and_then(|t| t.chains.get(chain as usize))
+            .and_then(|c| c.rules.get(rule as usize))
+            .and_then(|r| r.matches.get(k as usize))
+            .map_or_else(|| "a match".to_string(), match_name)
+    };
+    let dev = |d: fwdsim_kernel::IfIndex| {
+        if d.0 == 0 {
+            "none".to_string()
+        } else {
+            ns.dev_name(d).to_string()
+        }
+    };
+    match miss {
+        NfMiss::None => String::new(),
+        NfMiss::Src(a) => format!(" (-s: saddr {a})"),
+        NfMiss::Dst(a) => format!(" (-d: daddr {a})"),
+        NfMiss::In(d) => format!(" (-i: in {})", dev(d)),
+        NfMiss::Out(d) => format!(" (-o: out {})", dev(d)),
+        NfMiss::Proto(p) => format!(" (-p: protocol {p})"),
+        NfMiss::Frag(f) => format!(" (-f: fragment offset {f})"),
+        NfMiss::Match(k) => format!(" ({} does not hold)", module(k)),
+        NfMiss::Unknown(k) => format!(" ({} is not modelled)", module(k)),
     }
 }
 
@@ -183,10 +342,12 @@ pub fn describe(ns: &Netns, c: &fwdsim_kernel::trace::Check) -> Option<String> {
             chain,
             rule,
             matched,
+            miss,
         } => format!(
-            "rule {} matches = {}",
+            "rule {} matches = {}{}",
             rule_ref(ns, table, chain, rule),
-            matched as u8
+            matched as u8,
+            miss_text(ns, table, chain, rule, miss)
         ),
         Check::NfPolicy {
             table,
@@ -200,6 +361,129 @@ pub fn describe(ns: &Netns, c: &fwdsim_kernel::trace::Check) -> Option<String> {
         ),
         Check::NfCt { nfct } => format!("ctstate {}", nfct_name(nfct)),
         Check::NfNat { rw } => nat_text(&rw),
+        Check::NftChain { table, chain } => nft_chain_ref(ns, table, chain),
+        Check::NftRule {
+            table,
+            chain,
+            rule,
+            matched,
+        } => format!(
+            "rule {} matches = {}",
+            nft_rule_ref(ns, table, chain, rule),
+            matched as u8
+        ),
+        Check::NftPolicy {
+            table,
+            chain,
+            accept,
+        } => format!(
+            "{} policy {}",
+            nft_chain_ref(ns, table, chain),
+            if accept { "accept" } else { "drop" }
+        ),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use fwdsim_kernel::netfilter::nf_tables::{
+        NftBaseChain, NftChain, NftChainType, NftFamily, NftPolicy, NftRule, NftTable,
+    };
+    use fwdsim_kernel::netfilter::{Netfilter, NfInetHook};
+    use fwdsim_kernel::trace::Check;
+
+    use super::*;
+
+    fn host() -> Netns {
+        let mut t = NftTable::new(NftFamily::Ip, "docker-bridges");
+        t.chains.push(NftChain {
+            name: "filter-FORWARD".into(),
+            handle: 1,
+            base: Some(NftBaseChain {
+                ty: NftChainType::Filter,
+                hook: NfInetHook::Forward,
+                priority: 0,
+                policy: NftPolicy::Drop,
+            }),
+            rules: vec![NftRule {
+                handle: 23,
+                exprs: vec![],
+                comment: None,
+                text: Arc::from("counter drop"),
+                counters: Default::default(),
+                saved: Default::default(),
+            }],
+            counters: Default::default(),
+        });
+        let mut ns = Netns::new();
+        ns.nf = Some(Box::new(Netfilter {
+            nft: vec![t],
+            ..Default::default()
+        }));
+        ns
+    }
+
+    #[test]
+    fn nft_events_and_steps_in_words() {
+        let mut ns = host();
+        let ev = |kind| NfEvent {
+            hook: NfInetHook::Forward,
+            kind,
+        };
+        let nf = ns.nf.as_mut().unwrap();
+        nf.trail.push(ev(NfEventKind::NftRule {
+            table: 0,
+            chain: 0,
+            rule: 0,
+            verdict: NfVerdict::Drop,
+        }));
+        assert_eq!(
+            drop_cause(&ns).as_deref(),
+            Some(
+                "rule nft.json: table ip docker-bridges chain filter-FORWARD handle 23: counter drop"
+            )
+        );
+        assert_eq!(
+            events_json(&ns),
+            json!([{"hook": "FORWARD", "nft_table": "ip docker-bridges", "chain": "filter-FORWARD",
+                "rule": {"file": "nft.json", "handle": 23, "text": "counter drop"},
+                "verdict": "DROP"}])
+        );
+        ns.nf.as_mut().unwrap().trail.clear();
+        ns.nf
+            .as_mut()
+            .unwrap()
+            .trail
+            .push(ev(NfEventKind::NftPolicy {
+                table: 0,
+                chain: 0,
+                verdict: NfVerdict::Drop,
+            }));
+        assert_eq!(
+            drop_cause(&ns).as_deref(),
+            Some("table ip docker-bridges chain filter-FORWARD policy drop")
+        );
+        assert_eq!(
+            describe(
+                &ns,
+                &Check::NftRule {
+                    table: 0,
+                    chain: 0,
+                    rule: 0,
+                    matched: true
+                }
+            )
+            .as_deref(),
+            Some(
+                "rule nft.json: table ip docker-bridges chain filter-FORWARD handle 23: counter drop matches = 1"
+            )
+        );
+        assert_eq!(
+            describe(&ns, &Check::NftChain { table: 0, chain: 0 }).as_deref(),
+            Some("table ip docker-bridges chain filter-FORWARD")
+        );
+    }
 }

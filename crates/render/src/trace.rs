@@ -395,7 +395,10 @@ pub fn describe(ns: &Netns, c: &Check) -> String {
         | Check::NfRule { .. }
         | Check::NfPolicy { .. }
         | Check::NfCt { .. }
-        | Check::NfNat { .. } => crate::netfilter::describe(ns, c).unwrap_or_default(),
+        | Check::NfNat { .. }
+        | Check::NftChain { .. }
+        | Check::NftRule { .. }
+        | Check::NftPolicy { .. } => crate::netfilter::describe(ns, c).unwrap_or_default(),
         Check::SocketLookup {
             protocol,
             daddr,

@@ -23,6 +23,8 @@ pub use save_counters::save_counters;
 pub struct NfLoad {
     /// The tables read so far.
     pub tables: Vec<IptTable>,
+    /// The nftables tables of `nft.json` that iptables does not manage.
+    pub nft: Vec<fwdsim_kernel::netfilter::nf_tables::NftTable>,
     /// The sets read so far.
     pub sets: Vec<IpSet>,
     /// How many `-m limit` buckets the rules use.
@@ -48,11 +50,12 @@ impl NfLoad {
     /// The loaded state as the namespace's `Netfilter`, with its hooks
     /// registered; None when no table was loaded (sets alone do nothing).
     pub fn into_netfilter(self) -> Option<Netfilter> {
-        if self.tables.is_empty() {
+        if self.tables.is_empty() && self.nft.is_empty() {
             return None;
         }
         let mut nf = Netfilter {
             tables: self.tables,
+            nft: self.nft,
             sets: self.sets,
             limits: vec![LimitState::default(); self.limits],
             sysctl: self.sysctl,

@@ -1129,27 +1129,36 @@ fn ipset_save() {
 }
 
 #[test]
-fn nft_json_tables_iptables_does_not_manage_are_reported() {
+fn nft_json_tables_iptables_manages_come_from_iptables_txt_and_the_others_load() {
+    let names = |nf: &NfLoad| -> Vec<String> {
+        nf.nft
+            .iter()
+            .map(|t| format!("{} {}", t.family.name(), t.name))
+            .collect()
+    };
     let mut nf = load(&fixture("edge.iptables-c.txt")).unwrap();
+    let before = nf.warnings.len();
     nf.check_nft_json(&fixture("edge.nft.json"), Path::new("nft.json"))
         .unwrap();
-    assert_eq!(nf.warnings.len(), 5);
-    assert_eq!(
-        nf.warnings[4],
-        "nft.json: table inet firewalld is not modelled; packets are simulated without it"
-    );
-    // Without iptables.txt, every table is reported.
+    assert_eq!(names(&nf), ["inet firewalld"]);
+    assert_eq!(nf.warnings.len(), before, "{:?}", &nf.warnings[before..]);
+    // Without iptables.txt, every table of nft.json is nft's own.
     let mut nf = NfLoad::default();
     nf.check_nft_json(&fixture("edge.nft.json"), Path::new("nft.json"))
         .unwrap();
-    assert_eq!(nf.warnings.len(), 5);
     assert_eq!(
-        nf.warnings[0],
-        "nft.json: table ip mangle is not modelled; packets are simulated without it"
+        names(&nf),
+        [
+            "ip mangle",
+            "ip filter",
+            "ip nat",
+            "ip raw",
+            "inet firewalld"
+        ]
     );
     let mut nf = NfLoad::default();
     nf.check_nft_json("", Path::new("nft.json")).unwrap();
-    assert!(nf.warnings.is_empty());
+    assert!(nf.warnings.is_empty() && nf.nft.is_empty());
     let e = nf
         .check_nft_json("{\"nftables\": [\n  {\"table\": }]}", Path::new("nft.json"))
         .unwrap_err();

@@ -33,11 +33,14 @@ pub fn ip_output<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> 
         ns.mib.ip_ext.OutBcastPkts += 1;
         ns.mib.ip_ext.OutBcastOctets += skb.len as u64;
     }
+    // ip_output passes the device the packet came in on as the hook's
+    // `in` (nft's `iifname` at postrouting sees it; iptables refuses `-i` there).
+    let indev = skb.dev;
     if let Err(reason) = crate::netfilter::core::nf_hook_skb(
         ns,
         crate::netfilter::NfInetHook::PostRouting,
         skb,
-        crate::netns::IfIndex(0),
+        indev,
         rt.dst.dev,
         t,
     ) {

@@ -8,6 +8,7 @@ use std::net::Ipv4Addr;
 use crate::SkbDropReason;
 use crate::netfilter::conntrack::{self, CtVerdict, IpConntrackInfo, Nfct};
 use crate::netfilter::nat::{self, NatRewrite, NfNatManipType};
+use crate::netfilter::nf_tables::nft_do_chain;
 use crate::netfilter::xtables::eval::{NfPktInfo, ipt_do_table};
 use crate::netfilter::xtables::ip_tables::{RejectWith, TableName};
 use crate::netfilter::{Netfilter, NfInetHook};
@@ -31,6 +32,14 @@ pub enum NfHookKind {
     ConntrackIn,
     /// `ipv4_confirm`.
     ConntrackConfirm,
+    /// An nftables base chain (`nft_do_chain_ipv4` / `nft_do_chain_inet`;
+    /// a nat chain through `nf_nat_inet_fn`): indices into `Netfilter::nft`.
+    Nft {
+        /// Table index.
+        table: u16,
+        /// Base chain index.
+        chain: u16,
+    },
 }
 
 /// `struct nf_hook_ops`: one registered hook.
@@ -104,6 +113,45 @@ pub enum NfEventKind {
     Ct(Nfct),
     /// The packet met kernel behaviour the model does not have (named).
     NotModelled(&'static str),
+    /// An nftables rule's verdict decided (`accept`, `drop`, `reject`, a
+    /// NAT statement); indices into `Netfilter::nft`.
+    NftRule {
+        /// Table index.
+        table: u16,
+        /// Chain index.
+        chain: u16,
+        /// Rule index in the chain.
+        rule: u16,
+        /// The verdict it gave.
+        verdict: NfVerdict,
+    },
+    /// An nftables base chain's policy decided.
+    NftPolicy {
+        /// Table index.
+        table: u16,
+        /// Base chain index.
+        chain: u16,
+        /// The verdict.
+        verdict: NfVerdict,
+    },
+    /// The packet reached an nftables expression that is not modelled.
+    NftUnmodelled {
+        /// Table index.
+        table: u16,
+        /// Chain index.
+        chain: u16,
+        /// Rule index.
+        rule: u16,
+    },
+    /// An nftables `log` statement logged the packet.
+    NftLog {
+        /// Table index.
+        table: u16,
+        /// Chain index.
+        chain: u16,
+        /// Rule index.
+        rule: u16,
+    },
 }
 
 /// One event at one hook.
@@ -157,7 +205,9 @@ impl NfTrail {
         self.events().any(|e| {
             matches!(
                 e.kind,
-                NfEventKind::Unmodelled { .. } | NfEventKind::NotModelled(_)
+                NfEventKind::Unmodelled { .. }
+                    | NfEventKind::NotModelled(_)
+                    | NfEventKind::NftUnmodelled { .. }
             )
         })
     }
@@ -224,6 +274,7 @@ fn drop_location(nf: &Netfilter, kind: NfHookKind) -> KernelFn {
             crate::netfilter::xtables::ip_tables::XtBackend::Nft => KernelFn::nft_do_chain,
             crate::netfilter::xtables::ip_tables::XtBackend::Legacy => KernelFn::ipt_do_table,
         },
+        NfHookKind::Nft { .. } => KernelFn::nft_do_chain,
         _ => KernelFn::nf_conntrack_in,
     }
 }
@@ -316,17 +367,53 @@ fn run_hook<T: Tracer>(
             let info = NfPktInfo::parse(pkt.data);
             ipt_do_table(nf, ns, ti as usize, state, &info, pkt, t)
         }
-        NfHookKind::Nat(ti) => nf_nat_inet_fn(nf, ns, ti as usize, state, pkt, t),
+        NfHookKind::Nat(_) => nf_nat_inet_fn(nf, ns, kind, state, pkt, t),
+        NfHookKind::Nft { table, chain } => {
+            let is_nat = nf
+                .nft
+                .get(table as usize)
+                .and_then(|tb| tb.chains.get(chain as usize))
+                .and_then(|c| c.base)
+                .is_some_and(|b| b.ty == crate::netfilter::nf_tables::NftChainType::Nat);
+            if is_nat {
+                nf_nat_inet_fn(nf, ns, kind, state, pkt, t)
+            } else {
+                nft_do_chain(nf, ns, table as usize, chain as usize, state, pkt, t)
+            }
+        }
+    }
+}
+
+/// The chain a nat hook runs: the iptables nat table's, or an nft nat chain.
+fn nat_chain<T: Tracer>(
+    nf: &mut Netfilter,
+    ns: &Netns,
+    kind: NfHookKind,
+    state: NfHookState,
+    pkt: &mut NfPacket<'_>,
+    t: &mut T,
+) -> NfVerdict {
+    match kind {
+        NfHookKind::Nat(ti) => {
+            debug_assert_eq!(nf.tables[ti as usize].name, TableName::Nat);
+            let info = NfPktInfo::parse(pkt.data);
+            ipt_do_table(nf, ns, ti as usize, state, &info, pkt, t)
+        }
+        NfHookKind::Nft { table, chain } => {
+            nft_do_chain(nf, ns, table as usize, chain as usize, state, pkt, t)
+        }
+        _ => NfVerdict::Accept,
     }
 }
 
 /// Kernel: `nf_nat_inet_fn`: for a connection's first packet the nat
-/// table's chain chooses the binding (a null binding when no rule does);
-/// then `nf_nat_packet` rewrites this packet as the binding says.
+/// chain (the iptables nat table's, or an nft nat chain) chooses the
+/// binding (a null binding when no rule does); then `nf_nat_packet`
+/// rewrites this packet as the binding says.
 fn nf_nat_inet_fn<T: Tracer>(
     nf: &mut Netfilter,
     ns: &Netns,
-    ti: usize,
+    kind: NfHookKind,
     state: NfHookState,
     pkt: &mut NfPacket<'_>,
     t: &mut T,
@@ -336,7 +423,6 @@ fn nf_nat_inet_fn<T: Tracer>(
         // Untracked or INVALID: NAT does not touch it.
         return NfVerdict::Accept;
     };
-    debug_assert_eq!(nf.tables[ti].name, TableName::Nat);
     let manip = NfNatManipType::of_hook(state.hook);
     // A RELATED ICMP error is translated through its quoted header alone
     // (nf_nat_packet does it); any other RELATED packet (the TCP reset of a
@@ -350,8 +436,7 @@ fn nf_nat_inet_fn<T: Tracer>(
     if (ctinfo == IpConntrackInfo::New || (related && !icmp))
         && !nat::nf_nat_initialized(&nf.ct, nfct, manip)
     {
-        let info = NfPktInfo::parse(pkt.data);
-        if ipt_do_table(nf, ns, ti, state, &info, pkt, t) == NfVerdict::Drop {
+        if nat_chain(nf, ns, kind, state, pkt, t) == NfVerdict::Drop {
             return NfVerdict::Drop;
         }
         if !nat::nf_nat_initialized(&nf.ct, nfct, manip) {

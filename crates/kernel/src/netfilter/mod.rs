@@ -1,6 +1,6 @@
 //! Models net/netfilter and net/ipv4/netfilter: the five IPv4 hooks, the
 //! iptables tables run at them (`ipt_do_table`, or `nft_do_chain` for
-//! iptables-nft), conntrack and NAT.
+//! iptables-nft), native nftables tables (`nf_tables`), conntrack and NAT.
 //!
 //! A namespace without rules holds no `Netfilter` (`Netns::nf` is None), so
 //! each hook on the path costs one check. The loaders (fwdsim-host) build
@@ -11,6 +11,7 @@ pub mod core;
 pub mod ipset;
 pub mod nat;
 pub mod nf_reject_ipv4;
+pub mod nf_tables;
 pub mod xtables;
 
 #[cfg(test)]
@@ -18,6 +19,7 @@ pub(crate) mod tests;
 
 use crate::netfilter::conntrack::NfConntrack;
 use crate::netfilter::ipset::IpSet;
+use crate::netfilter::nf_tables::NftTable;
 use crate::netfilter::xtables::ip_tables::{IptTable, TableName, XtBackend};
 
 pub use crate::netfilter::core::{NfEvent, NfHookOps, NfTrail, NfVerdict, nf_hook};
@@ -173,6 +175,9 @@ impl NfSysctl {
 pub struct Netfilter {
     /// The iptables tables (nft backend first, then legacy ones).
     pub tables: Vec<IptTable>,
+    /// The native nftables tables (`nft -j list ruleset`, less the tables
+    /// iptables-nft manages, which are in `tables`).
+    pub nft: Vec<NftTable>,
     /// The registered hooks of each `NfInetHook`, in priority order.
     pub hooks: [Vec<NfHookOps>; 5],
     /// `ipset` sets.
@@ -215,7 +220,10 @@ impl Netfilter {
                         )
                     })
                 })
-        });
+        }) || self
+            .nft
+            .iter()
+            .any(|t| t.family.sees_ipv4() && t.needs_ct());
         for (ti, t) in self.tables.iter().enumerate() {
             for &hook in t.name.hooks() {
                 if t.hook_chain(hook).is_none() {
@@ -227,6 +235,21 @@ impl Netfilter {
                         core::NfHookKind::Nat(ti as u16)
                     } else {
                         core::NfHookKind::Table(ti as u16)
+                    },
+                });
+            }
+        }
+        for (ti, t) in self.nft.iter().enumerate() {
+            if !t.family.sees_ipv4() {
+                continue;
+            }
+            for (ci, c) in t.chains.iter().enumerate() {
+                let Some(b) = c.base else { continue };
+                self.hooks[b.hook as usize].push(NfHookOps {
+                    priority: b.priority,
+                    kind: core::NfHookKind::Nft {
+                        table: ti as u16,
+                        chain: ci as u16,
                     },
                 });
             }

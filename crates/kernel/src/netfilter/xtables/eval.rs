@@ -109,40 +109,64 @@ fn dev_name(ns: &Netns, dev: IfIndex) -> &str {
     ns.dev(dev).map_or("", |d| d.name.as_str())
 }
 
+/// What made a rule not match: the part of its `struct ipt_ip` and the
+/// packet's value there, or the index of the match module that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NfMiss {
+    /// It matched.
+    None,
+    /// `-s`: the packet's source.
+    Src(Ipv4Addr),
+    /// `-d`: the packet's destination.
+    Dst(Ipv4Addr),
+    /// `-i`: the input device.
+    In(IfIndex),
+    /// `-o`: the output device.
+    Out(IfIndex),
+    /// `-p`: the packet's protocol.
+    Proto(u8),
+    /// `-f`: the packet's fragment offset.
+    Frag(u16),
+    /// The `-m` match at this index (0-based) did not hold.
+    Match(u8),
+    /// The match at this index is not modelled.
+    Unknown(u8),
+}
+
 /// Kernel: `ip_packet_match`: the `struct ipt_ip` part of a rule.
-pub fn ip_packet_match(ip: &IptIp, ns: &Netns, state: &NfHookState, p: &NfPktInfo) -> bool {
+pub fn ip_packet_match(ip: &IptIp, ns: &Netns, state: &NfHookState, p: &NfPktInfo) -> NfMiss {
     if let Some((net, inv)) = ip.src
         && net.contains(&p.saddr) == inv
     {
-        return false;
+        return NfMiss::Src(p.saddr);
     }
     if let Some((net, inv)) = ip.dst
         && net.contains(&p.daddr) == inv
     {
-        return false;
+        return NfMiss::Dst(p.daddr);
     }
     if let Some(m) = &ip.iniface
         && m.hit(dev_name(ns, state.indev)) == m.invert
     {
-        return false;
+        return NfMiss::In(state.indev);
     }
     if let Some(m) = &ip.outiface
         && m.hit(dev_name(ns, state.outdev)) == m.invert
     {
-        return false;
+        return NfMiss::Out(state.outdev);
     }
     if let Some((proto, inv)) = ip.proto
         && proto != 0
         && (p.proto == proto) == inv
     {
-        return false;
+        return NfMiss::Proto(p.proto);
     }
     if let Some(f) = ip.frag
         && (p.fragoff != 0) != f
     {
-        return false;
+        return NfMiss::Frag(p.fragoff);
     }
-    true
+    NfMiss::None
 }
 
 fn ctinfo_state(nfct: Nfct) -> u8 {
@@ -633,7 +657,8 @@ fn eval_rule<T: Tracer>(
     let tfn = table_fn(nf, ti);
     let tables = std::mem::take(&mut nf.tables);
     let rule = &tables[ti].chains[chain].rules[ri];
-    let mut matched = ip_packet_match(&rule.ip, ns, state, p);
+    let mut miss = ip_packet_match(&rule.ip, ns, state, p);
+    let mut matched = miss == NfMiss::None;
     let mut unknown = false;
     if matched {
         let c = MatchCtx {
@@ -643,16 +668,18 @@ fn eval_rule<T: Tracer>(
             mark: pkt.mark,
             nfct: *pkt.nfct,
         };
-        for m in &rule.matches {
+        for (k, m) in rule.matches.iter().enumerate() {
             match match_one(nf, m, &c) {
                 Hit::Yes => {}
                 Hit::No => {
                     matched = false;
+                    miss = NfMiss::Match(k as u8);
                     break;
                 }
                 Hit::Unknown => {
                     unknown = true;
                     matched = false;
+                    miss = NfMiss::Unknown(k as u8);
                     break;
                 }
             }
@@ -676,6 +703,7 @@ fn eval_rule<T: Tracer>(
                 chain: chain as u16,
                 rule: ri as u16,
                 matched,
+                miss,
             },
             Branch::Next,
         ));
