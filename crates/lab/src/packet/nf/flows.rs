@@ -12,6 +12,9 @@
 //! flow's by its IP ID, which the lab gives every frame it injects and
 //! which NAT keeps.
 //!
+//! A router runs one to three flows at once, their steps interleaved at
+//! random, as real connections overlap.
+//!
 //! The kinds: a TCP connection (SYN, SYN-ACK, ACK, data, its ACK, then a
 //! close by FIN from either side or a RST), a UDP exchange, an ICMP echo
 //! exchange, ICMP errors from the server quoting what it received (port

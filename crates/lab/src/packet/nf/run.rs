@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use crate::answer::FieldDiff;
 use crate::divergence::{Case, Divergences};
@@ -162,15 +162,27 @@ fn observe(
     let mut probes = Vec::new();
     let mut raw = Vec::new();
     let mut owner: BTreeMap<u16, usize> = BTreeMap::new();
-    let mut flows_run: Vec<flows::Flow> = Vec::new();
-    while probes.len() < MIN_FRAMES {
-        let n = flows_run.len();
-        let mut f = flows::random(rng, n);
-        for step in f.steps.clone() {
-            let id = 0x2000 + probes.len() as u16;
-            let Some(frame) = f.build(step, id) else {
-                continue;
-            };
+    // Up to `width` flows at once, their steps interleaved at random (real
+    // connections overlap); new flows start until MIN_FRAMES frames went out.
+    let width = rng.gen_range(1..=3usize);
+    let mut active: Vec<(flows::Flow, usize, usize)> = Vec::new();
+    let mut started = 0usize;
+    loop {
+        while active.len() < width && probes.len() < MIN_FRAMES {
+            active.push((flows::random(rng, started), started, 0));
+            started += 1;
+        }
+        if active.is_empty() {
+            break;
+        }
+        let a = rng.gen_range(0..active.len());
+        let (f, n, k) = &mut active[a];
+        let n = *n;
+        let step = f.steps[*k];
+        *k += 1;
+        let done = *k == f.steps.len();
+        let id = 0x2000 + probes.len() as u16;
+        if let Some(frame) = f.build(step, id) {
             owner.insert(id, n);
             let side = step.side();
             let inj = ep
@@ -212,7 +224,9 @@ fn observe(
             // when the totals disagree.
             per_frame.push(save(lab, true)?);
         }
-        flows_run.push(f);
+        if done {
+            active.swap_remove(a);
+        }
     }
     let mut obs = Vec::with_capacity(raw.len());
     for r in raw {
