@@ -2,8 +2,10 @@
 mod cli;
 mod docs;
 mod kernel_dev;
+mod kernel_docker;
 mod kernel_neigh;
 mod kernel_netfilter;
+mod kernel_nf_selftests;
 mod kernel_packet;
 mod kernel_route;
 mod kernel_toml;

@@ -152,7 +152,7 @@ pub enum HostError {
     /// A malformed `iptables-save`, `ipset save` or netfilter block: what
     /// `iptables-restore` would refuse (a bad address, an unterminated
     /// quote, a rule outside a table, a missing COMMIT, a jump to a missing
-    /// chain).
+    /// chain); or a `conntrack -L` line that cannot be read or inserted.
     #[error("{}:{line}:{column}: {msg}", file.display())]
     Netfilter {
         /// The file.

@@ -19,6 +19,7 @@
 //! ```
 
 mod checks;
+mod conntrack_list;
 mod dump;
 mod error;
 mod names;
@@ -36,6 +37,7 @@ use std::path::Path;
 
 use fwdsim_kernel::Netns;
 
+pub use crate::conntrack_list::load_conntrack_list;
 pub use crate::dump::dump;
 pub use crate::error::HostError;
 pub use crate::netfilter::save_counters;

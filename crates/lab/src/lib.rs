@@ -23,15 +23,18 @@
 pub mod answer;
 pub mod build;
 pub mod divergence;
+pub mod docker;
 pub mod error;
 pub mod fwdsim;
 pub mod generate;
 pub mod harness;
 pub mod netns;
+pub mod nflab;
 pub mod oracle;
 pub mod packet;
 pub mod query;
 pub mod routeset;
+pub mod selftests;
 pub mod spec;
 
 pub use answer::{Answer, ErrorAnswer, RouteAnswer};

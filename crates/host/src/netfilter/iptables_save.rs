@@ -147,6 +147,7 @@ fn match_opt(module: &str, opt: &str) -> Option<usize> {
         ("limit", "--limit" | "--limit-burst") => 1,
         ("physdev", "--physdev-in" | "--physdev-out") => 1,
         ("physdev", "--physdev-is-in" | "--physdev-is-out" | "--physdev-is-bridged") => 0,
+        ("rpfilter", "--loose" | "--validmark" | "--accept-local" | "--invert") => 0,
         _ => return None,
     })
 }
@@ -758,6 +759,12 @@ impl NfLoad {
                 }
             }
             "physdev" => XtMatch::Physdev(PhysdevMatch::default()),
+            "rpfilter" => XtMatch::Rpfilter {
+                loose: false,
+                validmark: false,
+                accept_local: false,
+                invert: false,
+            },
             _ => XtMatch::Unsupported { name: name.into() },
         }
     }
@@ -989,6 +996,22 @@ impl NfLoad {
                 "--physdev-is-out" => pd.is_out = Some(!neg),
                 _ => pd.is_bridged = Some(!neg),
             },
+            XtMatch::Rpfilter {
+                loose,
+                validmark,
+                accept_local,
+                invert,
+            } => {
+                if neg {
+                    return Err(at.err(t.col, format!("! cannot go with {opt}")));
+                }
+                match opt {
+                    "--loose" => *loose = true,
+                    "--validmark" => *validmark = true,
+                    "--accept-local" => *accept_local = true,
+                    _ => *invert = true,
+                }
+            }
             XtMatch::Unsupported { .. } => {}
         }
         Ok(())

@@ -1322,3 +1322,33 @@ proptest! {
         let _ = NfLoad::default().load_ipset(&format!("create a hash:ip,port\nadd a {body}\ncreate b bitmap:port range {body}\n"), Path::new("s"), 1);
     }
 }
+
+#[test]
+fn rpfilter_flags_parse() {
+    let rp = |r: &str| {
+        let text = format!("*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING {r}\nCOMMIT\n");
+        load(&text).unwrap_or_else(|e| panic!("{r}: {e}")).tables[0].chains[0].rules[0]
+            .matches
+            .clone()
+    };
+    assert_eq!(
+        rp("-s 192.168.0.0/16 -m rpfilter"),
+        [XtMatch::Rpfilter {
+            loose: false,
+            validmark: false,
+            accept_local: false,
+            invert: false
+        }]
+    );
+    assert_eq!(
+        rp("-m rpfilter --loose --validmark --accept-local --invert -j DROP"),
+        [XtMatch::Rpfilter {
+            loose: true,
+            validmark: true,
+            accept_local: true,
+            invert: true
+        }]
+    );
+    let e = err("*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m rpfilter ! --loose\nCOMMIT\n");
+    assert!(e.contains("! cannot go with --loose"), "{e}");
+}

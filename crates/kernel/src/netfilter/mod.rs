@@ -77,8 +77,16 @@ impl NfInetHook {
 pub struct NfSysctl {
     /// `nf_conntrack_tcp_loose` (1): pick up an established TCP connection from its middle.
     pub tcp_loose: bool,
-    /// `nf_conntrack_tcp_be_liberal` (0).
+    /// `nf_conntrack_tcp_be_liberal` (0): out-of-window segments are not INVALID.
     pub tcp_be_liberal: bool,
+    /// `nf_conntrack_tcp_ignore_invalid_rst` (0): a RST below the acknowledged
+    /// sequence is not INVALID.
+    pub tcp_ignore_invalid_rst: bool,
+    /// `nf_conntrack_tcp_max_retrans` (3): identical ACKs in a row before
+    /// the timeout is cut to `tcp_timeout_max_retrans`.
+    pub tcp_max_retrans: u32,
+    /// `nf_conntrack_tcp_timeout_max_retrans` (300 s).
+    pub tcp_timeout_max_retrans: u32,
     /// `nf_conntrack_udp_timeout` (30 s).
     pub udp_timeout: u32,
     /// `nf_conntrack_udp_timeout_stream` (120 s).
@@ -116,6 +124,9 @@ impl Default for NfSysctl {
         NfSysctl {
             tcp_loose: true,
             tcp_be_liberal: false,
+            tcp_ignore_invalid_rst: false,
+            tcp_max_retrans: 3,
+            tcp_timeout_max_retrans: 300,
             udp_timeout: 30,
             udp_timeout_stream: 120,
             icmp_timeout: 30,
@@ -149,6 +160,9 @@ impl NfSysctl {
         match k {
             "nf_conntrack_tcp_loose" => self.tcp_loose = b,
             "nf_conntrack_tcp_be_liberal" => self.tcp_be_liberal = b,
+            "nf_conntrack_tcp_ignore_invalid_rst" => self.tcp_ignore_invalid_rst = b,
+            "nf_conntrack_tcp_max_retrans" => self.tcp_max_retrans = v,
+            "nf_conntrack_tcp_timeout_max_retrans" => self.tcp_timeout_max_retrans = v,
             "nf_conntrack_udp_timeout" => self.udp_timeout = v,
             "nf_conntrack_udp_timeout_stream" => self.udp_timeout_stream = v,
             "nf_conntrack_icmp_timeout" => self.icmp_timeout = v,

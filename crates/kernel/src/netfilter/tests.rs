@@ -533,3 +533,86 @@ fn reject_tcp_reset_answers_the_syn_and_the_reset_walks_nat_postrouting() {
     let post = &nf.tables[1].chains[3];
     assert_eq!(post.counters.pcnt, 1);
 }
+
+fn rpfilter(loose: bool, accept_local: bool, invert: bool) -> XtMatch {
+    XtMatch::Rpfilter {
+        loose,
+        validmark: false,
+        accept_local,
+        invert,
+    }
+}
+
+/// raw PREROUTING with counting rules `-m rpfilter [--loose] [--accept-local]`
+/// and the same with `--invert`, as tools/testing/selftests/net/netfilter/
+/// rpath.sh loads them; returns each rule's packet count after `src` ->
+/// 10.0.1.1 arrived on r0.
+fn rpfilter_counts(src: &str, loose: bool, accept_local: bool) -> (u64, u64) {
+    let rules = vec![
+        entry(
+            1,
+            "-A PREROUTING -m rpfilter",
+            IptIp::default(),
+            vec![rpfilter(loose, accept_local, false)],
+            XtTarget::None,
+        ),
+        entry(
+            2,
+            "-A PREROUTING -m rpfilter --invert",
+            IptIp::default(),
+            vec![rpfilter(loose, accept_local, true)],
+            XtTarget::None,
+        ),
+    ];
+    let raw = table(
+        TableName::Raw,
+        vec![
+            chain("PREROUTING", Some(Policy::Accept), rules),
+            chain("OUTPUT", Some(Policy::Accept), vec![]),
+        ],
+    );
+    let mut ns = with_tables(forwarding_router(), vec![raw]);
+    let mut f = echo_frame(R0_MAC, src, "10.0.1.1", 64, 8);
+    let _ = rx(&mut ns, &mut f);
+    let (_, r) = counters(&ns, "PREROUTING");
+    (r[0].pcnt, r[1].pcnt)
+}
+
+#[test]
+fn rpfilter_strict_needs_the_route_back_through_the_input_device() {
+    // 10.0.1.2 is routed back through r0: the match holds.
+    assert_eq!(rpfilter_counts("10.0.1.2", false, false), (1, 0));
+    // 10.0.2.5 is routed back through r1: strict fails, --invert holds.
+    assert_eq!(rpfilter_counts("10.0.2.5", false, false), (0, 1));
+    // --loose takes any unicast route back.
+    assert_eq!(rpfilter_counts("10.0.2.5", true, false), (1, 0));
+    // No route back at all: fails even loose.
+    assert_eq!(rpfilter_counts("198.51.100.7", true, false), (0, 1));
+}
+
+#[test]
+fn rpfilter_local_source_counts_only_with_accept_local() {
+    // The router's own address as the source: the route back is local.
+    assert_eq!(rpfilter_counts("10.0.2.1", false, false), (0, 1));
+    assert_eq!(rpfilter_counts("10.0.2.1", true, true), (1, 0));
+}
+
+#[test]
+fn rpfilter_passes_zero_source_to_broadcast() {
+    let rules = vec![entry(
+        1,
+        "-A PREROUTING -m rpfilter",
+        IptIp::default(),
+        vec![rpfilter(false, false, false)],
+        XtTarget::None,
+    )];
+    let raw = table(
+        TableName::Raw,
+        vec![chain("PREROUTING", Some(Policy::Accept), rules)],
+    );
+    let mut ns = with_tables(forwarding_router(), vec![raw]);
+    let mut f = echo_frame([0xff; 6], "0.0.0.0", "255.255.255.255", 64, 8);
+    let _ = rx(&mut ns, &mut f);
+    let (_, r) = counters(&ns, "PREROUTING");
+    assert_eq!(r[0].pcnt, 1);
+}

@@ -11,12 +11,8 @@
 //!   apply to the whole datagram), and later fragments (offset != 0) are not
 //!   tracked at all: their `nfct` stays None, so they look INVALID and NAT
 //!   does not rewrite them.
-//! * TCP window tracking is that of `nf_conntrack_tcp_be_liberal = 1`: the
-//!   sequence and acknowledgement bounds of `tcp_in_window` are not checked
-//!   (the state the kernel keeps from them, `td_end`, `td_maxack`,
-//!   unacknowledged data and retransmissions, is), so an out-of-window
-//!   segment is not INVALID here even with `be_liberal = 0`. TCP options
-//!   (window scale, SACK) are not parsed: they only feed those bounds.
+//! * TCP window tracking has no NAT sequence offsets (no helper here
+//!   resizes a payload) and no SYN proxy (proto_tcp.rs).
 //! * Protocols other than TCP, UDP, UDP-Lite and ICMP are tracked as the
 //!   generic tracker does (ports 0, `nf_conntrack_generic_timeout` 600 s),
 //!   also SCTP, DCCP and GRE, which have their own trackers in the kernel.

@@ -2,16 +2,37 @@
 //! checksum, flag combination), `tcp_new` (which packets may open a
 //! connection; `nf_conntrack_tcp_loose`), the state table and
 //! `nf_conntrack_tcp_packet` with its special cases (reopening from
-//! TIME_WAIT, ignored packets, simultaneous open, RST checks) and the
-//! timeout of each state.
+//! TIME_WAIT, ignored packets, simultaneous open, RST checks), window
+//! tracking (`tcp_in_window` over `struct ip_ct_tcp_state` per direction,
+//! with the window scale and SACK options of `tcp_options` / `tcp_sack`)
+//! and the timeout of each state.
 //!
-//! Simplified: `tcp_in_window` keeps the per-direction state the kernel
-//! keeps (`td_end`, `td_maxend`, `td_maxwin`, `td_maxack`, unacknowledged
-//! data, retransmission count) but never finds a segment out of window,
-//! as with `nf_conntrack_tcp_be_liberal = 1`; TCP options are not parsed
-//! (window scale 0, no SACK blocks). The RST sequence check against
-//! `td_maxack`, which the kernel makes whatever `be_liberal` says, is made.
+//! A segment that fails `tcp_in_window` is INVALID (`-NF_ACCEPT`: it goes
+//! on with no conntrack entry, so NAT skips it and `--ctstate INVALID`
+//! matches it) or IGNORED (`NF_ACCEPT` with its entry, nothing updated);
+//! with `nf_conntrack_tcp_be_liberal`, or on a connection picked up
+//! mid-stream (`IP_CT_TCP_FLAG_BE_LIBERAL` on both sides, for good), both
+//! are accepted as in window, without the bookkeeping. Not modelled: NAT
+//! sequence offsets (`nf_ct_seq_offset`; no helper here changes a
+//! payload's length) and SYN proxy.
+//!
+//! Checked on Linux 6.18 (client, router, server namespaces; segments
+//! crafted with raw sockets; the router's FORWARD chain counting each
+//! `--ctstate`, `conntrack -L` for the timeouts), each in `tests.rs`:
+//!
+//! * handshake (window scale 7, SACK permitted) then data in window: ESTABLISHED, timeout 300 s (unacknowledged).
+//! * data 10 MB past the window, or an ACK of data never sent: INVALID, timeout untouched.
+//! * the same two with `nf_conntrack_tcp_be_liberal = 1`: ESTABLISHED.
+//! * the client's window 1000 << 7 admits server data 100 kB ahead; with no window scale from the server, INVALID.
+//! * past the right edge by less than the receiver's largest window: ESTABLISHED but not refreshed (ignored).
+//! * data below the lower bound (old data resent): ESTABLISHED (ignored).
+//! * a FIN 10 MB out of window: INVALID.
+//! * a SACK right edge past the data seen: INVALID.
+//! * picked up from a bare ACK (`tcp_loose = 1`): NEW, then ESTABLISHED both ways even 10 MB out of window.
+//! * a RST below the peer's highest ACK: INVALID; with `nf_conntrack_tcp_ignore_invalid_rst = 1` ESTABLISHED, state kept, timeout 10 s.
+//! * the 4th identical ACK in a row cuts the timeout to `nf_conntrack_tcp_timeout_max_retrans`; so is a SYN's (`last_win` 0).
 
+use crate::netfilter::NfSysctl;
 use crate::netfilter::conntrack::IpConntrackDir;
 use crate::netfilter::conntrack::nf_conntrack_core::{
     HZ, IPPROTO_TCP, L4Verdict, NfConn, PktCtx, ips, nf_ip_checksum_bad,
@@ -56,6 +77,11 @@ impl TcpConntrack {
         TcpConntrack::Close,
         TcpConntrack::SynSent2,
     ];
+
+    /// The state `conntrack -L` names `name` (None for another word).
+    pub fn from_name(name: &str) -> Option<TcpConntrack> {
+        Self::BY_INDEX.into_iter().find(|s| s.name() == name)
+    }
 
     /// The name `conntrack -L` prints (`tcp_conntrack_names`).
     pub const fn name(self) -> &'static str {
@@ -153,10 +179,6 @@ const URG: u8 = 0x20;
 const ECE: u8 = 0x40;
 const CWR: u8 = 0x80;
 
-/// `nf_conntrack_tcp_max_retrans` (3; not among the model's sysctls).
-pub const TCP_MAX_RETRANS: u8 = 3;
-/// `nf_conntrack_tcp_timeout_max_retrans` (300 s; not among the sysctls).
-pub const TCP_TIMEOUT_MAX_RETRANS_SECS: u64 = 300;
 /// The SYN_SENT2 timeout (120 s, no sysctl).
 pub const TCP_TIMEOUT_SYN_SENT2_SECS: u64 = 120;
 
@@ -320,6 +342,7 @@ fn tcp_new(conn: &mut NfConn, th: &TcpHdr, p: &PktCtx<'_>, end: u32) -> bool {
         conn.tcp.seen[0].td_end = end;
         conn.tcp.seen[0].td_maxwin = maxwin;
         conn.tcp.seen[0].td_maxend = end;
+        tcp_options(p.l4(), th, &mut conn.tcp.seen[0]);
     } else if !p.sysctl.tcp_loose {
         return false;
     } else {
@@ -336,30 +359,222 @@ fn tcp_new(conn: &mut NfConn, th: &TcpHdr, p: &PktCtx<'_>, end: u32) -> bool {
     true
 }
 
-/// `tcp_init_sender`, without the options.
-fn tcp_init_sender(sender: &mut IpCtTcpState, end: u32, win: u32) {
+/// The window state of a connection whose history is lost (picked up
+/// mid-stream, or created from a listing): both directions liberal and
+/// SACK permitted, nothing learnt yet, as `tcp_new` sets it for a pickup.
+pub(crate) fn ip_ct_tcp_lost_history() -> IpCtTcp {
+    let flags = tcp_flag::SACK_PERM | tcp_flag::BE_LIBERAL;
+    let mut tcp = IpCtTcp {
+        last_index: TCP_NONE_SET,
+        ..IpCtTcp::default()
+    };
+    tcp.seen[0].flags = flags;
+    tcp.seen[1].flags = flags;
+    tcp
+}
+
+/// `TCPOPT_*` kinds and lengths the tracker reads (RFC 9293, RFC 7323, RFC 2018).
+const TCPOPT_EOL: u8 = 0;
+const TCPOPT_NOP: u8 = 1;
+const TCPOPT_WINDOW: u8 = 3;
+const TCPOLEN_WINDOW: usize = 3;
+const TCPOPT_SACK_PERM: u8 = 4;
+const TCPOLEN_SACK_PERM: usize = 2;
+const TCPOPT_SACK: u8 = 5;
+const TCPOLEN_SACK_BASE: usize = 2;
+const TCPOLEN_SACK_PERBLOCK: usize = 8;
+/// NOP, NOP, timestamp kind 8, length 10: the usual options of a data segment.
+const TCPOPT_TSTAMP_ALIGNED: [u8; 4] = [TCPOPT_NOP, TCPOPT_NOP, 8, 10];
+/// `TCP_MAX_WSCALE` (RFC 7323 2.3).
+const TCP_MAX_WSCALE: u8 = 14;
+/// `MAXACKWINCONST`: the least ACK window the lower ACK bound allows.
+const MAXACKWINCONST: u32 = 66000;
+
+/// The option bytes of the segment (after the 20-byte header, up to
+/// `doff`); None when the packet holds fewer (`skb_header_pointer` fails).
+fn tcp_option_bytes<'a>(l4: &'a [u8], th: &TcpHdr) -> Option<&'a [u8]> {
+    l4.get(20..th.doff.max(20))
+}
+
+/// Walks the options in `opts` the way the tracker does: stops at EOL, a
+/// length below 2 or an option longer than what is left; calls `f` with
+/// each (kind, body) and stops when it returns true.
+fn for_each_option(opts: &[u8], mut f: impl FnMut(u8, &[u8]) -> bool) {
+    let mut i = 0;
+    while i < opts.len() {
+        let kind = opts[i];
+        match kind {
+            TCPOPT_EOL => return,
+            TCPOPT_NOP => i += 1,
+            _ => {
+                let Some(&size) = opts.get(i + 1) else { return };
+                let size = size as usize;
+                if size < 2 || size > opts.len() - i {
+                    return;
+                }
+                if f(kind, &opts[i + 2..i + size]) {
+                    return;
+                }
+                i += size;
+            }
+        }
+    }
+}
+
+/// Kernel: `tcp_options`: the window scale and SACK-permitted options of a
+/// SYN or SYN-ACK into `state` (`td_scale`, `IP_CT_TCP_FLAG_WINDOW_SCALE`,
+/// `IP_CT_TCP_FLAG_SACK_PERM`); every other flag but BE_LIBERAL is cleared
+/// first. No options, or options past the packet's end: `state` is kept.
+fn tcp_options(l4: &[u8], th: &TcpHdr, state: &mut IpCtTcpState) {
+    let Some(opts) = tcp_option_bytes(l4, th) else {
+        return;
+    };
+    if opts.is_empty() {
+        return;
+    }
+    state.td_scale = 0;
+    state.flags &= tcp_flag::BE_LIBERAL;
+    for_each_option(opts, |kind, body| {
+        if kind == TCPOPT_SACK_PERM && body.len() + 2 == TCPOLEN_SACK_PERM {
+            state.flags |= tcp_flag::SACK_PERM;
+        } else if kind == TCPOPT_WINDOW && body.len() + 2 == TCPOLEN_WINDOW {
+            state.td_scale = body[0].min(TCP_MAX_WSCALE);
+            state.flags |= tcp_flag::WINDOW_SCALE;
+        }
+        false
+    });
+}
+
+/// Kernel: `tcp_sack`: raises `sack` to the highest right edge of the
+/// first well-formed SACK option's blocks.
+fn tcp_sack(l4: &[u8], th: &TcpHdr, sack: &mut u32) {
+    let Some(opts) = tcp_option_bytes(l4, th) else {
+        return;
+    };
+    if opts.len() == 12 && opts[..4] == TCPOPT_TSTAMP_ALIGNED {
+        return;
+    }
+    for_each_option(opts, |kind, body| {
+        let size = body.len() + TCPOLEN_SACK_BASE;
+        if kind != TCPOPT_SACK
+            || size < TCPOLEN_SACK_BASE + TCPOLEN_SACK_PERBLOCK
+            || !(size - TCPOLEN_SACK_BASE).is_multiple_of(TCPOLEN_SACK_PERBLOCK)
+        {
+            return false;
+        }
+        for block in body.chunks_exact(TCPOLEN_SACK_PERBLOCK) {
+            let right = u32::from_be_bytes([block[4], block[5], block[6], block[7]]);
+            if after(right, *sack) {
+                *sack = right;
+            }
+        }
+        true
+    });
+}
+
+/// Kernel: `tcp_init_sender`: a SYN or SYN-ACK (re)starts the sender's
+/// window from its own sequence and options; window scaling stays on only
+/// when both sides offered it (checked on the reply's SYN-ACK).
+fn tcp_init_sender(
+    sender: &mut IpCtTcpState,
+    receiver: &mut IpCtTcpState,
+    l4: &[u8],
+    th: &TcpHdr,
+    end: u32,
+    win: u32,
+    dir: usize,
+) {
     sender.td_end = end;
     sender.td_maxend = end;
     sender.td_maxwin = win.max(1);
-    sender.td_scale = 0;
+    tcp_options(l4, th, sender);
+    if dir == 1
+        && !(sender.flags & tcp_flag::WINDOW_SCALE != 0
+            && receiver.flags & tcp_flag::WINDOW_SCALE != 0)
+    {
+        sender.td_scale = 0;
+        receiver.td_scale = 0;
+    }
 }
 
-/// Kernel: `tcp_in_window` as with `be_liberal`: the bookkeeping of an
-/// in-window segment, every bound taken as met.
-fn tcp_in_window(conn: &mut NfConn, dir: usize, index: u8, th: &TcpHdr, end: u32) {
-    let state = conn.tcp_state;
-    let tcp = &mut conn.tcp;
-    let (mut sender, mut receiver) = (tcp.seen[dir], tcp.seen[1 - dir]);
+/// `enum nf_ct_tcp_action`: what `tcp_in_window` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NfCtTcpAction {
+    /// `NFCT_TCP_IGNORE`: let through, the connection is not updated.
+    Ignore,
+    /// `NFCT_TCP_INVALID`: out of window, the packet is INVALID.
+    Invalid,
+    /// `NFCT_TCP_ACCEPT`: in window.
+    Accept,
+}
+
+/// Kernel: `nf_tcp_log_invalid`: a failed bound is no failure when the
+/// sender's direction is liberal (`IP_CT_TCP_FLAG_BE_LIBERAL`, set on a
+/// connection picked up mid-stream) or `nf_conntrack_tcp_be_liberal` is
+/// set: then the packet is accepted, with no bookkeeping.
+fn nf_tcp_log_invalid(
+    sender: &IpCtTcpState,
+    sysctl: &NfSysctl,
+    ret: NfCtTcpAction,
+) -> NfCtTcpAction {
+    if sender.flags & tcp_flag::BE_LIBERAL != 0 || sysctl.tcp_be_liberal {
+        NfCtTcpAction::Accept
+    } else {
+        ret
+    }
+}
+
+/// `MAXACKWINDOW(sender)`.
+fn maxackwindow(sender: &IpCtTcpState) -> u32 {
+    sender.td_maxwin.max(MAXACKWINCONST)
+}
+
+/// Kernel: `tcp_in_window`: checks the segment against what the tracker
+/// knows of both directions and, when it fits, moves the bounds on.
+///
+/// With `sack` the highest SACK right edge (SACK permitted) or the ACK:
+/// the sequence must not pass the receiver's advertised right edge
+/// (`seq <= sender.td_maxend`; a segment that overshoots by less than the
+/// receiver's largest window while everything else fits only updates
+/// `td_end` and is IGNORED), the ACK must not acknowledge data not yet
+/// seen (`sack <= receiver.td_end`) — both INVALID when failed — and an
+/// end below `sender.td_end - receiver.td_maxwin` (old data resent) or an
+/// ACK below `receiver.td_end - MAXACKWINDOW` is IGNORED. Then `td_end`,
+/// `td_maxwin` (scaled by the peer-agreed `td_scale`), `td_maxack`, the
+/// receiver's `td_maxend`, DATA_UNACKNOWLEDGED and the count of identical
+/// ACKs (`retrans`) are updated.
+#[allow(clippy::too_many_arguments)]
+fn tcp_in_window(
+    tcp: &mut IpCtTcp,
+    state: TcpConntrack,
+    sysctl: &NfSysctl,
+    dir: usize,
+    index: u8,
+    l4: &[u8],
+    th: &TcpHdr,
+    end: u32,
+) -> NfCtTcpAction {
+    let [s0, s1] = &mut tcp.seen;
+    let (sender, receiver) = if dir == 0 { (s0, s1) } else { (s1, s0) };
+    let mut seq = th.seq;
     let mut ack = th.ack_seq;
     let mut sack = ack;
+    let win_raw = th.window;
+    let mut win = win_raw as u32;
     let mut end = end;
-    let mut win = th.window as u32;
-    let mut done = false;
+    if receiver.flags & tcp_flag::SACK_PERM != 0 {
+        tcp_sack(l4, th, &mut sack);
+    }
+    // No NAT sequence adjustment (`nf_ct_seq_offset`): the model has no
+    // helper that changes a payload's length.
     if sender.td_maxwin == 0 {
         if th.syn() {
-            tcp_init_sender(&mut sender, end, win);
-            done = !th.ack();
+            tcp_init_sender(sender, receiver, l4, th, end, win, dir);
+            if !th.ack() {
+                return NfCtTcpAction::Accept;
+            }
         } else {
+            // Picked up from the middle: learn the sender from this packet.
             sender.td_end = end;
             let swin = win << sender.td_scale;
             sender.td_maxwin = swin.max(1);
@@ -375,68 +590,165 @@ fn tcp_in_window(conn: &mut NfConn, dir: usize, index: u8, th: &TcpHdr, end: u32
         && after(end, sender.td_end)
         && matches!(state, TcpConntrack::SynSent | TcpConntrack::SynRecv)
     {
-        tcp_init_sender(&mut sender, end, win);
-        done = dir == 1 && !th.ack();
+        // A new SYN (or SYN-ACK) with a higher sequence restarts the side.
+        tcp_init_sender(sender, receiver, l4, th, end, win, dir);
+        if dir == 1 && !th.ack() {
+            return NfCtTcpAction::Accept;
+        }
     }
-    if !done {
-        if !th.ack() || (th.rst() && ack == 0) {
-            ack = receiver.td_end;
-            sack = ack;
-        }
-        if th.rst() && th.seq == 0 && state == TcpConntrack::SynSent {
-            end = sender.td_end;
-        }
-        if !th.syn() {
-            win <<= sender.td_scale;
-        }
-        let swin = win.wrapping_add(sack.wrapping_sub(ack));
-        sender.td_maxwin = sender.td_maxwin.max(swin);
-        if after(end, sender.td_end) {
+
+    if !th.ack() || (th.rst() && ack == 0) {
+        // No ACK (or a RST+ACK with a zero ACK): taken as acknowledging all.
+        ack = receiver.td_end;
+        sack = ack;
+    }
+    if th.rst() && seq == 0 && state == TcpConntrack::SynSent {
+        // A RST answering the SYN.
+        seq = sender.td_end;
+        end = seq;
+    }
+
+    if !before(seq, sender.td_maxend.wrapping_add(1)) {
+        let overshot = end.wrapping_sub(sender.td_maxend).wrapping_add(1);
+        let ack_ok = after(
+            sack,
+            receiver
+                .td_end
+                .wrapping_sub(maxackwindow(sender))
+                .wrapping_sub(1),
+        );
+        let in_recv_win = receiver.td_maxwin != 0
+            && after(
+                end,
+                sender
+                    .td_end
+                    .wrapping_sub(receiver.td_maxwin)
+                    .wrapping_sub(1),
+            );
+        if in_recv_win
+            && ack_ok
+            && overshot <= receiver.td_maxwin
+            && before(sack, receiver.td_end.wrapping_add(1))
+        {
+            // A little more than the window: remember the data so that
+            // its ACK is in bounds, but do not count the segment.
             sender.td_end = end;
             sender.flags |= tcp_flag::DATA_UNACKNOWLEDGED;
+            return nf_tcp_log_invalid(sender, sysctl, NfCtTcpAction::Ignore);
         }
-        if th.ack() {
-            if sender.flags & tcp_flag::MAXACK_SET == 0 {
-                sender.td_maxack = ack;
-                sender.flags |= tcp_flag::MAXACK_SET;
-            } else if after(ack, sender.td_maxack) {
-                sender.td_maxack = ack;
-            }
-        }
-        if receiver.td_maxwin != 0 && after(end, sender.td_maxend) {
-            receiver.td_maxwin = receiver
-                .td_maxwin
-                .wrapping_add(end.wrapping_sub(sender.td_maxend));
-        }
-        if after(sack.wrapping_add(win), receiver.td_maxend.wrapping_sub(1)) {
-            receiver.td_maxend = sack.wrapping_add(win);
-            if win == 0 {
-                receiver.td_maxend = receiver.td_maxend.wrapping_add(1);
-            }
-        }
-        if ack == receiver.td_end {
-            receiver.flags &= !tcp_flag::DATA_UNACKNOWLEDGED;
-        }
-        if index == TCP_ACK_SET {
-            if tcp.last_dir as usize == dir
-                && tcp.last_seq == th.seq
-                && tcp.last_ack == ack
-                && tcp.last_end == end
-                && tcp.last_win == th.window
-            {
-                tcp.retrans = tcp.retrans.saturating_add(1);
-            } else {
-                tcp.last_dir = dir as u8;
-                tcp.last_seq = th.seq;
-                tcp.last_ack = ack;
-                tcp.last_end = end;
-                tcp.last_win = th.window;
-                tcp.retrans = 0;
-            }
+        // SEQ is over the upper bound (past the receiver's window).
+        return nf_tcp_log_invalid(sender, sysctl, NfCtTcpAction::Invalid);
+    }
+    if !before(sack, receiver.td_end.wrapping_add(1)) {
+        // ACK is over the upper bound (acknowledges data not seen yet).
+        return nf_tcp_log_invalid(sender, sysctl, NfCtTcpAction::Invalid);
+    }
+    let in_recv_win = receiver.td_maxwin == 0
+        || after(
+            end,
+            sender
+                .td_end
+                .wrapping_sub(receiver.td_maxwin)
+                .wrapping_sub(1),
+        );
+    if !in_recv_win {
+        // SEQ under the lower bound: acknowledged data sent again.
+        return nf_tcp_log_invalid(sender, sysctl, NfCtTcpAction::Ignore);
+    }
+    if !after(
+        sack,
+        receiver
+            .td_end
+            .wrapping_sub(maxackwindow(sender))
+            .wrapping_sub(1),
+    ) {
+        // ACK under the lower bound (much delayed).
+        return nf_tcp_log_invalid(sender, sysctl, NfCtTcpAction::Ignore);
+    }
+
+    if !th.syn() {
+        win <<= sender.td_scale;
+    }
+    let swin = win.wrapping_add(sack.wrapping_sub(ack));
+    sender.td_maxwin = sender.td_maxwin.max(swin);
+    if after(end, sender.td_end) {
+        sender.td_end = end;
+        sender.flags |= tcp_flag::DATA_UNACKNOWLEDGED;
+    }
+    if th.ack() {
+        if sender.flags & tcp_flag::MAXACK_SET == 0 {
+            sender.td_maxack = ack;
+            sender.flags |= tcp_flag::MAXACK_SET;
+        } else if after(ack, sender.td_maxack) {
+            sender.td_maxack = ack;
         }
     }
-    tcp.seen[dir] = sender;
-    tcp.seen[1 - dir] = receiver;
+    if receiver.td_maxwin != 0 && after(end, sender.td_maxend) {
+        receiver.td_maxwin = receiver
+            .td_maxwin
+            .wrapping_add(end.wrapping_sub(sender.td_maxend));
+    }
+    if after(sack.wrapping_add(win), receiver.td_maxend.wrapping_sub(1)) {
+        receiver.td_maxend = sack.wrapping_add(win);
+        if win == 0 {
+            receiver.td_maxend = receiver.td_maxend.wrapping_add(1);
+        }
+    }
+    if ack == receiver.td_end {
+        receiver.flags &= !tcp_flag::DATA_UNACKNOWLEDGED;
+    }
+    if index == TCP_ACK_SET {
+        if tcp.last_dir as usize == dir
+            && tcp.last_seq == seq
+            && tcp.last_ack == ack
+            && tcp.last_end == end
+            && tcp.last_win == win_raw
+        {
+            tcp.retrans = tcp.retrans.saturating_add(1);
+        } else {
+            tcp.last_dir = dir as u8;
+            tcp.last_seq = seq;
+            tcp.last_ack = ack;
+            tcp.last_end = end;
+            tcp.last_win = win_raw;
+            tcp.retrans = 0;
+        }
+    }
+    NfCtTcpAction::Accept
+}
+
+/// Kernel: `nf_tcp_handle_invalid`: an out-of-window FIN or RST of an
+/// ASSURED connection answering the other side's FIN or RST cuts a
+/// timeout of 120 s or more to `tcp_timeout_unacknowledged`; any other
+/// out-of-window FIN or RST is only noted as the last packet.
+fn nf_tcp_handle_invalid(conn: &mut NfConn, dir: usize, index: u8, p: &PktCtx<'_>) {
+    if conn.status & ips::ASSURED == 0 || conn.status & ips::FIXED_TIMEOUT != 0 {
+        return;
+    }
+    if index != TCP_RST_SET && index != TCP_FIN_SET {
+        return;
+    }
+    let tcp = &mut conn.tcp;
+    if tcp.last_dir as usize != dir
+        && (tcp.last_index == TCP_FIN_SET || tcp.last_index == TCP_RST_SET)
+    {
+        // nf_ct_expires: what is left of the timeout.
+        let expires = if conn.is_confirmed() {
+            conn.timeout.saturating_sub(p.now)
+        } else {
+            conn.timeout
+        };
+        if expires < 120 * HZ {
+            return;
+        }
+        let unack = p.sysctl.tcp_timeout_unacknowledged as u64 * HZ;
+        if expires > unack {
+            conn.refresh(p.now, unack);
+        }
+    } else {
+        tcp.last_index = index;
+        tcp.last_dir = dir as u8;
+    }
 }
 
 /// The timeout of each state, in jiffies (`tcp_timeouts` from the sysctls).
@@ -475,8 +787,10 @@ fn tcp_can_early_drop(s: TcpConntrack) -> bool {
 }
 
 /// The RST cases of `nf_conntrack_tcp_packet` (next state CLOSE): None
-/// when the RST is INVALID (below what the other side acknowledged),
+/// when the RST is INVALID (below what the other side acknowledged, unless
+/// `nf_conntrack_tcp_ignore_invalid_rst`),
 /// else whether it bypasses the window bookkeeping. May keep the state.
+#[allow(clippy::too_many_arguments)]
 fn rst_skips_window(
     tcp: &IpCtTcp,
     th: &TcpHdr,
@@ -484,6 +798,7 @@ fn rst_skips_window(
     old_state: TcpConntrack,
     status: u32,
     established: bool,
+    ignore_invalid_rst: bool,
     new: &mut u8,
 ) -> Option<bool> {
     if tcp_can_early_drop(old_state) {
@@ -494,7 +809,7 @@ fn rst_skips_window(
         if seq == 0 && !established {
             return Some(false);
         }
-        if before(seq, tcp.seen[1 - dir].td_maxack) {
+        if before(seq, tcp.seen[1 - dir].td_maxack) && !ignore_invalid_rst {
             return None;
         }
         if !established || seq == tcp.seen[1 - dir].td_maxack {
@@ -596,8 +911,15 @@ pub(crate) fn nf_conntrack_tcp_packet(
                 tcp.last_end = end;
                 tcp.last_win = th.window;
                 if index == TCP_SYN_SET && dir == 0 {
-                    tcp.last_flags = 0;
-                    tcp.last_wscale = 0;
+                    // Note the SYN's options: a SYN-ACK may answer it.
+                    let mut seen = IpCtTcpState::default();
+                    tcp_options(p.l4(), &th, &mut seen);
+                    tcp.last_flags = seen.flags & (tcp_flag::WINDOW_SCALE | tcp_flag::SACK_PERM);
+                    tcp.last_wscale = if seen.flags & tcp_flag::WINDOW_SCALE != 0 {
+                        seen.td_scale
+                    } else {
+                        0
+                    };
                     if old_state == TcpConntrack::LastAck {
                         tcp.last_flags |= tcp_flag::EXP_CHALLENGE_ACK;
                     }
@@ -626,14 +948,32 @@ pub(crate) fn nf_conntrack_tcp_packet(
             new = TcpConntrack::Established as u8;
         }
     } else if new == TcpConntrack::Close as u8 && index == TCP_RST_SET {
-        match rst_skips_window(tcp, &th, dir, old_state, status, established, &mut new) {
+        let ignore_invalid = p.sysctl.tcp_ignore_invalid_rst;
+        match rst_skips_window(
+            tcp,
+            &th,
+            dir,
+            old_state,
+            status,
+            established,
+            ignore_invalid,
+            &mut new,
+        ) {
             Some(skip) => skip_window = skip,
             None => return L4Verdict::Invalid,
         }
     }
 
     if !skip_window {
-        tcp_in_window(conn, dir, index, &th, end);
+        let state = conn.tcp_state;
+        match tcp_in_window(&mut conn.tcp, state, p.sysctl, dir, index, p.l4(), &th, end) {
+            NfCtTcpAction::Ignore => return L4Verdict::Accept,
+            NfCtTcpAction::Invalid => {
+                nf_tcp_handle_invalid(conn, dir, index, p);
+                return L4Verdict::Invalid;
+            }
+            NfCtTcpAction::Accept => {}
+        }
     }
     let new_state = TcpConntrack::BY_INDEX[new as usize];
     let tcp = &mut conn.tcp;
@@ -645,9 +985,9 @@ pub(crate) fn nf_conntrack_tcp_packet(
     }
 
     let t_new = timeout_of(p, new_state);
-    let t_retrans = TCP_TIMEOUT_MAX_RETRANS_SECS * HZ;
+    let t_retrans = p.sysctl.tcp_timeout_max_retrans as u64 * HZ;
     let t_unack = p.sysctl.tcp_timeout_unacknowledged as u64 * HZ;
-    let mut timeout = if tcp.retrans >= TCP_MAX_RETRANS && t_new > t_retrans {
+    let mut timeout = if tcp.retrans as u32 >= p.sysctl.tcp_max_retrans && t_new > t_retrans {
         t_retrans
     } else if index == TCP_RST_SET {
         timeout_of(p, TcpConntrack::Close)

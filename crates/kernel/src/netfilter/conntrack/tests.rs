@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use etherparse::PacketBuilder;
 
 use super::*;
+use crate::netfilter::conntrack::proto_tcp::tcp_flag;
 use crate::netfilter::{NfInetHook, NfSysctl};
 
 pub(crate) fn a(s: &str) -> [u8; 4] {
@@ -473,4 +474,449 @@ fn confirm_clash_adopts_the_identical_udp_entry() {
     );
     assert_eq!(m2, Nfct::None);
     assert_eq!(t.ct.count(), 2);
+}
+
+// Window tracking (`tcp_in_window`). Every sequence below was replayed on
+// Linux 6.18 (client, router, server namespaces; the router's FORWARD
+// chain counted `--ctstate` per packet and `conntrack -L` gave the
+// timeouts); the expected states and timeouts are what it showed.
+
+/// A TCP segment with a window and raw option bytes (NOP-padded).
+#[allow(clippy::too_many_arguments)]
+fn seg(
+    src: &str,
+    dst: &str,
+    sp: u16,
+    dp: u16,
+    flags: &str,
+    seq: u32,
+    ack: u32,
+    win: u16,
+    opts: &[u8],
+    data: &[u8],
+) -> Vec<u8> {
+    let mut b = PacketBuilder::ipv4(a(src), a(dst), 64).tcp(sp, dp, seq, win);
+    for c in flags.chars() {
+        b = match c {
+            'S' => b.syn(),
+            'A' => b.ack(ack),
+            'F' => b.fin(),
+            'R' => b.rst(),
+            'P' => b.psh(),
+            _ => panic!("flag {c}"),
+        };
+    }
+    let mut o = opts.to_vec();
+    while !o.len().is_multiple_of(4) {
+        o.push(1);
+    }
+    let b = b.options_raw(&o).unwrap();
+    let mut out = Vec::new();
+    b.write(&mut out, data).unwrap();
+    out
+}
+
+/// MSS 1460, SACK permitted, NOP, window scale 7 (Linux's SYN options, no timestamps).
+const SYN_OPTS: [u8; 10] = [2, 4, 0x05, 0xb4, 4, 2, 1, 3, 3, 7];
+/// MSS 1460 only.
+const MSS_ONLY: [u8; 4] = [2, 4, 0x05, 0xb4];
+
+/// A SACK option (after two NOPs) with one block.
+fn sack_opt(left: u32, right: u32) -> Vec<u8> {
+    let mut o = vec![1, 1, 5, 10];
+    o.extend_from_slice(&left.to_be_bytes());
+    o.extend_from_slice(&right.to_be_bytes());
+    o
+}
+
+/// What `--ctstate` matches for the packet.
+fn ctstate(n: Nfct) -> &'static str {
+    match info(n) {
+        None => "INVALID",
+        Some(IpConntrackInfo::New) => "NEW",
+        Some(IpConntrackInfo::Established | IpConntrackInfo::EstablishedReply) => "ESTABLISHED",
+        Some(_) => "RELATED",
+    }
+}
+
+const W: &str = "10.0.1.2";
+const V: &str = "10.0.2.2";
+
+/// Client to server.
+fn c2s(sp: u16, flags: &str, seq: u32, ack: u32, win: u16, opts: &[u8], data: &[u8]) -> Vec<u8> {
+    seg(W, V, sp, 80, flags, seq, ack, win, opts, data)
+}
+
+/// Server to client.
+fn s2c(sp: u16, flags: &str, seq: u32, ack: u32, win: u16, opts: &[u8], data: &[u8]) -> Vec<u8> {
+    seg(V, W, 80, sp, flags, seq, ack, win, opts, data)
+}
+
+impl Ct {
+    /// Forwards `pkt` one jiffy later; returns its ctstate and the timeout
+    /// left on the connection, in whole seconds as `conntrack -L` prints
+    /// them at the moment the packet passed (None: no connection).
+    fn step(&mut self, pkt: &[u8]) -> (&'static str, Option<u64>) {
+        self.now += 1;
+        let n = self.fwd(pkt);
+        let left = self
+            .ct
+            .conns
+            .iter()
+            .find(|c| c.in_use)
+            .map(|c| c.timeout.saturating_sub(self.now + 1) / HZ);
+        (ctstate(n), left)
+    }
+
+    /// The one TCP connection of the table.
+    fn only(&self) -> &NfConn {
+        self.ct
+            .conns
+            .iter()
+            .find(|c| c.in_use)
+            .expect("a connection")
+    }
+}
+
+/// SYN (window scale 7, SACK permitted), SYN-ACK (window scale 7 unless
+/// `ws_server` is false) and the client's ACK with window `win`.
+fn handshake(t: &mut Ct, sp: u16, ws_server: bool, win: u16) {
+    let sopts: &[u8] = if ws_server { &SYN_OPTS } else { &MSS_ONLY };
+    assert_eq!(
+        t.step(&c2s(sp, "S", 1000, 0, 64240, &SYN_OPTS, &[])),
+        ("NEW", Some(119))
+    );
+    assert_eq!(
+        t.step(&s2c(sp, "SA", 5000, 1001, 65160, sopts, &[])),
+        ("ESTABLISHED", Some(59))
+    );
+    assert_eq!(
+        t.step(&c2s(sp, "A", 1001, 5001, win, &[], &[])),
+        ("ESTABLISHED", Some(431_999))
+    );
+}
+
+const D: [u8; 100] = [b'x'; 100];
+
+#[test]
+fn tcp_window_in_window_established_out_of_window_invalid() {
+    let mut t = Ct::new();
+    handshake(&mut t, 40001, true, 502);
+    let c = t.only();
+    assert_eq!(c.tcp.seen[0].td_scale, 7);
+    assert_eq!(c.tcp.seen[1].td_scale, 7);
+    assert_eq!(
+        c.tcp.seen[0].flags & tcp_flag::SACK_PERM,
+        tcp_flag::SACK_PERM
+    );
+    let steps: [(Vec<u8>, &str, u64); 8] = [
+        (
+            c2s(40001, "PA", 1001, 5001, 502, &[], &D),
+            "ESTABLISHED",
+            299,
+        ),
+        // 10 MB past the server's window: SEQ over the upper bound.
+        (
+            c2s(40001, "PA", 1001 + 10_000_000, 5001, 502, &[], &D),
+            "INVALID",
+            299,
+        ),
+        (
+            s2c(40001, "A", 5001, 1101, 509, &[], &[]),
+            "ESTABLISHED",
+            431_999,
+        ),
+        // Acknowledges data the client never sent: ACK over the upper bound.
+        (
+            s2c(40001, "A", 5001, 1101 + 1_000_000, 509, &[], &[]),
+            "INVALID",
+            431_999,
+        ),
+        // Inside the client's window of 502 << 7.
+        (
+            s2c(40001, "PA", 5001 + 30_000, 1101, 509, &[], &D),
+            "ESTABLISHED",
+            299,
+        ),
+        (
+            s2c(40001, "PA", 5001 + 200_000, 1101, 509, &[], &D),
+            "INVALID",
+            299,
+        ),
+        // Old data below the lower bound: ignored, let through as ESTABLISHED.
+        (
+            c2s(
+                40001,
+                "PA",
+                1101u32.wrapping_sub(200_000),
+                5001,
+                502,
+                &[],
+                &D,
+            ),
+            "ESTABLISHED",
+            299,
+        ),
+        (
+            c2s(40001, "FA", 1001 + 10_000_000, 5001, 502, &[], &[]),
+            "INVALID",
+            299,
+        ),
+    ];
+    for (i, (p, st, left)) in steps.iter().enumerate() {
+        assert_eq!(t.step(p), (*st, Some(*left)), "packet {i}");
+    }
+    assert_eq!(t.only().tcp_state, TcpConntrack::Established);
+    assert_eq!(t.ct.count(), 1);
+}
+
+#[test]
+fn tcp_window_be_liberal_accepts_what_is_out_of_window() {
+    let mut t = Ct::new();
+    t.sys.tcp_be_liberal = true;
+    handshake(&mut t, 40002, true, 502);
+    assert_eq!(
+        t.step(&c2s(40002, "PA", 1001 + 10_000_000, 5001, 502, &[], &D)),
+        ("ESTABLISHED", Some(431_999))
+    );
+    assert_eq!(
+        t.step(&s2c(40002, "A", 5001, 1101 + 1_000_000, 509, &[], &[])),
+        ("ESTABLISHED", Some(431_999))
+    );
+    // Accepted without bookkeeping: the bounds did not move.
+    assert_eq!(t.only().tcp.seen[0].td_end, 1001);
+}
+
+#[test]
+fn tcp_window_scale_applies_only_when_both_sides_offer_it() {
+    let mut t = Ct::new();
+    handshake(&mut t, 40009, true, 1000);
+    assert_eq!(t.only().tcp.seen[0].td_maxwin, 1000 << 7);
+    assert_eq!(
+        t.step(&s2c(40009, "PA", 5001 + 100_000, 1001, 509, &[], &D)),
+        ("ESTABLISHED", Some(299))
+    );
+
+    let mut t = Ct::new();
+    handshake(&mut t, 40010, false, 1000);
+    let c = t.only();
+    assert_eq!((c.tcp.seen[0].td_scale, c.tcp.seen[1].td_scale), (0, 0));
+    assert_eq!(
+        t.step(&s2c(40010, "PA", 5001 + 100_000, 1001, 509, &[], &D)),
+        ("INVALID", Some(431_999))
+    );
+}
+
+#[test]
+fn tcp_window_small_overshoot_is_ignored_not_invalid() {
+    // No window scale: the client's window is 502, but the segment passes
+    // its right edge by less than the largest window it ever offered
+    // (64240): let through, connection not refreshed, td_end moved.
+    let mut t = Ct::new();
+    handshake(&mut t, 40003, false, 502);
+    assert_eq!(
+        t.step(&s2c(40003, "PA", 5001 + 30_000, 1001, 509, &[], &D)),
+        ("ESTABLISHED", Some(431_999))
+    );
+    assert_eq!(t.only().tcp.seen[1].td_end, 5001 + 30_000 + 100);
+    assert_eq!(
+        t.step(&s2c(40003, "PA", 5001 + 100, 1001, 509, &[], &D)),
+        ("ESTABLISHED", Some(299))
+    );
+}
+
+#[test]
+fn tcp_window_mid_stream_pickup_stays_liberal() {
+    let mut t = Ct::new();
+    assert_eq!(
+        t.step(&c2s(40004, "A", 7000, 9000, 502, &[], &[])),
+        ("NEW", Some(299))
+    );
+    let c = t.only();
+    for s in c.tcp.seen {
+        assert_eq!(s.flags, tcp_flag::SACK_PERM | tcp_flag::BE_LIBERAL);
+    }
+    assert_eq!(
+        t.step(&s2c(40004, "A", 9000, 7000, 509, &[], &[])),
+        ("ESTABLISHED", Some(299))
+    );
+    assert_eq!(
+        t.step(&c2s(40004, "PA", 7000 + 10_000_000, 9000, 502, &[], &D)),
+        ("ESTABLISHED", Some(431_999))
+    );
+    assert_eq!(
+        t.step(&s2c(40004, "A", 9000, 7000 + 50_000_000, 509, &[], &[])),
+        ("ESTABLISHED", Some(431_999))
+    );
+    // The same first ACK with tcp_loose = 0 opens nothing.
+    let mut t = Ct::new();
+    t.sys.tcp_loose = false;
+    assert_eq!(
+        t.step(&c2s(40004, "A", 7000, 9000, 502, &[], &[])),
+        ("INVALID", None)
+    );
+}
+
+#[test]
+fn tcp_window_sack_edge_past_the_data_is_invalid() {
+    let mut t = Ct::new();
+    handshake(&mut t, 40005, true, 502);
+    assert_eq!(
+        t.step(&c2s(40005, "PA", 1001, 5001, 502, &[], &D)),
+        ("ESTABLISHED", Some(299))
+    );
+    assert_eq!(
+        t.step(&s2c(
+            40005,
+            "A",
+            5001,
+            1001,
+            509,
+            &sack_opt(1001, 1101),
+            &[]
+        )),
+        ("ESTABLISHED", Some(299))
+    );
+    assert_eq!(
+        t.step(&s2c(
+            40005,
+            "A",
+            5001,
+            1001,
+            509,
+            &sack_opt(1001, 1201),
+            &[]
+        )),
+        ("INVALID", Some(299))
+    );
+}
+
+#[test]
+fn tcp_rst_below_maxack_invalid_unless_ignore_invalid_rst() {
+    for ignore in [false, true] {
+        let mut t = Ct::new();
+        t.sys.tcp_ignore_invalid_rst = ignore;
+        handshake(&mut t, 40006, true, 502);
+        assert_eq!(
+            t.step(&s2c(40006, "A", 5001, 1001, 509, &[], &[])),
+            ("ESTABLISHED", Some(431_999))
+        );
+        let got = t.step(&c2s(40006, "R", 900, 0, 0, &[], &[]));
+        if ignore {
+            // Not the exact sequence: the state stays for a challenge ACK,
+            // the timeout is the CLOSE one.
+            assert_eq!(got, ("ESTABLISHED", Some(9)));
+        } else {
+            assert_eq!(got, ("INVALID", Some(431_999)));
+        }
+        assert_eq!(t.only().tcp_state, TcpConntrack::Established);
+    }
+}
+
+#[test]
+fn tcp_identical_acks_cut_the_timeout_to_max_retrans() {
+    let mut t = Ct::new();
+    t.sys.tcp_timeout_max_retrans = 100;
+    // last_win is 0 until an ACK is counted: the SYN_SENT timeout (120 s)
+    // is cut to the retransmission one.
+    assert_eq!(
+        t.step(&c2s(40008, "S", 1000, 0, 64240, &SYN_OPTS, &[])),
+        ("NEW", Some(99))
+    );
+    assert_eq!(
+        t.step(&s2c(40008, "SA", 5000, 1001, 65160, &SYN_OPTS, &[])),
+        ("ESTABLISHED", Some(59))
+    );
+    assert_eq!(
+        t.step(&c2s(40008, "A", 1001, 5001, 502, &[], &[])),
+        ("ESTABLISHED", Some(431_999))
+    );
+    assert_eq!(
+        t.step(&c2s(40008, "PA", 1001, 5001, 502, &[], &D)),
+        ("ESTABLISHED", Some(299))
+    );
+    let ack = s2c(40008, "A", 5001, 1001, 509, &[], &[]);
+    for (i, left) in [299, 299, 299, 99, 99].into_iter().enumerate() {
+        assert_eq!(t.step(&ack), ("ESTABLISHED", Some(left)), "ACK {i}");
+        assert_eq!(t.only().tcp.retrans as usize, i);
+    }
+}
+
+#[test]
+fn tcp_options_window_scale_is_capped_and_bad_options_stop_the_walk() {
+    let mut t = Ct::new();
+    // Window scale 15 is read as 14.
+    t.step(&c2s(40011, "S", 1, 0, 1000, &[3, 3, 15], &[]));
+    assert_eq!(t.only().tcp.seen[0].td_scale, 14);
+    assert_eq!(t.only().tcp.seen[0].flags, tcp_flag::WINDOW_SCALE);
+    // A "silly" length (1) ends the walk before the window scale option.
+    let mut t = Ct::new();
+    t.step(&c2s(40012, "S", 1, 0, 1000, &[4, 2, 8, 1, 3, 3, 7], &[]));
+    assert_eq!(t.only().tcp.seen[0].td_scale, 0);
+    assert_eq!(t.only().tcp.seen[0].flags, tcp_flag::SACK_PERM);
+    // EOL ends it too.
+    let mut t = Ct::new();
+    t.step(&c2s(40013, "S", 1, 0, 1000, &[0, 3, 3, 7], &[]));
+    assert_eq!(t.only().tcp.seen[0].flags, 0);
+}
+
+#[test]
+fn listed_connection_is_confirmed_and_its_packets_established() {
+    let mut t = Ct::new();
+    let orig = NfConntrackTuple {
+        src: "10.0.1.2".parse().unwrap(),
+        dst: "10.0.2.2".parse().unwrap(),
+        protonum: IPPROTO_TCP,
+        sport: 33088,
+        dport: 80,
+    };
+    let reply = NfConntrackTuple {
+        src: orig.dst,
+        dst: "10.0.2.1".parse().unwrap(),
+        protonum: IPPROTO_TCP,
+        sport: 80,
+        dport: 33088,
+    };
+    let e = CtListed {
+        orig,
+        reply,
+        unreplied: false,
+        assured: true,
+        timeout_secs: 431_997,
+        tcp_state: TcpConntrack::Established,
+        mark: 0,
+    };
+    let idx = t.ct.ctnetlink_create_conntrack(&e, t.now).unwrap();
+    let c = &t.ct.conns[idx as usize];
+    assert_eq!(
+        c.status,
+        ips::CONFIRMED | ips::SEEN_REPLY | ips::ASSURED | ips::SRC_NAT | ips::NAT_DONE_MASK
+    );
+    assert_eq!(c.timeout, t.now + 431_997 * HZ);
+    assert_eq!(
+        t.ct.ctnetlink_create_conntrack(&e, t.now),
+        Err(CtCreateError::Exists(orig))
+    );
+    // Its window history is unknown: any sequence is taken, both ways (the
+    // first segment of a direction only teaches its bounds: not counted as
+    // unacknowledged data).
+    assert_eq!(
+        t.step(&seg(V, "10.0.2.1", 80, 33088, "PA", 123, 456, 509, &[], &D)),
+        ("ESTABLISHED", Some(431_999))
+    );
+    assert_eq!(
+        t.step(&seg(
+            W,
+            V,
+            33088,
+            80,
+            "A",
+            456 + 10_000_000,
+            223,
+            502,
+            &[],
+            &[]
+        )),
+        ("ESTABLISHED", Some(431_999))
+    );
 }

@@ -27,6 +27,8 @@ pub struct NfPktInfo {
     pub proto: u8,
     /// `iph->ttl`.
     pub ttl: u8,
+    /// `iph->tos`.
+    pub tos: u8,
     /// `ntohs(iph->tot_len)`.
     pub tot_len: u16,
     /// The fragment offset (`par->fragoff`): non-zero for later fragments.
@@ -53,6 +55,7 @@ impl NfPktInfo {
             daddr: Ipv4Addr::UNSPECIFIED,
             proto: 0,
             ttl: 0,
+            tos: 0,
             tot_len: 0,
             fragoff: 0,
             has_l4: false,
@@ -69,6 +72,7 @@ impl NfPktInfo {
         i.tot_len = u16::from_be_bytes([pkt[2], pkt[3]]);
         i.fragoff = u16::from_be_bytes([pkt[6], pkt[7]]) & 0x1fff;
         i.ttl = pkt[8];
+        i.tos = pkt[1];
         i.proto = pkt[9];
         i.saddr = Ipv4Addr::new(pkt[12], pkt[13], pkt[14], pkt[15]);
         i.daddr = Ipv4Addr::new(pkt[16], pkt[17], pkt[18], pkt[19]);
@@ -452,8 +456,71 @@ fn match_one(nf: &mut Netfilter, m: &XtMatch, c: &MatchCtx<'_>) -> Hit {
             // every physdev option is false.
             Hit::No
         }
+        XtMatch::Rpfilter {
+            loose,
+            validmark,
+            accept_local,
+            invert,
+        } => hit(rpfilter_mt(c, *loose, *validmark, *accept_local) != *invert),
         XtMatch::Unsupported { .. } => Hit::Unknown,
     }
+}
+
+/// Kernel: `rpfilter_get_saddr` (ipt_rpfilter.c): no reverse lookup from a
+/// multicast, limited broadcast or zero-network destination.
+fn rpfilter_get_saddr(a: Ipv4Addr) -> Ipv4Addr {
+    if a.is_multicast() || a.is_broadcast() || a.octets()[0] == 0 {
+        Ipv4Addr::UNSPECIFIED
+    } else {
+        a
+    }
+}
+
+/// Kernel: `rpfilter_mt` and `rpfilter_lookup_reverse`
+/// (net/ipv4/netfilter/ipt_rpfilter.c), before the `--invert`: a packet
+/// from the loopback device passes, a zero-network source to the limited
+/// broadcast or a link-local multicast group passes; otherwise the route
+/// back to the source (`fib_lookup` from the loopback device, the source
+/// taken from the destination unless it is multicast or broadcast, the
+/// packet's DSCP, its mark with `--validmark`, scope universe, link state
+/// ignored) must be unicast (or local with `--accept-local`) and, unless
+/// `--loose`, have a next hop through the input device
+/// (`fib_info_nh_uses_dev`). VRF (`l3mdev`) is not modelled.
+fn rpfilter_mt(c: &MatchCtx<'_>, loose: bool, validmark: bool, accept_local: bool) -> bool {
+    use crate::flow::{FIB_LOOKUP_IGNORE_LINKSTATE, Flowi4};
+    use crate::netns::LOOPBACK_IFINDEX;
+    use crate::uapi::RtScope;
+    let p = c.p;
+    let dev = c.state.indev;
+    if dev == c.ns.loopback_ifindex() {
+        return true;
+    }
+    let local_mc = |a: Ipv4Addr| a.octets()[..3] == [224, 0, 0];
+    if p.saddr.octets()[0] == 0 && (p.daddr.is_broadcast() || local_mc(p.daddr)) {
+        return true;
+    }
+    let mut fl4 = Flowi4::new(p.saddr, rpfilter_get_saddr(p.daddr));
+    fl4.flowi4_iif = LOOPBACK_IFINDEX;
+    fl4.flowi4_mark = if validmark { c.mark } else { 0 };
+    fl4.flowi4_dscp = p.tos & 0xfc;
+    fl4.flowi4_scope = RtScope::RT_SCOPE_UNIVERSE;
+    let Ok(res) = crate::ipv4::fib_rules::fib_lookup(
+        c.ns,
+        &fl4,
+        FIB_LOOKUP_IGNORE_LINKSTATE,
+        &mut crate::trace::NoTrace,
+    ) else {
+        return false;
+    };
+    if res.rt_type != RouteType::RTN_UNICAST
+        && (res.rt_type != RouteType::RTN_LOCAL || !accept_local)
+    {
+        return false;
+    }
+    let uses_dev = res
+        .fi
+        .is_some_and(|id| c.ns.fib.info(id).fib_nh.iter().any(|nh| nh.nh_dev == dev));
+    uses_dev || loose
 }
 
 /// The rule's NAT target turned into a binding (`nf_nat_setup_info`).

@@ -425,6 +425,18 @@ pub enum XtMatch {
     },
     /// `-m physdev`.
     Physdev(PhysdevMatch),
+    /// `-m rpfilter` (net/ipv4/netfilter/ipt_rpfilter.c): the reverse path
+    /// check as a match, valid in raw and mangle PREROUTING.
+    Rpfilter {
+        /// `--loose`: any route back will do, whatever its device.
+        loose: bool,
+        /// `--validmark`: the reverse lookup uses the packet's mark.
+        validmark: bool,
+        /// `--accept-local`: a local route back counts.
+        accept_local: bool,
+        /// `--invert`: match when the check fails.
+        invert: bool,
+    },
     /// A module fwdsim does not model: the rule is reported at load and
     /// every packet that reaches it is marked.
     Unsupported {
