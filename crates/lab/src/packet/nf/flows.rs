@@ -16,7 +16,8 @@
 //! random, as real connections overlap.
 //!
 //! The kinds: a TCP connection (SYN, SYN-ACK, ACK, data, its ACK, then a
-//! close by FIN from either side or a RST), a UDP exchange, an ICMP echo
+//! close by FIN from either side or a RST; sometimes a segment far outside
+//! the window before the close), a UDP exchange, an ICMP echo
 //! exchange, ICMP errors from the server quoting what it received (port
 //! unreachable for UDP, host unreachable or admin prohibited for a SYN),
 //! traffic to the router itself (echo, UDP and TCP to r0 or r1), a UDP
@@ -60,6 +61,9 @@ impl Side {
 pub enum Step {
     /// Client: TCP segment with these flags and payload bytes.
     CTcp(u8, usize),
+    /// Client: a data segment far outside the window (sequence number a
+    /// quarter of the space ahead; the flow's own sequence does not move).
+    CTcpOutOfWindow,
     /// Server: TCP answer to the last segment it received, these flags and bytes.
     STcp(u8, usize),
     /// Client: UDP datagram of this many bytes.
@@ -91,6 +95,7 @@ impl Step {
     pub fn side(self) -> Side {
         match self {
             Step::CTcp(..)
+            | Step::CTcpOutOfWindow
             | Step::CUdp(_)
             | Step::CUdpBadCsum
             | Step::CUdpReply(_)
@@ -117,6 +122,7 @@ impl Step {
         };
         match self {
             Step::CTcp(f, _) => format!("client tcp {}", fl(f)),
+            Step::CTcpOutOfWindow => "client tcp out-of-window".into(),
             Step::STcp(f, _) => format!("server tcp {}", fl(f)),
             Step::CUdp(_) => "client udp".into(),
             Step::CUdpBadCsum => "client udp bad-csum".into(),
@@ -237,6 +243,9 @@ pub fn random(rng: &mut StdRng, n: usize) -> Flow {
                 CTcp(PSH | ACK, data),
                 STcp(ACK, 0),
             ];
+            if rng.gen_bool(0.25) {
+                v.push(CTcpOutOfWindow);
+            }
             match rng.gen_range(0..4) {
                 0 => v.extend([CTcp(FIN | ACK, 0), STcp(FIN | ACK, 0), CTcp(ACK, 0)]),
                 1 => v.extend([
@@ -348,6 +357,18 @@ impl Flow {
                 );
                 let adv = n as u32 + u32::from(flags & (SYN | FIN) != 0);
                 self.c_seq = self.c_seq.wrapping_add(adv);
+                client_frame(cip(6, self), l4, false)
+            }
+            Step::CTcpOutOfWindow => {
+                let seq = self.c_seq.wrapping_add(1 << 30);
+                let l4 = pkt::tcp(
+                    self.sport,
+                    self.dport,
+                    seq,
+                    self.s_seq,
+                    PSH | ACK,
+                    &pkt::payload(30, tag),
+                );
                 client_frame(cip(6, self), l4, false)
             }
             Step::STcp(flags, n) => {

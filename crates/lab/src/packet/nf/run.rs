@@ -191,7 +191,13 @@ fn observe(
             for (fs, to_server) in [(&inj.to_server, true), (&inj.to_client, false)] {
                 for x in fs {
                     let Some(v) = pkt::parse(x) else { continue };
+                    // An out-of-window segment that reaches the server
+                    // skipped NAT (conntrack finds it INVALID); a server
+                    // answering it would open a connection whose reply
+                    // tuple clashes with the flow's, and the kernel picks
+                    // a random port for it. The server ignores it.
                     if owner.get(&v.id) == Some(&n)
+                        && step != flows::Step::CTcpOutOfWindow
                         && !(v.proto == 1
                             && icmp_error(x).is_some()
                             && !matches!(
