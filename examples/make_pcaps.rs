@@ -276,4 +276,11 @@ fn main() {
             (2031, 0, ack([93, 184, 216, 34], 443)),
         ],
     );
+    // The DNS answer alone, for a connection the host's conntrack already
+    // had when the capture started (replay it with --conntrack).
+    write_on(
+        "docker-answer-only.pcapng",
+        &["eth0"],
+        &[(0, 0, udp_reply([8, 8, 8, 8], 53, 53000, &dns_answer))],
+    );
 }

@@ -263,8 +263,8 @@ fn docker_29s_nftables_ruleset_masquerades_both_ways_from_a_snapshot() {
         [
             "SNAT 172.17.0.2:53000 -> 10.0.2.15:53000",
             "DNAT 10.0.2.15:53000 -> 172.17.0.2:53000",
-            "SNAT 172.17.0.2:4660 -> 10.0.2.15:4660",
-            "DNAT 10.0.2.15:4660 -> 172.17.0.2:4660",
+            "SNAT 172.17.0.2 id 4660 -> 10.0.2.15 id 4660",
+            "DNAT 10.0.2.15 id 4660 -> 172.17.0.2 id 4660",
             "SNAT 172.17.0.2:40000 -> 10.0.2.15:40000",
             "DNAT 10.0.2.15:40000 -> 172.17.0.2:40000",
             "SNAT 172.17.0.2:40000 -> 10.0.2.15:40000",
@@ -273,4 +273,73 @@ fn docker_29s_nftables_ruleset_masquerades_both_ways_from_a_snapshot() {
     );
     // Nothing to say about the ip6 table on stderr.
     assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+}
+
+#[test]
+fn conntrack_list_gives_the_replay_the_connections_opened_before_the_capture() {
+    let base = [
+        "replay",
+        "fixtures/pcaps/docker-answer-only.pcapng",
+        "--host",
+        DOCKER28,
+        "-j",
+    ];
+    let first = |o: &Output| -> serde_json::Value {
+        serde_json::from_str(stdout(o).lines().next().unwrap()).unwrap()
+    };
+    // Without the connection the answer is for the host, which has no socket.
+    let o = fwdsim(&base);
+    assert_eq!(first(&o)["drop_reason"], "NO_SOCKET");
+    let mut args = base.to_vec();
+    args.extend(["--conntrack", "fixtures/netfilter/docker-dns.conntrack.txt"]);
+    let o = fwdsim(&args);
+    let l = first(&o);
+    assert_eq!(
+        (l["verdict"].as_str(), l["route"]["dev"].as_str()),
+        (Some("forward"), Some("docker0"))
+    );
+    assert_eq!(
+        l["netfilter"][0],
+        serde_json::json!({"hook": "PREROUTING", "ctstate": "ESTABLISHED (reply)"})
+    );
+    assert_eq!(
+        l["netfilter"][1],
+        serde_json::json!({"hook": "PREROUTING", "nat": "DNAT 10.0.2.15:53000 -> 172.17.0.2:53000"})
+    );
+}
+
+#[test]
+fn explain_adds_the_missing_masquerade_and_re_runs_the_packet() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = dir.path().join("no-masquerade.toml");
+    let text = std::fs::read_to_string(DOCKER28).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.contains("MASQUERADE"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&host, text).unwrap();
+    let o = fwdsim(&[
+        "explain",
+        "8.8.8.8",
+        "from",
+        "172.17.0.2",
+        "iif",
+        "docker0",
+        "--host",
+        host.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "8.8.8.8 from 172.17.0.2 iif docker0: 8.8.8.8 from 172.17.0.2 via 10.0.2.2 dev eth0 (forwarded)\n\
+         netfilter: no NAT rule matched it: 172.17.0.2 leaves eth0 with its private source, so its replies cannot come back\n\
+         what would change it:\n  \
+         with `iptables -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE`: 8.8.8.8 from 172.17.0.2 via 10.0.2.2 dev eth0 (forwarded); NAT: SNAT 172.17.0.2 id 4660 -> 10.0.2.15 id 4660\n"
+    );
+    let o = fwdsim(&["doctor", "--host", host.to_str().unwrap()]);
+    assert!(
+        stdout(&o).starts_with("1. 172.17.0.0/16 leaves eth0 without SNAT: "),
+        "{}",
+        stdout(&o)
+    );
 }

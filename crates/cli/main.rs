@@ -94,6 +94,11 @@ struct ReplayArgs {
     /// format, with every rule's and policy's counters counted over the replay.
     #[arg(long, value_name = "FILE")]
     save_counters: Option<PathBuf>,
+    /// Start conntrack from the connections of this `conntrack -L` output
+    /// (taken on the host with the snapshot), so replies of connections
+    /// opened before the capture are known.
+    #[arg(long, value_name = "FILE")]
+    conntrack: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -174,6 +179,9 @@ struct TraceArgs {
     /// the packet's headers and skb fields, `q` quit.
     #[arg(long, conflicts_with = "json")]
     step: bool,
+    /// Start conntrack from the connections of this `conntrack -L` output.
+    #[arg(long, value_name = "FILE")]
+    conntrack: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -458,6 +466,15 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
     use fwdsim_render::replay as out;
     use std::io::Write;
     let mut ns = load(&a.sim)?;
+    // The connections start at the first packet's time (their timeouts
+    // count from it).
+    let mut conntrack = match &a.conntrack {
+        Some(f) => Some((
+            f.clone(),
+            std::fs::read_to_string(f).map_err(|e| Failure(format!("{}: {e}", f.display())))?,
+        )),
+        None => None,
+    };
     let mut reader = fwdsim_pcap::CaptureReader::open(&a.capture)
         .map_err(|e| Failure(format!("{}: {e}", a.capture.display())))?;
     let mut writer = match &a.out {
@@ -534,6 +551,9 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         }
         ns.jiffies = now;
         ns.wall_ns = ts;
+        if let Some((f, text)) = conntrack.take() {
+            fwdsim_host::load_conntrack_list(&mut ns, &f, &text)?;
+        }
         clock = (ts, now);
         let flow = causes_on.then(|| frame_flow(&buf)).flatten();
         if causes_on {
@@ -848,6 +868,15 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
     use fwdsim_kernel::core::dev::netif_receive_skb;
     use fwdsim_kernel::core::neighbour::{is_waiting, run_timers};
     let mut ns = load(&a.sim)?;
+    // The connections start at the first packet's time (their timeouts
+    // count from it).
+    let mut conntrack = match &a.conntrack {
+        Some(f) => Some((
+            f.clone(),
+            std::fs::read_to_string(f).map_err(|e| Failure(format!("{}: {e}", f.display())))?,
+        )),
+        None => None,
+    };
     let mut reader = fwdsim_pcap::CaptureReader::open(&a.capture)
         .map_err(|e| Failure(format!("{}: {e}", a.capture.display())))?;
     let mut buf = Vec::with_capacity(65536);
@@ -863,6 +892,9 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
         }
         ns.jiffies = now;
         ns.wall_ns = p.ts_nanos;
+        if let Some((f, text)) = conntrack.take() {
+            fwdsim_host::load_conntrack_list(&mut ns, &f, &text)?;
+        }
         if index < a.packet {
             netif_receive_skb(&mut ns, &mut buf, dev, &mut NoTrace);
             continue;
@@ -1080,12 +1112,93 @@ fn explanation_lines(
             }
         } else {
             let w = probe_words(&after, &o, req, r.dev);
-            if !w.is_empty() {
-                out.push(format!("netfilter{w}"));
+            if let Some(words) = w.strip_prefix("; ") {
+                out.push(format!("netfilter: {words}"));
+            }
+            if w.starts_with("; no NAT rule matched")
+                && let Some((change, alt)) = with_masquerade(ns, iif, req.src, r.dev)
+            {
+                let (o2, after2) = fwdsim_kernel::doctor::probe(&alt, iif, req.src, req.dst);
+                out.push("what would change it:".into());
+                out.push(format!(
+                    "  with `{change}`: {}{}",
+                    answer_words(ns, &x.answer),
+                    probe_words(&after2, &o2, req, r.dev)
+                ));
             }
         }
     }
     out
+}
+
+/// The host with Docker's MASQUERADE rule for the source's subnet added
+/// (`-s SUBNET ! -o IN -j MASQUERADE` in nat POSTROUTING, the nat table
+/// made if there is none), and the rule as an iptables command.
+fn with_masquerade(
+    ns: &Netns,
+    iif: fwdsim_kernel::IfIndex,
+    src: Ipv4Addr,
+    _out: fwdsim_kernel::IfIndex,
+) -> Option<(String, Netns)> {
+    use fwdsim_kernel::netfilter::xtables::ip_tables::*;
+    let ifa = ns.in_dev(iif)?.ifa_list.iter().find(|a| a.matches(src))?;
+    let subnet = format!("{}/{}", ifa.prefix(), ifa.ifa_prefixlen);
+    let indev = ns.dev_name(iif).to_string();
+    let text = format!("-A POSTROUTING -s {subnet} ! -o {indev} -j MASQUERADE");
+    let rule = IptEntry {
+        ip: IptIp {
+            src: Some((subnet.parse().ok()?, false)),
+            outiface: Some(IfaceMatch {
+                name: indev,
+                wildcard: false,
+                invert: true,
+            }),
+            ..Default::default()
+        },
+        matches: Vec::new(),
+        target: XtTarget::Masquerade(NatRange::default()),
+        origin: RuleOrigin {
+            file: std::sync::Arc::from("(suggested)"),
+            line: 0,
+            text: std::sync::Arc::from(text.as_str()),
+        },
+        saved: XtCounters::default(),
+        counters: XtCounters::default(),
+        unmodelled: false,
+    };
+    let mut alt = ns.clone();
+    let nf = alt.nf.as_mut()?;
+    let ti = match nf
+        .tables
+        .iter()
+        .position(|t| t.name == TableName::Nat && t.backend == XtBackend::Nft)
+    {
+        Some(i) => i,
+        None => {
+            let chain = |name: &str| IptChain {
+                name: name.into(),
+                policy: Some(Policy::Accept),
+                rules: Vec::new(),
+                saved: XtCounters::default(),
+                counters: XtCounters::default(),
+                line: 0,
+            };
+            nf.tables.push(IptTable {
+                name: TableName::Nat,
+                backend: XtBackend::Nft,
+                file: std::sync::Arc::from("iptables.txt"),
+                chains: ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"]
+                    .into_iter()
+                    .map(chain)
+                    .collect(),
+            });
+            nf.tables.len() - 1
+        }
+    };
+    let post = nf.tables[ti].chain_index("POSTROUTING")?;
+    nf.tables[ti].chains[post].rules.push(rule);
+    nf.register_hooks();
+    Some((format!("iptables -t nat {}", text), alt))
 }
 
 /// What netfilter did to a probe that the route decision forwards, as the

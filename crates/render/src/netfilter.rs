@@ -119,16 +119,24 @@ pub fn nfct_name(nfct: Nfct) -> &'static str {
     }
 }
 
-/// `SNAT 172.17.0.2:40000 -> 10.0.2.15:40000`.
+/// `SNAT 172.17.0.2:40000 -> 10.0.2.15:40000` (an ICMP query's id:
+/// `SNAT 172.17.0.2 id 4660 -> 10.0.2.15 id 4660`).
 pub fn nat_text(rw: &NatRewrite) -> String {
     let kind = match rw.manip {
         NfNatManipType::Src => "SNAT",
         NfNatManipType::Dst => "DNAT",
     };
-    format!(
-        "{kind} {}:{} -> {}:{}",
-        rw.from.0, rw.from.1, rw.to.0, rw.to.1
-    )
+    match rw.proto {
+        6 | 17 | 33 | 132 | 136 => format!(
+            "{kind} {}:{} -> {}:{}",
+            rw.from.0, rw.from.1, rw.to.0, rw.to.1
+        ),
+        1 => format!(
+            "{kind} {} id {} -> {} id {}",
+            rw.from.0, rw.from.1, rw.to.0, rw.to.1
+        ),
+        _ => format!("{kind} {} -> {}", rw.from.0, rw.to.0),
+    }
 }
 
 fn verdict_name(v: NfVerdict) -> &'static str {

@@ -516,4 +516,6 @@ pub struct NatRewrite {
     pub from: (std::net::Ipv4Addr, u16),
     /// After.
     pub to: (std::net::Ipv4Addr, u16),
+    /// The IP protocol of the rewritten header (1: the key is an ICMP id).
+    pub proto: u8,
 }

@@ -105,6 +105,7 @@ pub(crate) fn nf_nat_ipv4_manip_pkt(
         manip,
         from: (old_addr, old_key),
         to: (new_addr, new_key),
+        proto: pkt[iphdroff + 9],
     })
 }
 

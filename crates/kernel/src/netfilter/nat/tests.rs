@@ -132,7 +132,8 @@ fn snat_rewrites_udp_exactly_and_keeps_the_port() {
         Some(NatRewrite {
             manip: NfNatManipType::Src,
             from: (ip(C), 5000),
-            to: (ip(P), 5000)
+            to: (ip(P), 5000),
+            proto: 17,
         })
     );
     assert_eq!(q, udp(P, S, 5000, 53, b"query"));
@@ -158,7 +159,8 @@ fn snat_rewrites_udp_exactly_and_keeps_the_port() {
         Some(NatRewrite {
             manip: NfNatManipType::Dst,
             from: (ip(P), 5000),
-            to: (ip(C), 5000)
+            to: (ip(C), 5000),
+            proto: 17,
         })
     );
     assert_eq!(s, None);
@@ -257,7 +259,8 @@ fn dnat_of_a_syn_and_de_nat_of_its_syn_ack() {
         Some(NatRewrite {
             manip: NfNatManipType::Dst,
             from: (ip(P), 80),
-            to: (ip("10.0.0.5"), 8080)
+            to: (ip("10.0.0.5"), 8080),
+            proto: 6,
         })
     );
     assert_eq!(s, None, "the null source binding changes nothing");
@@ -276,7 +279,8 @@ fn dnat_of_a_syn_and_de_nat_of_its_syn_ack() {
         Some(NatRewrite {
             manip: NfNatManipType::Src,
             from: (ip("10.0.0.5"), 8080),
-            to: (ip(P), 80)
+            to: (ip(P), 80),
+            proto: 6,
         })
     );
     assert_eq!(synack, tcp(P, S, 80, 33000, "SA", 7000, 1001));
@@ -303,7 +307,8 @@ fn icmp_echo_id_kept_then_changed_on_clash() {
         Some(NatRewrite {
             manip: NfNatManipType::Src,
             from: (ip(C2), 99),
-            to: (ip(P), 0)
+            to: (ip(P), 0),
+            proto: 1,
         })
     );
     assert_eq!(e2, echo(P, S, 0, false));
@@ -329,7 +334,8 @@ fn icmp_error_about_a_snated_flow_is_translated_back() {
         Some(NatRewrite {
             manip: NfNatManipType::Dst,
             from: (ip(P), 0),
-            to: (ip(C), 0)
+            to: (ip(C), 0),
+            proto: 1,
         })
     );
     assert_eq!(s, None);
