@@ -4,6 +4,7 @@ mod docs;
 mod kernel_dev;
 mod kernel_docker;
 mod kernel_neigh;
+mod kernel_netfilter;
 mod kernel_nf_selftests;
 mod kernel_packet;
 mod kernel_route;

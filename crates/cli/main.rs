@@ -522,7 +522,16 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         .unwrap_or(0)
         .max(1);
     let mut last_progress = started;
+    // Ctrl-C stops after the packet in hand; the summary and counters of
+    // what was simulated still print, and the exit status is 130.
+    static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst));
+    let mut interrupted = false;
     while let Some(r) = reader.next_packet() {
+        if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+            interrupted = true;
+            break;
+        }
         let p = match r {
             Ok(p) => p,
             Err(e) => {
@@ -611,6 +620,7 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
     let Sink {
         summary, causes, ..
     } = sink;
+    let summary_total: u64 = summary.verdicts.values().sum();
     if progress && started.elapsed().as_secs() >= 1 {
         eprintln!();
     }
@@ -644,6 +654,13 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         let _ = writeln!(so, "{snmp}");
     }
     let _ = so.flush();
+    if interrupted {
+        eprintln!(
+            "fwdsim: interrupted: {} packets simulated, the summary and counters above are theirs",
+            summary_total
+        );
+        return Ok(ExitCode::from(130));
+    }
     Ok(if failed {
         ExitCode::from(1)
     } else {

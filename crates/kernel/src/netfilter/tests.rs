@@ -187,6 +187,48 @@ fn ttl_exceeded_goes_out_even_when_forward_drops() {
 }
 
 #[test]
+fn falling_off_a_goto_chain_takes_the_base_policy() {
+    // FORWARD policy DROP: -g A ; A: (nothing matches). The packet falls
+    // off A with nothing to return to: FORWARD's policy drops it and
+    // FORWARD's policy counter counts it.
+    let fwd = vec![entry(
+        3,
+        "-A FORWARD -g A",
+        IptIp::default(),
+        vec![],
+        XtTarget::Goto(3),
+    )];
+    let a = vec![entry(
+        4,
+        "-A A -p tcp -j ACCEPT",
+        IptIp {
+            proto: Some((6, false)),
+            ..Default::default()
+        },
+        vec![],
+        XtTarget::Accept,
+    )];
+    let t = table(
+        TableName::Filter,
+        vec![
+            chain("INPUT", Some(Policy::Accept), vec![]),
+            chain("FORWARD", Some(Policy::Drop), fwd),
+            chain("OUTPUT", Some(Policy::Accept), vec![]),
+            chain("A", None, a),
+        ],
+    );
+    let mut ns = with_tables(forwarding_router(), vec![t]);
+    let o = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.2.2", 64, 56),
+    );
+    assert_eq!(o.drop_reason, Some(R::NETFILTER_DROP));
+    let (fwd_policy, _) = counters(&ns, "FORWARD");
+    let (a_policy, _) = counters(&ns, "A");
+    assert_eq!((fwd_policy.pcnt, a_policy.pcnt), (1, 0));
+}
+
+#[test]
 fn jump_return_and_goto_walk_user_chains() {
     // FORWARD: -j A ; A: -p icmp -j RETURN ; after RETURN: -g B ; B: -j DROP
     let fwd = vec![

@@ -207,6 +207,35 @@ impl RouterConfig {
         }
     }
 
+    /// The plain router of the netfilter suite: forwarding on, no source
+    /// validation, redirects or reject routes, and ICMP rate limits off
+    /// (`icmp_ratemask` 0: `icmpv4_mask_allow` lets every error through
+    /// both the per-peer and the netns-wide limit, so REJECT answers every
+    /// frame on both clocks).
+    pub fn netfilter(seed: u64) -> RouterConfig {
+        RouterConfig {
+            seed,
+            forwarding: Forwarding::All,
+            rp_filter: (0, 0),
+            accept_local: false,
+            send_redirects: (false, false),
+            shared_media: (false, false),
+            accept_source_route: false,
+            route_localnet: false,
+            drop_unicast_in_l2_multicast: false,
+            bc_forwarding: (false, false),
+            icmp_echo_ignore_broadcasts: true,
+            icmp_errors_use_inbound_ifaddr: false,
+            icmp_ratelimit: 1000,
+            icmp_ratemask: 0,
+            r1_mtu: 1500,
+            default_route: false,
+            reject: RejectRoutes::default(),
+            redirect_prefix: Ipv4Net::new(Ipv4Addr::new(10, 0, 3, 0), 24).expect("valid"),
+            rules: false,
+        }
+    }
+
     /// Whether r0, the ingress device, forwards (`IN_DEV_FORWARD(r0)`).
     pub fn r0_forwards(&self) -> bool {
         matches!(

@@ -172,7 +172,7 @@ fn arp_request(sip: Ipv4Addr, tip: Ipv4Addr) -> Vec<u8> {
 }
 
 /// The Internet checksum of `data` with `sum` already added.
-fn inet_csum(mut sum: u32, data: &[u8]) -> u16 {
+pub(crate) fn inet_csum(mut sum: u32, data: &[u8]) -> u16 {
     for c in data.chunks(2) {
         let w = if c.len() == 2 {
             u16::from_be_bytes([c[0], c[1]])

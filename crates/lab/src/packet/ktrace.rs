@@ -31,9 +31,44 @@ pub const TRACEFS: &str = "/sys/kernel/tracing";
 /// The reason of the end hosts' own drops, left out of every observation.
 pub const END_HOST_REASON: &str = "BRIDGE_INGRESS_STP_STATE";
 
+/// One `net:netif_receive_skb` event (enabled by
+/// [`KfreeTrace::enable_receive`]): an skb entering `__netif_receive_skb_core`
+/// on a device, whose address the `kfree_skb` events of the same skb carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecvEvent {
+    /// The task (`comm`).
+    pub comm: String,
+    /// Its pid.
+    pub pid: i32,
+    /// The device.
+    pub dev: String,
+    /// `skbaddr=` as tracefs prints it (a hashed pointer, stable within a boot).
+    pub skbaddr: String,
+}
+
+/// Parses one `netif_receive_skb` line:
+/// `  comm-PID [CPU] FLAGS TIME: netif_receive_skb: dev=r0 skbaddr=00000000deadbeef len=84`.
+pub fn parse_recv_line(line: &str) -> Option<RecvEvent> {
+    let (head, rest) = line.split_once(" netif_receive_skb: ")?;
+    let task = head.split_whitespace().next()?;
+    let (comm, pid) = task.rsplit_once('-')?;
+    let field = |name: &str| -> Option<&str> {
+        rest.split_whitespace()
+            .find_map(|w| w.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+    };
+    Some(RecvEvent {
+        comm: comm.to_string(),
+        pid: pid.parse().ok()?,
+        dev: field("dev")?.to_string(),
+        skbaddr: field("skbaddr")?.to_string(),
+    })
+}
+
 /// One `kfree_skb` event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DropEvent {
+    /// `skbaddr=` as tracefs prints it.
+    pub skbaddr: String,
     /// The task the event was recorded in (`comm`, as tracefs shows it).
     pub comm: String,
     /// Its pid (the thread id).
@@ -63,6 +98,7 @@ pub fn parse_line(line: &str) -> Option<DropEvent> {
     let location = location.split('+').next().unwrap_or(location).to_string();
     let reason = rest.split_once("reason: ")?.1.trim().to_string();
     Some(DropEvent {
+        skbaddr: field("skbaddr").unwrap_or("").to_string(),
         comm: comm.to_string(),
         pid,
         location,
@@ -77,6 +113,7 @@ pub struct KfreeTrace {
     dir: PathBuf,
     pipe: Option<File>,
     partial: String,
+    receives: Vec<RecvEvent>,
 }
 
 fn write(path: &Path, value: &str) -> std::result::Result<(), String> {
@@ -96,6 +133,7 @@ fn remove_stale(instances: &Path) {
         };
         if pid.parse::<u32>().is_ok() && !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = std::fs::write(e.path().join("events/skb/kfree_skb/enable"), "0");
+            let _ = std::fs::write(e.path().join("events/net/netif_receive_skb/enable"), "0");
             let _ = std::fs::remove_dir(e.path());
         }
     }
@@ -130,6 +168,7 @@ impl KfreeTrace {
             dir,
             pipe: None,
             partial: String::new(),
+            receives: Vec::new(),
         };
         let ev = t.dir.join("events/skb/kfree_skb");
         if !ev.is_dir() {
@@ -168,7 +207,32 @@ impl KfreeTrace {
                 self.partial = std::mem::take(&mut text);
             }
         }
+        self.receives
+            .extend(text.lines().filter_map(parse_recv_line));
         text.lines().filter_map(parse_line).collect()
+    }
+
+    /// Also records `net:netif_receive_skb` on the devices `devs` (in every
+    /// namespace: the events are kept only for this thread, see
+    /// [`KfreeTrace::take_receives`]).
+    pub fn enable_receive(&mut self, devs: &[&str]) -> std::result::Result<(), String> {
+        let ev = self.dir.join("events/net/netif_receive_skb");
+        if !ev.is_dir() {
+            return Err("the net:netif_receive_skb tracepoint does not exist".into());
+        }
+        let f: Vec<String> = devs.iter().map(|d| format!("name == \"{d}\"")).collect();
+        write(&ev.join("filter"), &f.join(" || "))?;
+        write(&ev.join("enable"), "1")
+    }
+
+    /// The `netif_receive_skb` events of this thread (or a `ksoftirqd`)
+    /// read by the `drain` calls since the last call.
+    pub fn take_receives(&mut self) -> Vec<RecvEvent> {
+        let me = nix::unistd::gettid().as_raw();
+        std::mem::take(&mut self.receives)
+            .into_iter()
+            .filter(|e| e.pid == me || e.comm.starts_with("ksoftirqd"))
+            .collect()
     }
 
     /// The events of this thread (or a `ksoftirqd`) since the last call,
@@ -189,6 +253,7 @@ impl KfreeTrace {
 impl Drop for KfreeTrace {
     fn drop(&mut self) {
         let _ = std::fs::write(self.dir.join("events/skb/kfree_skb/enable"), "0");
+        let _ = std::fs::write(self.dir.join("events/net/netif_receive_skb/enable"), "0");
         self.pipe = None;
         if let Err(e) = std::fs::remove_dir(&self.dir) {
             eprintln!(
@@ -209,6 +274,7 @@ mod tests {
         assert_eq!(
             parse_line(l),
             Some(DropEvent {
+                skbaddr: "00000000384aa4bb".into(),
                 comm: "python3".into(),
                 pid: 21873,
                 location: "ip_error".into(),
@@ -222,5 +288,11 @@ mod tests {
         let l = "ksoftirqd/1-23 [001] ..s1. 1.0: kfree_skb: skbaddr=0 rx_sk=0 protocol=2048 location=ip_rcv_core+0x1/0x2 reason: OTHERHOST";
         assert_eq!(parse_line(l).unwrap().comm, "ksoftirqd/1");
         assert_eq!(parse_line("# tracer: nop"), None);
+        let l = "   fwdsim-123 [000] b..1. 5.5: netif_receive_skb: dev=r0 skbaddr=00000000deadbeef len=84";
+        let r = parse_recv_line(l).unwrap();
+        assert_eq!(
+            (r.dev.as_str(), r.skbaddr.as_str(), r.pid),
+            ("r0", "00000000deadbeef", 123)
+        );
     }
 }

@@ -32,6 +32,7 @@ pub mod config;
 pub mod frames;
 pub mod ktrace;
 pub mod lab;
+pub mod nf;
 pub mod replay;
 pub mod run;
 pub mod snmp;

@@ -16,6 +16,10 @@ use crate::packet::snmp::{self, Counters};
 /// The longest one replay may run before it is killed and reported.
 pub const TIME_LIMIT: Duration = Duration::from_secs(60);
 
+/// The start of [`replay_with`]'s error when fwdsim does not know an
+/// argument (clap's "unexpected argument").
+pub const UNKNOWN_ARGUMENT: &str = "fwdsim does not know an argument";
+
 /// fwdsim's account of one packet.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PacketOut {
@@ -166,6 +170,20 @@ pub fn replay(
     dir: &Path,
     n: usize,
 ) -> std::result::Result<ReplayRun, String> {
+    replay_with(bin, capture, host, dir, n, &["--iif", "r0"])
+}
+
+/// `fwdsim replay CAPTURE --host HOST EXTRA... -j --out DIR/egress.pcapng`
+/// for a capture of `n` packets (EXTRA: `--iif DEV`, `--save-counters
+/// FILE`, or nothing when the capture names the devices).
+pub fn replay_with(
+    bin: &Path,
+    capture: &Path,
+    host: &Path,
+    dir: &Path,
+    n: usize,
+    extra: &[&str],
+) -> std::result::Result<ReplayRun, String> {
     let out = dir.join("egress.pcapng");
     let _ = std::fs::remove_file(&out);
     let (c, h, o) = (
@@ -173,8 +191,17 @@ pub fn replay(
         host.display().to_string(),
         out.display().to_string(),
     );
-    let args = ["replay", &c, "--host", &h, "--iif", "r0", "-j", "--out", &o];
+    let mut args = vec!["replay", c.as_str(), "--host", h.as_str()];
+    args.extend_from_slice(extra);
+    args.extend(["-j", "--out", o.as_str()]);
     let (code, stdout, stderr) = run_limited(bin, &args, dir)?;
+    if code != Some(0) && stderr.contains("unexpected argument") {
+        return Err(format!(
+            "{UNKNOWN_ARGUMENT}: `fwdsim {}`: {}",
+            args.join(" "),
+            clip(&stderr)
+        ));
+    }
     if code != Some(0) {
         return Err(format!(
             "`fwdsim {}` exited {code:?}: stderr {:?}, stdout {:?}",

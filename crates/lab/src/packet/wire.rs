@@ -254,7 +254,22 @@ impl Endpoints {
         frame: &[u8],
         trace: &mut crate::packet::ktrace::KfreeTrace,
     ) -> Result<Injected> {
-        self.send(frame)?;
+        self.inject_from(false, frame, trace)
+    }
+
+    /// [`Endpoints::inject`] from the client (`server` false) or from the
+    /// server's `s0` into the router's `r1` (`server` true).
+    pub fn inject_from(
+        &mut self,
+        server: bool,
+        frame: &[u8],
+        trace: &mut crate::packet::ktrace::KfreeTrace,
+    ) -> Result<Injected> {
+        if server {
+            self.send_server(frame)?;
+        } else {
+            self.send(frame)?;
+        }
         Ok(Injected {
             to_server: self.drain_server()?,
             to_client: self.drain_client()?,

@@ -629,13 +629,15 @@ pub fn ipt_do_table<T: Tracer>(
     loop {
         let nrules = nf.tables[ti].chains[chain].rules.len();
         if i >= nrules {
-            // End of chain: a user chain returns, a base chain's policy decides.
+            // End of chain: a user chain returns, else (the base chain, or
+            // a chain reached by -g with nothing to return to) the base
+            // chain's policy decides, as ipt_do_table's underflow does.
             if depth > 0 {
                 depth -= 1;
                 (chain, i) = stack[depth];
                 continue;
             }
-            return policy(nf, ti, chain, state, len, t);
+            return policy(nf, ti, base, state, len, t);
         }
         let next = eval_rule(nf, ns, ti, chain, i, &state, p, pkt, t);
         match next {
@@ -646,7 +648,7 @@ pub fn ipt_do_table<T: Tracer>(
                     depth -= 1;
                     (chain, i) = stack[depth];
                 } else {
-                    return policy(nf, ti, chain, state, len, t);
+                    return policy(nf, ti, base, state, len, t);
                 }
             }
             Next::Jump(c) => {
