@@ -1323,7 +1323,7 @@ proptest! {
     }
 }
 
-/// iptables-nft's `-F` deletes the base chains whose policy is ACCEPT and
+/// iptables-nft's `-F` then `-X` delete the base chains whose policy is ACCEPT and
 /// `iptables-save` still prints them: the ones `nft -j list ruleset` does
 /// not list are not hooked (fixtures/hosts/docker-firewalld-reloaded).
 #[test]

@@ -610,7 +610,7 @@ pub struct IptChain {
     /// The `:CHAIN` line's number in the file.
     pub line: u32,
     /// A built-in chain the kernel runs at its hook. iptables-nft creates
-    /// its base chains on demand and `iptables -F` deletes those whose
+    /// its base chains on demand and `iptables -X` deletes those whose
     /// policy is ACCEPT, while `iptables-save` still prints every built-in
     /// chain (`:INPUT ACCEPT [0:0]`): such a chain, absent from
     /// `nft -j list ruleset`, is not hooked and no packet traverses it.
