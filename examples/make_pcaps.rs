@@ -89,6 +89,18 @@ fn ack(dst: [u8; 4], dport: u16) -> Vec<u8> {
     v
 }
 
+/// A TCP SYN from the Internet (through the gateway) to one of the host's
+/// ports on eth0.
+fn syn_in(src: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(GW_MAC, ETH0_MAC)
+        .ipv4(src, HOST, 58)
+        .tcp(sport, dport, 5000, 64240)
+        .syn();
+    let mut v = Vec::with_capacity(b.size(0));
+    b.write(&mut v, &[]).expect("in memory");
+    v
+}
+
 fn fix_csum(f: &mut [u8]) {
     let ihl = (f[14] & 0xf) as usize * 4;
     f[24] = 0;
@@ -282,5 +294,16 @@ fn main() {
         "docker-answer-only.pcapng",
         &["eth0"],
         &[(0, 0, udp_reply([8, 8, 8, 8], 53, 53000, &dns_answer))],
+    );
+    // A client on the Internet opens connections to the host's eth0
+    // address: port 8080 (published by a container, DNAT to 172.17.0.2:80)
+    // and port 22 (denied by ufw on docker-ufw/).
+    write_on(
+        "published-port.pcapng",
+        &["eth0"],
+        &[
+            (0, 0, syn_in([203, 0, 113, 7], 50000, 8080)),
+            (1000, 0, syn_in([203, 0, 113, 7], 50001, 22)),
+        ],
     );
 }

@@ -308,6 +308,148 @@ fn conntrack_list_gives_the_replay_the_connections_opened_before_the_capture() {
     );
 }
 
+// The snapshots made by fixtures/hosts/make-netfilter-hosts.sh. Each one's
+// kernel.txt holds what the kernel did with a capture's frames (sent in
+// from peer namespaces by kernel-replay.py): the frames it sent out, then
+// `iptables-save -c`. fwdsim must send out the same frames and count the
+// same packets in every rule and policy.
+
+const DOCKER27: &str = "fixtures/hosts/docker-27";
+const UFW: &str = "fixtures/hosts/docker-ufw";
+const FIREWALLD: &str = "fixtures/hosts/docker-firewalld-reloaded";
+const PUBLISHED: &str = "fixtures/pcaps/published-port.pcapng";
+const MASQ: &str = "fixtures/pcaps/docker-masquerade.pcapng";
+
+/// Section `n` (0-based) of a kernel.txt: the `out DEV: ...` lines and the
+/// `iptables-save -c` lines.
+fn kernel_said(dir: &str, n: usize) -> (Vec<String>, Vec<String>) {
+    let text = std::fs::read_to_string(format!("{dir}/kernel.txt")).unwrap();
+    let sections: Vec<&str> = text.split("# kernel: 6.").skip(1).collect();
+    let s = sections[n];
+    let out = s
+        .lines()
+        .filter_map(|l| l.strip_prefix("# kernel:   out "))
+        .map(str::to_string)
+        .collect();
+    let counters = s
+        .lines()
+        .skip_while(|l| *l != "# iptables-save -c after:")
+        .skip(1)
+        .take_while(|l| !l.starts_with("# "))
+        .map(str::to_string)
+        .collect();
+    (out, counters)
+}
+
+/// A frame as kernel-replay.py describes it.
+fn describe(f: &[u8]) -> String {
+    let ip4 = |b: &[u8]| format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3]);
+    let ip = &f[14..];
+    let ihl = (ip[0] & 0xf) as usize * 4;
+    let (src, dst, l4) = (ip4(&ip[12..16]), ip4(&ip[16..20]), &ip[ihl..]);
+    let port = |i: usize| u16::from_be_bytes([l4[i], l4[i + 1]]);
+    match ip[9] {
+        6 => {
+            let flags: String = "FSRPAU"
+                .chars()
+                .enumerate()
+                .filter(|(bit, _)| l4[13] >> bit & 1 == 1)
+                .map(|(_, c)| c)
+                .collect();
+            format!(
+                "TCP {src}:{} -> {dst}:{} [{flags}] ttl {}",
+                port(0),
+                port(2),
+                ip[8]
+            )
+        }
+        17 => format!("UDP {src}:{} -> {dst}:{} ttl {}", port(0), port(2), ip[8]),
+        1 => format!(
+            "ICMP {src} -> {dst} type {} code {} ttl {}",
+            l4[0], l4[1], ip[8]
+        ),
+        p => format!("IP proto {p} {src} -> {dst} ttl {}", ip[8]),
+    }
+}
+
+/// What fwdsim sends out for `capture` on `host` (as `DEV: frame`) and its
+/// `--save-counters` file, without the `#` lines.
+fn fwdsim_did(capture: &str, host: &str) -> (Vec<String>, Vec<String>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.pcapng");
+    let counters = dir.path().join("counters.txt");
+    let o = fwdsim(&[
+        "replay",
+        capture,
+        "--host",
+        host,
+        "--out",
+        out.to_str().unwrap(),
+        "--save-counters",
+        counters.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let mut r = fwdsim_pcap::CaptureReader::open(&out).unwrap();
+    let mut sent = Vec::new();
+    while let Some(p) = r.next_packet() {
+        let p = p.unwrap();
+        sent.push(format!("{}: {}", p.iif_name.unwrap(), describe(p.frame)));
+    }
+    let counters = std::fs::read_to_string(&counters)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    (sent, counters, stdout(&o))
+}
+
+/// The indented note lines of a replay's text.
+fn notes(out: &str) -> Vec<&str> {
+    out.lines()
+        .filter(|l| l.starts_with("        "))
+        .map(str::trim)
+        .collect()
+}
+
+#[test]
+fn docker_27_masquerades_as_the_kernel_did() {
+    let (sent, counters, out) = fwdsim_did(MASQ, DOCKER27);
+    let (k_sent, k_counters) = kernel_said(DOCKER27, 0);
+    assert_eq!(sent, k_sent, "{out}");
+    assert_eq!(counters, k_counters);
+    assert_eq!(
+        sent,
+        [
+            "eth0: UDP 10.0.2.15:53000 -> 8.8.8.8:53 ttl 63",
+            "docker0: UDP 8.8.8.8:53 -> 172.17.0.2:53000 ttl 57",
+            "eth0: ICMP 10.0.2.15 -> 8.8.8.8 type 8 code 0 ttl 63",
+            "docker0: ICMP 8.8.8.8 -> 172.17.0.2 type 0 code 0 ttl 57",
+            "eth0: TCP 10.0.2.15:40000 -> 93.184.216.34:443 [S] ttl 63",
+            "docker0: TCP 93.184.216.34:443 -> 172.17.0.2:40000 [SA] ttl 57",
+            "eth0: TCP 10.0.2.15:40000 -> 93.184.216.34:443 [A] ttl 63",
+        ]
+    );
+    // Docker 27's FORWARD rules, counted: the replies by the conntrack
+    // rule, the container's packets by `-i docker0 ! -o docker0`.
+    let rules: Vec<&str> = counters
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.starts_with("[") && l.contains("-A FORWARD"))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "[7:418] -A FORWARD -j DOCKER-USER",
+            "[7:418] -A FORWARD -j DOCKER-ISOLATION-STAGE-1",
+            "[3:197] -A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+            "[0:0] -A FORWARD -o docker0 -j DOCKER",
+            "[4:221] -A FORWARD -i docker0 ! -o docker0 -j ACCEPT",
+            "[0:0] -A FORWARD -i docker0 -o docker0 -j ACCEPT",
+        ]
+    );
+}
+
 #[test]
 fn explain_adds_the_missing_masquerade_and_re_runs_the_packet() {
     let dir = tempfile::tempdir().unwrap();
@@ -339,6 +481,174 @@ fn explain_adds_the_missing_masquerade_and_re_runs_the_packet() {
     let o = fwdsim(&["doctor", "--host", host.to_str().unwrap()]);
     assert!(
         stdout(&o).starts_with("1. 172.17.0.0/16 leaves eth0 without SNAT: "),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn docker_27_publishes_8080_and_resets_22_as_the_kernel_did() {
+    let (sent, counters, out) = fwdsim_did(PUBLISHED, DOCKER27);
+    let (k_sent, k_counters) = kernel_said(DOCKER27, 1);
+    assert_eq!(sent, k_sent, "{out}");
+    assert_eq!(counters, k_counters);
+    assert_eq!(
+        sent,
+        [
+            "docker0: TCP 203.0.113.7:50000 -> 172.17.0.2:80 [S] ttl 57",
+            "eth0: TCP 10.0.2.15:22 -> 203.0.113.7:50001 [RA] ttl 64",
+        ]
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[1..5],
+        [
+            "     1  eth0       forward  -                      dev docker0                          -",
+            "        DNAT 10.0.2.15:8080 -> 172.17.0.2:80",
+            "     2  eth0       drop     NO_SOCKET              local dev lo                         -",
+            "",
+        ],
+        "{out}"
+    );
+}
+
+#[test]
+fn ufw_deny_8080_does_not_stop_the_published_port() {
+    let (sent, counters, out) = fwdsim_did(PUBLISHED, UFW);
+    let (k_sent, k_counters) = kernel_said(UFW, 0);
+    assert_eq!(sent, k_sent, "{out}");
+    assert_eq!(counters, k_counters);
+    // The SYN to 8080 is DNATed in nat PREROUTING and forwarded to the
+    // container; the SYN to 22 meets ufw's INPUT chains and its deny rule.
+    assert_eq!(
+        sent,
+        ["docker0: TCP 203.0.113.7:50000 -> 172.17.0.2:80 [S] ttl 57"]
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[1..5],
+        [
+            "     1  eth0       forward  -                      dev docker0                          -",
+            "        DNAT 10.0.2.15:8080 -> 172.17.0.2:80",
+            "     2  eth0       drop     NETFILTER_DROP         local dev lo                         -",
+            "        dropped by filter ufw-user-input rule iptables.txt:111: -A ufw-user-input -p tcp -m tcp --dport 22 -j DROP",
+        ],
+        "{out}"
+    );
+    // ufw's own deny for 8080 is there, and counts nothing.
+    assert!(
+        counters
+            .contains(&"[0:0] -A ufw-user-input -p tcp -m tcp --dport 8080 -j DROP".to_string()),
+        "{counters:?}"
+    );
+    let o = fwdsim(&["replay", PUBLISHED, "--host", UFW, "-j"]);
+    let first: serde_json::Value =
+        serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    let chains: Vec<String> = first["netfilter"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| Some(format!("{} {}", d["hook"].as_str()?, d["chain"].as_str()?)))
+        .collect();
+    assert_eq!(
+        chains,
+        [
+            "PREROUTING DOCKER",
+            "FORWARD DOCKER",
+            "POSTROUTING POSTROUTING"
+        ]
+    );
+    assert_eq!(
+        first["netfilter"][2]["nat"],
+        "DNAT 10.0.2.15:8080 -> 172.17.0.2:80"
+    );
+}
+
+#[test]
+fn trace_shows_the_published_port_never_meets_ufws_chains() {
+    let o = fwdsim(&["trace", PUBLISHED, "--packet", "1", "--host", UFW]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("    nf_nat_packet: DNAT 10.0.2.15:8080 -> 172.17.0.2:80\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("      nft_do_chain: rule iptables.txt:66: -A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT matches = 1\n"),
+        "{out}"
+    );
+    assert!(!out.contains("ufw-"), "{out}");
+    assert!(
+        out.ends_with("result: forward, dst.input = ip_forward\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn firewalld_reload_leaves_the_iptables_forward_drop_ahead_of_its_table() {
+    let (sent, counters, out) = fwdsim_did(CAPTURE, FIREWALLD);
+    let (k_sent, k_counters) = kernel_said(FIREWALLD, 0);
+    assert_eq!(sent, k_sent, "{out}");
+    // Only the base chain iptables-nft kept (FORWARD, policy DROP) counts:
+    // the others iptables-save prints are not in the kernel.
+    assert_eq!(counters, k_counters);
+    assert!(counters.contains(&":FORWARD DROP [3:181]".to_string()));
+    assert!(counters.contains(&":INPUT ACCEPT [0:0]".to_string()));
+    assert_eq!(
+        sent,
+        ["docker0: ICMP 172.17.0.1 -> 172.17.0.2 type 0 code 0 ttl 64"]
+    );
+    assert_eq!(
+        notes(&out),
+        ["dropped by filter FORWARD policy DROP"; 3],
+        "{out}"
+    );
+    // ip filter FORWARD (priority 0) drops before firewalld's
+    // filter_FORWARD (priority filter + 10), which would accept docker0;
+    // the ping to the host is accepted by firewalld's zone trusted.
+    let o = fwdsim(&["replay", CAPTURE, "--host", FIREWALLD, "-j"]);
+    let text = stdout(&o);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let steps = |i: usize| -> Vec<String> {
+        lines[i]["netfilter"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| {
+                let t = d["table"].as_str().or(d["nft_table"].as_str())?;
+                Some(format!(
+                    "{} {t} {} {}",
+                    d["hook"].as_str()?,
+                    d["chain"].as_str()?,
+                    d["verdict"].as_str()?
+                ))
+            })
+            .collect()
+    };
+    assert_eq!(
+        steps(0),
+        [
+            "PREROUTING inet firewalld mangle_PREROUTING ACCEPT",
+            "PREROUTING inet firewalld nat_PREROUTING ACCEPT",
+            "PREROUTING inet firewalld filter_PREROUTING ACCEPT",
+            "FORWARD filter FORWARD DROP",
+        ]
+    );
+    assert_eq!(
+        steps(3),
+        [
+            "PREROUTING inet firewalld mangle_PREROUTING ACCEPT",
+            "PREROUTING inet firewalld nat_PREROUTING ACCEPT",
+            "PREROUTING inet firewalld filter_PREROUTING ACCEPT",
+            "INPUT inet firewalld filter_IN_trusted ACCEPT",
+            "OUTPUT inet firewalld filter_OUTPUT ACCEPT",
+        ]
+    );
+    let o = fwdsim(&["doctor", "--host", FIREWALLD]);
+    assert!(
+        stdout(&o).starts_with("1. filter FORWARD policy DROP drops what docker0 forwards: a packet from 172.17.0.2 on docker0 to 8.8.8.8 is routed out eth0 and dropped in NF_INET_FORWARD by filter FORWARD policy DROP (NETFILTER_DROP, no ICMP); Docker's chains (DOCKER-FORWARD, DOCKER) are missing"),
         "{}",
         stdout(&o)
     );

@@ -1207,6 +1207,7 @@ fn with_masquerade(
                 saved: XtCounters::default(),
                 counters: XtCounters::default(),
                 line: 0,
+                hooked: true,
             };
             nf.tables.push(IptTable {
                 name: TableName::Nat,

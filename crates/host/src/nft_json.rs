@@ -774,6 +774,25 @@ fn hook_of(s: &str) -> Option<NfInetHook> {
     })
 }
 
+/// The chain names of table `family name` in `nft -j list ruleset` output,
+/// None when the table is not listed (or the text does not parse: the
+/// loader reports that).
+pub fn chain_names(text: &str, family: &str, name: &str) -> Option<Vec<String>> {
+    let rs: JRuleset = serde_json::from_str(text).ok()?;
+    rs.nftables
+        .iter()
+        .filter_map(|it| it.table.as_ref())
+        .any(|t| t.family == family && t.name == name)
+        .then(|| {
+            rs.nftables
+                .iter()
+                .filter_map(|it| it.chain.as_ref())
+                .filter(|c| c.family == family && c.table == name)
+                .map(|c| c.name.clone())
+                .collect()
+        })
+}
+
 /// Loads `nft -j list ruleset` text read from `file`. Tables that
 /// iptables-nft manages (family `ip`, named filter, nat, mangle, raw or
 /// security) are skipped when `iptables_tables` (family, name) lists them:

@@ -371,6 +371,7 @@ impl NfLoad {
                     saved: XtCounters::default(),
                     counters: XtCounters::default(),
                     line: at.line as u32,
+                    hooked: true,
                 });
                 cur.table.chains.len() - 1
             }
@@ -1311,6 +1312,7 @@ fn chain_line(at: &At<'_>, toks: &[Tok], c: &mut Cur) -> Result<(), HostError> {
         saved,
         counters: XtCounters::default(),
         line: at.line as u32,
+        hooked: true,
     });
     Ok(())
 }

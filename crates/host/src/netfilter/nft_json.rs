@@ -23,6 +23,21 @@ impl NfLoad {
             .map(|t| ("ip".to_string(), t.name.name().to_string()))
             .collect();
         let (tables, warnings) = crate::nft_json::load_nft_json(file, text, &managed)?;
+        // A built-in chain iptables-save printed that the kernel's table
+        // does not hold (iptables-nft deleted or never created it) is not
+        // hooked: nothing traverses it.
+        for t in self
+            .tables
+            .iter_mut()
+            .filter(|t| t.backend == XtBackend::Nft)
+        {
+            let Some(present) = crate::nft_json::chain_names(text, "ip", t.name.name()) else {
+                continue;
+            };
+            for c in t.chains.iter_mut().filter(|c| c.policy.is_some()) {
+                c.hooked = present.contains(&c.name);
+            }
+        }
         self.nft.extend(tables);
         self.warnings.extend(warnings);
         Ok(())

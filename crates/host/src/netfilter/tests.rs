@@ -1352,3 +1352,37 @@ fn rpfilter_flags_parse() {
     let e = err("*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m rpfilter ! --loose\nCOMMIT\n");
     assert!(e.contains("! cannot go with --loose"), "{e}");
 }
+
+/// iptables-nft's `-F` then `-X` delete the base chains whose policy is ACCEPT and
+/// `iptables-save` still prints them: the ones `nft -j list ruleset` does
+/// not list are not hooked (fixtures/hosts/docker-firewalld-reloaded).
+#[test]
+fn builtin_chains_missing_from_nft_json_are_not_hooked() {
+    use fwdsim_kernel::netfilter::NfInetHook;
+    let dir = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/hosts/docker-firewalld-reloaded"
+    ));
+    let mut nf = load(&std::fs::read_to_string(dir.join("iptables.txt")).unwrap()).unwrap();
+    let filter = |nf: &NfLoad| {
+        nf.tables
+            .iter()
+            .find(|t| t.name == TableName::Filter)
+            .unwrap()
+            .clone()
+    };
+    let t = filter(&nf);
+    assert!(t.hook_chain(NfInetHook::LocalIn).is_some());
+    nf.check_nft_json(
+        &std::fs::read_to_string(dir.join("nft.json")).unwrap(),
+        &dir.join("nft.json"),
+    )
+    .unwrap();
+    let t = filter(&nf);
+    assert_eq!(t.hook_chain(NfInetHook::LocalIn), None);
+    assert_eq!(t.hook_chain(NfInetHook::LocalOut), None);
+    let fwd = t.hook_chain(NfInetHook::Forward).unwrap();
+    assert_eq!(t.chains[fwd].policy, Some(Policy::Drop));
+    // Still written back as iptables-save prints them.
+    assert_eq!(t.chains.len(), 3);
+}

@@ -56,6 +56,7 @@ pub(crate) fn chain(name: &str, policy: Option<Policy>, rules: Vec<IptEntry>) ->
         saved: XtCounters::default(),
         counters: XtCounters::default(),
         line: 0,
+        hooked: true,
     }
 }
 

@@ -621,6 +621,12 @@ pub struct IptChain {
     pub counters: XtCounters,
     /// The `:CHAIN` line's number in the file.
     pub line: u32,
+    /// A built-in chain the kernel runs at its hook. iptables-nft creates
+    /// its base chains on demand and `iptables -X` deletes those whose
+    /// policy is ACCEPT, while `iptables-save` still prints every built-in
+    /// chain (`:INPUT ACCEPT [0:0]`): such a chain, absent from
+    /// `nft -j list ruleset`, is not hooked and no packet traverses it.
+    pub hooked: bool,
 }
 
 /// A built-in chain's policy.
@@ -663,8 +669,10 @@ impl IptTable {
         self.chains.iter().position(|c| c.name == name)
     }
 
-    /// The built-in chain of `hook` (`PREROUTING`, `INPUT`, ...), if the table has it.
+    /// The built-in chain of `hook` (`PREROUTING`, `INPUT`, ...), if the
+    /// table has it registered at the hook.
     pub fn hook_chain(&self, hook: NfInetHook) -> Option<usize> {
         self.chain_index(hook.chain_name())
+            .filter(|&c| self.chains[c].hooked)
     }
 }
