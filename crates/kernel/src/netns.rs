@@ -295,6 +295,9 @@ pub struct Netns {
     /// The ARP request of the frame being received that `arp_process` left
     /// unanswered, and why.
     pub arp_ignored: Option<crate::core::neighbour::ArpIgnored>,
+    /// `icmp_xmit_lock` is held: the ICMP socket is sending (an echo reply,
+    /// an error), so no ICMP error can be sent about what it sends.
+    pub icmp_xmit_lock: bool,
     /// Netfilter: None on a host without rules (each hook is one check).
     pub nf: Option<Box<crate::netfilter::Netfilter>>,
     /// Whether the snapshot recorded the host's netfilter state.
@@ -337,6 +340,7 @@ impl Netns {
             rx_queued: false,
             skb_pool: Vec::new(),
             arp_ignored: None,
+            icmp_xmit_lock: false,
             nf: None,
             nf_recorded: true,
         }

@@ -12,7 +12,6 @@ use crate::core::skbuff::{IcmpOut, PacketType, SkBuff};
 use crate::flow::{FibResult, Flowi4};
 use crate::ipv4::devinet::inet_select_addr;
 use crate::ipv4::ip_hdr::{IP_OFFSET, Iphdr, ip_compute_csum};
-use crate::ipv4::ip_output::ip_local_out;
 use crate::ipv4::route_output::ip_route_output_key_hash_rcu;
 use crate::netns::{LOOPBACK_IFINDEX, Netns};
 use crate::trace::{NoTrace, Tracer};
@@ -314,6 +313,12 @@ pub fn icmp_send<T: Tracer>(
             return;
         }
     }
+    // icmp_xmit_lock: the ICMP socket is busy sending an echo reply or
+    // another error (a REJECT at OUTPUT of the host's own ICMP): no error
+    // about it is sent.
+    if ns.icmp_xmit_lock {
+        return;
+    }
     let (iph_saddr, iph_daddr, iph_tos) = (iph.saddr(), iph.daddr(), iph.tos());
     let mut saddr = iph_daddr;
     if !rt.rt_flags.contains(RtcFlags::RTCF_LOCAL) {
@@ -411,9 +416,6 @@ pub fn icmp_send<T: Tracer>(
         }
         _ => {}
     }
-    if skb.icmp.is_none() {
-        skb.icmp = Some(IcmpOut { icmp_type, code });
-    }
     if T::ENABLED {
         t.step(crate::trace::Step::new(
             crate::trace::KernelFn::icmp_send,
@@ -421,6 +423,31 @@ pub fn icmp_send<T: Tracer>(
             crate::trace::Branch::Next,
         ));
     }
-    let _ = ip_local_out(ns, &rrt, &mut pkt, &mut NoTrace);
+    // icmp_glue_bits: an error belongs to the connection of the packet it
+    // quotes (nf_ct_attach), as a related packet in the other direction.
+    let nfct = match skb.nfct {
+        crate::netfilter::conntrack::Nfct::Ct { idx, ctinfo } if icmp_is_error(icmp_type) => {
+            use crate::netfilter::conntrack::{IpConntrackDir, IpConntrackInfo};
+            crate::netfilter::conntrack::Nfct::Ct {
+                idx,
+                ctinfo: if ctinfo.dir() == IpConntrackDir::Original {
+                    IpConntrackInfo::RelatedReply
+                } else {
+                    IpConntrackInfo::Related
+                },
+            }
+        }
+        crate::netfilter::conntrack::Nfct::Untracked if icmp_is_error(icmp_type) => {
+            crate::netfilter::conntrack::Nfct::Untracked
+        }
+        _ => crate::netfilter::conntrack::Nfct::None,
+    };
+    ns.icmp_xmit_lock = true;
+    let sent = crate::ipv4::ip_output::ip_send_skb(ns, &rrt, &mut pkt, nfct, &mut NoTrace);
+    ns.icmp_xmit_lock = false;
+    // What went back is what the hooks let out.
+    if sent != Err(crate::SkbDropReason::NETFILTER_DROP) && skb.icmp.is_none() {
+        skb.icmp = Some(IcmpOut { icmp_type, code });
+    }
     ns.scratch = pkt;
 }

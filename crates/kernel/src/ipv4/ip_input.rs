@@ -1038,7 +1038,10 @@ fn icmp_reply<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, reply_type: u8, t
     pkt[hl + 2..hl + 4].copy_from_slice(&c.to_be_bytes());
     let c = ip_compute_csum(&pkt[..hl]);
     pkt[10..12].copy_from_slice(&c.to_be_bytes());
+    // icmp_reply holds the ICMP socket while the reply goes out.
+    ns.icmp_xmit_lock = true;
     send_reply(ns, &mut pkt, src, first_hop, tos, t);
+    ns.icmp_xmit_lock = false;
     // Both replies count as echo replies: the kernel here (6.18) counts a
     // timestamp reply in OutType0, as the packet lab shows.
     ns.mib.icmp.OutMsgs += 1;

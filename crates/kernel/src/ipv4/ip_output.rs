@@ -279,20 +279,39 @@ pub fn neigh_hh_output(
     });
 }
 
-/// Sends a packet the host built itself on route `rt` (`ip_local_out` →
-/// `__ip_local_out`, `NF_INET_LOCAL_OUT`, `ip_output`, `NF_INET_POST_ROUTING`):
-/// counts `OutRequests` first, as `__ip_local_out` does.
+/// Sends a packet the host built itself on route `rt` as `ip_send_skb`
+/// does for the stack's replies (`ip_local_out`; a packet netfilter drops
+/// counts `OutDiscards`).
 pub fn ip_local_out<T: Tracer>(
     ns: &mut Netns,
     rt: &Rtable,
     pkt: &mut [u8],
     t: &mut T,
 ) -> Result<(), SkbDropReason> {
-    ip_local_out_ct(ns, rt, pkt, crate::netfilter::conntrack::Nfct::None, t)
+    ip_send_skb(ns, rt, pkt, crate::netfilter::conntrack::Nfct::None, t)
 }
 
-/// `ip_local_out` for a packet that already belongs to a connection
-/// (`nf_ct_attach`, as the REJECT target's reset does).
+/// Kernel: `ip_send_skb`: `ip_local_out`, and `OutDiscards` when the
+/// hooks drop the packet; `nfct` is the connection an ICMP error was
+/// attached to (`nf_ct_attach` in `icmp_glue_bits`).
+pub fn ip_send_skb<T: Tracer>(
+    ns: &mut Netns,
+    rt: &Rtable,
+    pkt: &mut [u8],
+    nfct: crate::netfilter::conntrack::Nfct,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
+    let r = ip_local_out_ct(ns, rt, pkt, nfct, t);
+    if r == Err(SkbDropReason::NETFILTER_DROP) {
+        ns.mib.ip.OutDiscards += 1;
+    }
+    r
+}
+
+/// Kernel: `ip_local_out` → `__ip_local_out` (`OutRequests`, then
+/// `NF_INET_LOCAL_OUT`) → `ip_output` (`NF_INET_POST_ROUTING`) →
+/// `ip_finish_output`, for a packet that may already belong to a connection
+/// (`nf_ct_attach`). A REJECT at LOCAL_OUT answers the host's own packet.
 pub fn ip_local_out_ct<T: Tracer>(
     ns: &mut Netns,
     rt: &Rtable,
@@ -311,7 +330,7 @@ pub fn ip_local_out_ct<T: Tracer>(
         };
         let nexthop = if rt.rt_uses_gateway { rt.rt_gw4 } else { daddr };
         let dev = rt.dst.dev;
-        let r = crate::netfilter::core::nf_hook_local(
+        let mut r = crate::netfilter::core::nf_hook_local(
             ns,
             NfInetHook::LocalOut,
             pkt,
@@ -319,9 +338,27 @@ pub fn ip_local_out_ct<T: Tracer>(
             nexthop,
             &mut nfct,
             t,
-        )
-        .and_then(|()| {
-            crate::netfilter::core::nf_hook_local(
+        );
+        if r.is_err()
+            && let Some(with) = ns.nf.as_mut().and_then(|nf| nf.trail.reject.take())
+        {
+            // The REJECT's answer to a packet of our own (the skb it
+            // refuses is this one, on its output route).
+            let mut copy = pkt.to_vec();
+            let mut skb = SkBuff::new(&mut copy, dev, 0);
+            skb.dst = Some(*rt);
+            skb.nfct = nfct;
+            skb.cb.iif = crate::netns::IfIndex(0);
+            crate::netfilter::nf_reject_ipv4::reject(
+                ns,
+                &mut skb,
+                NfInetHook::LocalOut,
+                with,
+                &mut crate::trace::NoTrace,
+            );
+        }
+        if r.is_ok() {
+            r = crate::netfilter::core::nf_hook_local(
                 ns,
                 NfInetHook::PostRouting,
                 pkt,
@@ -329,9 +366,10 @@ pub fn ip_local_out_ct<T: Tracer>(
                 nexthop,
                 &mut nfct,
                 t,
-            )
-        });
+            );
+        }
         if let Some(nf) = ns.nf.as_mut() {
+            nf.trail.reject = None;
             crate::netfilter::conntrack::nf_ct_put(&mut nf.ct, nfct);
         }
         r?;

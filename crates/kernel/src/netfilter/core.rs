@@ -517,7 +517,8 @@ pub fn nf_hook_skb<T: Tracer>(
 }
 
 /// `NF_HOOK` for a datagram the host built itself (no skb): LOCAL_OUT and
-/// POST_ROUTING of `ip_local_out`. A REJECT here sends nothing back.
+/// POST_ROUTING of `ip_local_out`. A REJECT's answer is left in
+/// `trail.reject` for `ip_local_out_ct`, which has the route.
 #[inline]
 pub fn nf_hook_local<T: Tracer>(
     ns: &mut Netns,
@@ -546,25 +547,18 @@ pub fn nf_hook_local<T: Tracer>(
     };
     let r = nf_hook(ns, state, &mut p, t);
     let changed = before != daddr(p.data);
-    if let Some(nf) = ns.nf.as_mut() {
-        if nf.trail.reject.take().is_some() {
-            nf.trail.push(NfEvent {
-                hook,
-                kind: NfEventKind::NotModelled(
-                    "the answer of a REJECT of a packet this host sends itself",
-                ),
-            });
-        }
-        if changed && hook == NfInetHook::LocalOut {
-            // nf_nat_ipv4_local_fn reroutes a packet whose destination
-            // LOCAL_OUT changed (ip_route_me_harder); the model keeps the route.
-            nf.trail.push(NfEvent {
-                hook,
-                kind: NfEventKind::NotModelled(
-                    "the new route of a packet DNATed at LOCAL_OUT (ip_route_me_harder)",
-                ),
-            });
-        }
+    if let Some(nf) = ns.nf.as_mut()
+        && changed
+        && hook == NfInetHook::LocalOut
+    {
+        // nf_nat_ipv4_local_fn reroutes a packet whose destination
+        // LOCAL_OUT changed (ip_route_me_harder); the model keeps the route.
+        nf.trail.push(NfEvent {
+            hook,
+            kind: NfEventKind::NotModelled(
+                "the new route of a packet DNATed at LOCAL_OUT (ip_route_me_harder)",
+            ),
+        });
     }
     r
 }

@@ -10,8 +10,8 @@
 //! (and 0 for destination NAT); the model starts at 0 (the bottom of the
 //! range) without `--random*`, and at a hash of the tuple (addresses,
 //! the other side's port) with them, and carries on from there when the
-//! kernel would draw a new start. `nf_nat_used_tuple_harder` (evicting a
-//! TIME_WAIT entry in the last attempts) is not modelled.
+//! kernel would draw a new start. In the last attempts of a TCP search,
+//! `nf_nat_used_tuple_harder` evicts a closed connection holding the tuple.
 
 use std::net::Ipv4Addr;
 
@@ -218,6 +218,54 @@ fn nf_nat_used_tuple(ct: &mut NfConntrack, t: &NfConntrackTuple, ignored: u32) -
     }
 }
 
+/// `NF_NAT_HARDER_THRESH`: the last attempts of a port search may evict.
+const NF_NAT_HARDER_THRESH: u32 = NF_NAT_MAX_ATTEMPTS / 4;
+
+/// Kernel: `nf_nat_used_tuple_harder`: in the last attempts of a TCP port
+/// search for a new connection (SYN_SENT), a tuple held by a closed
+/// connection (TIME_WAIT or later, seen both ways, not fixed or dying)
+/// whose sequence numbers the new one has passed is freed and reused.
+fn nf_nat_used_tuple_harder(
+    ct: &mut NfConntrack,
+    t: &NfConntrackTuple,
+    ignored: u32,
+    attempts_left: u32,
+) -> bool {
+    use crate::netfilter::conntrack::{IpConntrackDir, TcpConntrack};
+    let me_syn_sent = ct
+        .conns
+        .get(ignored as usize)
+        .is_some_and(|c| c.tcp_state == TcpConntrack::SynSent);
+    if attempts_left > NF_NAT_HARDER_THRESH || t.protonum != IPPROTO_TCP || !me_syn_sent {
+        return nf_nat_used_tuple(ct, t, ignored);
+    }
+    let Some(reply) = t.invert() else {
+        return false;
+    };
+    let now = ct.now;
+    let Some((idx, dir)) = ct.find(&reply, now) else {
+        return false;
+    };
+    if dir == IpConntrackDir::Original || idx == ignored {
+        return true;
+    }
+    let old = &ct.conns[idx as usize];
+    // nf_nat_may_kill
+    let may_kill = old.tcp_state as u8 >= TcpConntrack::TimeWait as u8
+        && old.status & (ips::FIXED_TIMEOUT | ips::DYING) == 0
+        && old.status & ips::SEEN_REPLY != 0;
+    if !may_kill {
+        return true;
+    }
+    // nf_seq_has_advanced: before(old.seen[0].td_end, new.seen[0].td_end)
+    let new_end = ct.conns[ignored as usize].tcp.seen[0].td_end;
+    if (old.tcp.seen[0].td_end.wrapping_sub(new_end) as i32) >= 0 {
+        return true;
+    }
+    ct.nf_ct_kill(idx);
+    false
+}
+
 /// Kernel: `find_appropriate_src`: a connection from the same source
 /// (address, port, protocol) already has a source binding; its mapped
 /// source is reused when it lies in the range.
@@ -336,10 +384,10 @@ fn nf_nat_l4proto_unique_tuple(
     };
     let mut attempts = range_size.min(NF_NAT_MAX_ATTEMPTS);
     loop {
-        for _ in 0..attempts {
+        for i in 0..attempts {
             let v = (min + off % range_size) as u16;
             set_manip_key(t, manip, v);
-            if !nf_nat_used_tuple(ct, t, me) {
+            if !nf_nat_used_tuple_harder(ct, t, me, attempts - i) {
                 return;
             }
             off = off.wrapping_add(1);
