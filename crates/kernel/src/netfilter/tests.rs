@@ -617,3 +617,135 @@ fn rpfilter_passes_zero_source_to_broadcast() {
     let (_, r) = counters(&ns, "PREROUTING");
     assert_eq!(r[0].pcnt, 1);
 }
+
+fn udp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ethernet2(C0_MAC, R0_MAC)
+        .ipv4(src, dst, 64)
+        .udp(sport, dport);
+    let mut f = Vec::new();
+    b.write(&mut f, b"query").unwrap();
+    f
+}
+
+fn filter_with(
+    input: Vec<IptEntry>,
+    forward: Vec<IptEntry>,
+    output: Vec<IptEntry>,
+    out_policy: Policy,
+) -> IptTable {
+    table(
+        TableName::Filter,
+        vec![
+            chain("INPUT", Some(Policy::Accept), input),
+            chain("FORWARD", Some(Policy::Accept), forward),
+            chain("OUTPUT", Some(out_policy), output),
+        ],
+    )
+}
+
+#[test]
+fn an_icmp_error_output_drops_counts_out_discards_and_is_not_reported_sent() {
+    let mut ns = with_tables(
+        forwarding_router(),
+        vec![filter_with(vec![], vec![], vec![], Policy::Drop)],
+    );
+    let o = rx(
+        &mut ns,
+        &mut udp_frame([10, 0, 1, 2], [10, 0, 1, 1], 4000, 5001),
+    );
+    assert_eq!((o.drop_reason, o.icmp), (Some(R::NO_SOCKET), None));
+    // The kernel (suite kernel_netfilter): the error is counted as an ICMP
+    // message, then dropped at OUTPUT: OutDiscards.
+    assert_eq!(
+        (
+            ns.mib.ip.OutRequests,
+            ns.mib.ip.OutDiscards,
+            ns.mib.icmp.OutDestUnreachs
+        ),
+        (1, 1, 1)
+    );
+    assert!(ns.tx.frames.is_empty());
+}
+
+#[test]
+fn output_reject_of_the_echo_reply_sends_no_error_about_it() {
+    let rej = entry(
+        3,
+        "-A OUTPUT -j REJECT --reject-with icmp-host-prohibited",
+        IptIp::default(),
+        vec![],
+        XtTarget::Reject(RejectWith::HostProhibited),
+    );
+    let mut ns = with_tables(
+        forwarding_router(),
+        vec![filter_with(vec![], vec![], vec![rej], Policy::Accept)],
+    );
+    let _ = rx(
+        &mut ns,
+        &mut echo_frame(R0_MAC, "10.0.1.2", "10.0.1.1", 64, 56),
+    );
+    // icmp_xmit_lock: the ICMP socket is sending the reply itself.
+    assert!(ns.tx.frames.is_empty());
+    assert_eq!(
+        (
+            ns.mib.ip.OutRequests,
+            ns.mib.ip.OutDiscards,
+            ns.mib.icmp.OutDestUnreachs
+        ),
+        (1, 1, 0)
+    );
+}
+
+#[test]
+fn an_error_about_a_dnated_packet_is_translated_back_as_conntrack_attaches_it() {
+    let dnat = entry(
+        2,
+        "-A PREROUTING -d 10.0.9.1/32 -i r0 -j DNAT --to-destination 10.0.2.2",
+        IptIp {
+            dst: Some(("10.0.9.1/32".parse().unwrap(), false)),
+            ..Default::default()
+        },
+        vec![],
+        XtTarget::Dnat(NatRange {
+            addr: Some(("10.0.2.2".parse().unwrap(), "10.0.2.2".parse().unwrap())),
+            ..Default::default()
+        }),
+    );
+    let nat = table(
+        TableName::Nat,
+        vec![
+            chain("PREROUTING", Some(Policy::Accept), vec![dnat]),
+            chain("INPUT", Some(Policy::Accept), vec![]),
+            chain("OUTPUT", Some(Policy::Accept), vec![]),
+            chain("POSTROUTING", Some(Policy::Accept), vec![]),
+        ],
+    );
+    let rej = entry(
+        5,
+        "-A FORWARD -p udp -o r1 -j REJECT",
+        IptIp {
+            proto: Some((17, false)),
+            outiface: iface("r1"),
+            ..Default::default()
+        },
+        vec![],
+        XtTarget::Reject(RejectWith::PortUnreachable),
+    );
+    let mut ns = with_tables(
+        forwarding_router(),
+        vec![filter_with(vec![], vec![rej], vec![], Policy::Accept), nat],
+    );
+    let o = rx(
+        &mut ns,
+        &mut udp_frame([10, 0, 1, 2], [10, 0, 9, 1], 40348, 5353),
+    );
+    assert_eq!(o.icmp.map(|i| (i.icmp_type, i.code)), Some((3, 3)));
+    let f = ns.tx.frame(&ns.tx.frames[0]).to_vec();
+    let ip = &f[14..];
+    // Kernel: 3/3 from 10.0.9.1, quoting the packet as the client sent it.
+    assert_eq!(&ip[12..20], &[10, 0, 9, 1, 10, 0, 1, 2]);
+    let inner = &ip[28..];
+    assert_eq!(&inner[12..20], &[10, 0, 1, 2, 10, 0, 9, 1]);
+    assert_eq!(crate::ipv4::ip_hdr::ip_compute_csum(&ip[..20]), 0);
+    assert_eq!(crate::ipv4::ip_hdr::ip_compute_csum(&ip[20..]), 0);
+}
