@@ -31,8 +31,12 @@ impl NfLoad {
             .iter_mut()
             .filter(|t| t.backend == XtBackend::Nft)
         {
-            let Some(present) = crate::nft_json::chain_names(text, "ip", t.name.name()) else {
-                continue;
+            // A table nft.json does not list at all has no chain in the
+            // kernel (an empty nft.json tells nothing: not recorded).
+            let present = match crate::nft_json::chain_names(text, "ip", t.name.name()) {
+                Some(p) => p,
+                None if text.trim().is_empty() => continue,
+                None => Vec::new(),
             };
             for c in t.chains.iter_mut().filter(|c| c.policy.is_some()) {
                 c.hooked = present.contains(&c.name);

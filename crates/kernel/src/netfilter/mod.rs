@@ -208,32 +208,39 @@ pub struct Netfilter {
 
 impl Netfilter {
     /// Registers the hooks of the loaded tables (`xt_hook_ops_alloc` /
-    /// `nf_register_net_hook`) and conntrack's when a table needs it
-    /// (`nf_ct_netns_get`: a nat table, or a rule using conntrack state).
+    /// `nf_register_net_hook`) and conntrack's when a rule needs it
+    /// (`nf_ct_netns_get`).
     pub fn register_hooks(&mut self) {
         for h in self.hooks.iter_mut() {
             h.clear();
         }
+        // Conntrack runs in a namespace once a rule takes it
+        // (`nf_ct_netns_get`: a conntrack, state or connmark match, a NAT,
+        // CONNMARK or CT target); a nat table alone does not, and without
+        // conntrack its chains never run.
         let needs_ct = self.tables.iter().any(|t| {
-            t.name == TableName::Nat
-                || t.chains.iter().any(|c| {
-                    c.rules.iter().any(|r| {
-                        r.matches.iter().any(|m| {
-                            matches!(
-                                m,
-                                xtables::ip_tables::XtMatch::Conntrack(_)
-                                    | xtables::ip_tables::XtMatch::State { .. }
-                                    | xtables::ip_tables::XtMatch::Connmark { .. }
-                            )
-                        }) || matches!(
-                            r.target,
-                            xtables::ip_tables::XtTarget::ConnmarkSet(_)
-                                | xtables::ip_tables::XtTarget::ConnmarkSave { .. }
-                                | xtables::ip_tables::XtTarget::ConnmarkRestore { .. }
-                                | xtables::ip_tables::XtTarget::Notrack
+            t.chains.iter().any(|c| {
+                c.rules.iter().any(|r| {
+                    r.matches.iter().any(|m| {
+                        matches!(
+                            m,
+                            xtables::ip_tables::XtMatch::Conntrack(_)
+                                | xtables::ip_tables::XtMatch::State { .. }
+                                | xtables::ip_tables::XtMatch::Connmark { .. }
                         )
-                    })
+                    }) || matches!(
+                        r.target,
+                        xtables::ip_tables::XtTarget::ConnmarkSet(_)
+                            | xtables::ip_tables::XtTarget::ConnmarkSave { .. }
+                            | xtables::ip_tables::XtTarget::ConnmarkRestore { .. }
+                            | xtables::ip_tables::XtTarget::Notrack
+                            | xtables::ip_tables::XtTarget::Masquerade(_)
+                            | xtables::ip_tables::XtTarget::Snat(_)
+                            | xtables::ip_tables::XtTarget::Dnat(_)
+                            | xtables::ip_tables::XtTarget::Redirect(_)
+                    )
                 })
+            })
         }) || self
             .nft
             .iter()

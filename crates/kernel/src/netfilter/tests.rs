@@ -455,16 +455,33 @@ fn an_unmodelled_match_is_marked_on_the_packet() {
 fn a_host_without_rules_registers_no_hooks() {
     let ns = with_tables(forwarding_router(), vec![]);
     assert!(ns.nf.as_ref().unwrap().hooks.iter().all(|h| h.is_empty()));
-    let ns = with_tables(
-        forwarding_router(),
-        vec![table(
-            TableName::Nat,
-            vec![chain("POSTROUTING", Some(Policy::Accept), vec![])],
-        )],
-    );
-    let nf = ns.nf.as_ref().unwrap();
-    // nat needs conntrack: in at PRE_ROUTING and LOCAL_OUT, confirm last.
     use crate::netfilter::core::NfHookKind;
+    let nat = |rules| {
+        table(
+            TableName::Nat,
+            vec![chain("POSTROUTING", Some(Policy::Accept), rules)],
+        )
+    };
+    // A nat table alone takes no conntrack (kernel suite: its policies
+    // count nothing then).
+    let ns = with_tables(forwarding_router(), vec![nat(vec![])]);
+    let nf = ns.nf.as_ref().unwrap();
+    let post: Vec<_> = nf.hooks[4].iter().map(|o| (o.priority, o.kind)).collect();
+    assert_eq!(post, vec![(100, NfHookKind::Nat(0))]);
+    assert!(nf.hooks[0].is_empty());
+    // A NAT target does: in at PRE_ROUTING and LOCAL_OUT, confirm last.
+    let masq = entry(
+        2,
+        "-A POSTROUTING -o r1 -j MASQUERADE",
+        IptIp {
+            outiface: iface("r1"),
+            ..Default::default()
+        },
+        vec![],
+        XtTarget::Masquerade(NatRange::default()),
+    );
+    let ns = with_tables(forwarding_router(), vec![nat(vec![masq])]);
+    let nf = ns.nf.as_ref().unwrap();
     let post: Vec<_> = nf.hooks[4].iter().map(|o| (o.priority, o.kind)).collect();
     assert_eq!(
         post,
@@ -493,13 +510,24 @@ fn reject_tcp_reset_answers_the_syn_and_the_reset_walks_nat_postrouting() {
         }],
         XtTarget::Reject(RejectWith::TcpReset),
     );
+    // The MASQUERADE (for the other device) is what takes conntrack.
+    let masq = entry(
+        7,
+        "-A POSTROUTING -o r1 -j MASQUERADE",
+        IptIp {
+            outiface: iface("r1"),
+            ..Default::default()
+        },
+        vec![],
+        XtTarget::Masquerade(NatRange::default()),
+    );
     let nat = table(
         TableName::Nat,
         vec![
             chain("PREROUTING", Some(Policy::Accept), vec![]),
             chain("INPUT", Some(Policy::Accept), vec![]),
             chain("OUTPUT", Some(Policy::Accept), vec![]),
-            chain("POSTROUTING", Some(Policy::Accept), vec![]),
+            chain("POSTROUTING", Some(Policy::Accept), vec![masq]),
         ],
     );
     let mut ns = with_tables(

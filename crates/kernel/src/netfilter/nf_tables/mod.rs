@@ -804,7 +804,8 @@ impl NftExpr {
         match self {
             NftExpr::Match { left, .. } => left.uses_ct(),
             NftExpr::Vmap { key, .. } => key.uses_ct(),
-            NftExpr::CtMarkSet(_) | NftExpr::Notrack => true,
+            // The NAT statements take conntrack (nft_nat_init).
+            NftExpr::CtMarkSet(_) | NftExpr::Notrack | NftExpr::Nat(_) => true,
             NftExpr::MetaMarkSet(NftSetValue::Key(k)) => k.uses_ct(),
             _ => false,
         }
@@ -897,12 +898,13 @@ impl NftTable {
         self.sets.iter().position(|s| s.name == name)
     }
 
-    /// Whether a rule needs conntrack, or a nat chain exists.
+    /// Whether a rule needs conntrack (`nf_ct_netns_get` from a `ct`
+    /// expression or a NAT statement): a nat chain alone does not, and
+    /// without conntrack its rules never run (no connection to bind).
     pub fn needs_ct(&self) -> bool {
-        self.chains.iter().any(|c| {
-            c.base.is_some_and(|b| b.ty == NftChainType::Nat)
-                || c.rules.iter().any(|r| r.exprs.iter().any(|e| e.uses_ct()))
-        })
+        self.chains
+            .iter()
+            .any(|c| c.rules.iter().any(|r| r.exprs.iter().any(|e| e.uses_ct())))
     }
 
     /// `table ip docker-bridges`.
