@@ -3,6 +3,7 @@ mod cli;
 mod docs;
 mod kernel_dev;
 mod kernel_docker;
+mod kernel_multipath;
 mod kernel_neigh;
 mod kernel_netfilter;
 mod kernel_nf_selftests;

@@ -197,7 +197,7 @@ enum RouteCmd {
 
 #[derive(Args)]
 struct RouteGetArgs {
-    /// `DST [from SRC] [iif DEV] [oif DEV] [tos TOS] [mark MARK] [ipproto PROTO]`, as for `ip route get`.
+    /// `DST [from SRC] [iif DEV] [oif DEV] [tos TOS] [mark MARK] [ipproto PROTO] [sport PORT] [dport PORT]`, as for `ip route get`.
     #[arg(required = true, num_args = 1..)]
     words: Vec<String>,
     #[command(flatten)]
@@ -264,6 +264,12 @@ fn load(sim: &SimArgs) -> Result<Netns, Failure> {
     for n in notes {
         eprintln!("fwdsim: {n}");
     }
+    if ns.sysctl.fib_multipath_hash_policy == 3 {
+        eprintln!(
+            "fwdsim: {}: net.ipv4.fib_multipath_hash_policy = 3 (custom fields) is not modelled exactly: a multipath route may choose another path than the kernel's",
+            sim.host.display()
+        );
+    }
     for kv in &sim.sysctl {
         fwdsim_host::apply_sysctl_override(&mut ns, kv)
             .map_err(|e| Failure(format!("--sysctl {kv}: {e}")))?;
@@ -315,6 +321,8 @@ fn parse_request(ns: &Netns, words: &[String]) -> Result<RouteGetRequest, Failur
                     _ => parse_num("ipproto", v)? as u8,
                 }
             }
+            "sport" => req.sport = parse_port("sport", val("sport")?)?,
+            "dport" => req.dport = parse_port("dport", val("dport")?)?,
             "to" => dst = Some(parse_addr("to", val("to")?)?),
             w if dst.is_none() => dst = Some(parse_addr("destination", w)?),
             w => return Err(Failure(format!("route get: unknown argument {w:?}"))),
@@ -322,6 +330,15 @@ fn parse_request(ns: &Netns, words: &[String]) -> Result<RouteGetRequest, Failur
     }
     req.dst = dst.ok_or_else(|| Failure("route get: a destination is required".into()))?;
     Ok(req)
+}
+
+/// A port of `sport`/`dport` (0 to 65535).
+fn parse_port(what: &str, s: &str) -> Result<u16, Failure> {
+    s.parse().map_err(|_| {
+        Failure(format!(
+            "route get: {what} {s:?} is not a port (0 to 65535)"
+        ))
+    })
 }
 
 fn route_get(a: &RouteGetArgs) -> Result<ExitCode, Failure> {

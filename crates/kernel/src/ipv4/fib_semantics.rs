@@ -189,38 +189,132 @@ pub fn fib_select_multipath_saddr(fi: &FibInfo, hash: u32, saddr: Ipv4Addr) -> u
     sel
 }
 
-/// Kernel: `fib_multipath_hash` with policy 0 (L3): the flow's source and
-/// destination (for an ICMP error, those of the packet it quotes, which the
-/// caller passes) hashed by `flow_hash_from_keys_seed`: SipHash-2-4 over the
-/// `struct flow_keys` bytes from `basic` past the IPv4 addresses, keyed with
-/// `fib_multipath_hash_seed`, then `>> 1`. With the seed at 0 the kernel
-/// keys the hash with a random per-namespace value that cannot be known
-/// from outside; fwdsim then uses that same construction with key 0.
-pub fn fib_multipath_hash(seed: u32, saddr: Ipv4Addr, daddr: Ipv4Addr) -> u32 {
+/// The fields of `struct flow_keys` a multipath hash takes (the others
+/// stay zero): addresses, `basic.ip_proto` and the ports (network order as
+/// numbers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MpHashKeys {
+    /// `addrs.v4addrs.src`.
+    pub saddr: Ipv4Addr,
+    /// `addrs.v4addrs.dst`.
+    pub daddr: Ipv4Addr,
+    /// `basic.ip_proto`.
+    pub ip_proto: u8,
+    /// `ports.src`.
+    pub sport: u16,
+    /// `ports.dst`.
+    pub dport: u16,
+}
+
+impl MpHashKeys {
+    /// Addresses only (policy 0).
+    pub fn l3(saddr: Ipv4Addr, daddr: Ipv4Addr) -> Self {
+        MpHashKeys {
+            saddr,
+            daddr,
+            ip_proto: 0,
+            sport: 0,
+            dport: 0,
+        }
+    }
+}
+
+/// Kernel: `fib_multipath_hash_from_keys` → `flow_hash_from_keys_seed`:
+/// `__flow_hash_consistentify` (the smaller address first, and the smaller
+/// port first, each compared as the kernel's native little-endian value of
+/// the network-order bytes), then SipHash-2-4 over the `struct flow_keys`
+/// bytes from `basic` past the IPv4 addresses, keyed with
+/// `fib_multipath_hash_seed` (0 is a random per-namespace key the kernel
+/// does not show; fwdsim then uses key 0). 0 becomes 1.
+pub fn flow_hash_from_keys_seed(seed: u32, k: MpHashKeys) -> u32 {
     use std::hash::Hasher;
-    // __flow_hash_consistentify: the smaller address (compared as the
-    // kernel's native little-endian u32 of the network-order bytes) first.
-    let (s, d) = (saddr.octets(), daddr.octets());
+    let (s, d) = (k.saddr.octets(), k.daddr.octets());
     let (a, b) = if u32::from_le_bytes(d) < u32::from_le_bytes(s) {
         (d, s)
     } else {
         (s, d)
     };
-    // flow_keys from `basic` on: basic 4, tags 4, vlan 8, cvlan 8, keyid 4,
-    // ports 4, icmp 4 (all zero for policy 0), then addrs.v4addrs; the
-    // hashed length (`flow_keys_hash_length`) runs to the end of the 8-byte
-    // aligned struct less the unused part of the address union: 48 bytes.
+    let (ps, pd) = (k.sport.to_be_bytes(), k.dport.to_be_bytes());
+    let (pa, pb) = if u16::from_le_bytes(pd) < u16::from_le_bytes(ps) {
+        (pd, ps)
+    } else {
+        (ps, pd)
+    };
+    // flow_keys from `basic` on: basic 4 (n_proto, ip_proto, padding),
+    // tags 4, vlan 8, cvlan 8, keyid 4, ports 4, icmp 4, then addrs.v4addrs;
+    // the hashed length (`flow_keys_hash_length`) runs to the end of the
+    // 8-byte aligned struct less the unused part of the address union: 48.
     let mut keys = [0u8; 48];
+    keys[2] = k.ip_proto;
+    keys[28..30].copy_from_slice(&pa);
+    keys[30..32].copy_from_slice(&pb);
     keys[36..40].copy_from_slice(&a);
     keys[40..44].copy_from_slice(&b);
-    let k = ((seed as u64) << 32) | seed as u64;
-    let mut h = siphasher::sip::SipHasher24::new_with_keys(k, k);
+    let key = ((seed as u64) << 32) | seed as u64;
+    let mut h = siphasher::sip::SipHasher24::new_with_keys(key, key);
     h.write(&keys);
-    let mut hash = h.finish() as u32;
-    if hash == 0 {
-        hash = 1;
+    let hash = h.finish() as u32;
+    if hash == 0 { 1 } else { hash }
+}
+
+/// Kernel: `fib_multipath_hash` with policy 0 (L3): the flow's source and
+/// destination (for an ICMP error, those of the packet it quotes, which the
+/// caller passes), `>> 1`.
+pub fn fib_multipath_hash(seed: u32, saddr: Ipv4Addr, daddr: Ipv4Addr) -> u32 {
+    flow_hash_from_keys_seed(seed, MpHashKeys::l3(saddr, daddr)) >> 1
+}
+
+/// `FIB_MULTIPATH_HASH_FIELD_*` bits of `fib_multipath_hash_fields`.
+pub mod hash_field {
+    /// Source address.
+    pub const SRC_IP: u32 = 1 << 0;
+    /// Destination address.
+    pub const DST_IP: u32 = 1 << 1;
+    /// IP protocol.
+    pub const IP_PROTO: u32 = 1 << 2;
+    /// Source port.
+    pub const SRC_PORT: u32 = 1 << 4;
+    /// Destination port.
+    pub const DST_PORT: u32 = 1 << 5;
+    /// The outer fields (an inner header is never hashed in the model:
+    /// no encapsulation is dissected).
+    pub const OUTER_MASK: u32 = 0x3f;
+}
+
+/// Kernel: `fib_multipath_custom_hash_fl4` / `_outer` (policy 3): only the
+/// fields `fib_multipath_hash_fields` selects; 0 when it selects no outer
+/// field.
+pub fn fib_multipath_custom_hash(seed: u32, fields: u32, k: MpHashKeys) -> u32 {
+    if fields & hash_field::OUTER_MASK == 0 {
+        return 0;
     }
-    hash >> 1
+    let pick = |bit: u32, v: Ipv4Addr| {
+        if fields & bit != 0 {
+            v
+        } else {
+            Ipv4Addr::UNSPECIFIED
+        }
+    };
+    let keys = MpHashKeys {
+        saddr: pick(hash_field::SRC_IP, k.saddr),
+        daddr: pick(hash_field::DST_IP, k.daddr),
+        ip_proto: if fields & hash_field::IP_PROTO != 0 {
+            k.ip_proto
+        } else {
+            0
+        },
+        sport: if fields & hash_field::SRC_PORT != 0 {
+            k.sport
+        } else {
+            0
+        },
+        dport: if fields & hash_field::DST_PORT != 0 {
+            k.dport
+        } else {
+            0
+        },
+    };
+    flow_hash_from_keys_seed(seed, keys)
 }
 
 #[cfg(test)]

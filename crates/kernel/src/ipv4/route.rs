@@ -14,7 +14,7 @@ use crate::core::skbuff::{ETH_P_IP, IpskbFlags, SkBuff};
 use crate::flow::{FibResult, Flowi4};
 use crate::ipv4::fib_frontend::fib_validate_source;
 use crate::ipv4::fib_rules::fib_lookup;
-use crate::ipv4::fib_semantics::{fib_multipath_hash, fib_select_multipath};
+use crate::ipv4::fib_semantics::fib_select_multipath;
 use crate::ipv4::ip_forward::ip_forward;
 use crate::ipv4::ip_input::{dst_discard, ip_local_deliver, ip_mr_input};
 use crate::ipv4::ip_output::{ip_output, ip_rt_bug};
@@ -845,8 +845,7 @@ pub fn ip_mkroute_input<T: Tracer>(
     if let Some(fi) = res.fi {
         let fi = ns.fib.info(fi);
         if fi.num_path() > 1 {
-            let (hs, hd) = ip_multipath_l3_keys(skb, saddr, daddr);
-            let h = fib_multipath_hash(ns.sysctl.fib_multipath_hash_seed as u32, hs, hd);
+            let h = fib_multipath_hash_skb(ns, skb, saddr, daddr);
             res.nh_sel = fib_select_multipath(fi, h);
             skb.cb.flags.0 |= IpskbFlags::IPSKB_MULTIPATH.0;
             if T::ENABLED {
@@ -893,6 +892,71 @@ pub fn ip_multipath_l3_keys(
         }
         None => (saddr, daddr),
     }
+}
+
+/// The keys the flow dissector finds in the packet (`skb_flow_dissect_flow_keys`):
+/// its outer addresses, protocol, and ports where the protocol has them at
+/// the start of its header (`proto_ports_offset`: TCP, UDP, UDP-Lite, DCCP,
+/// SCTP, ESP; AH 4 bytes in), none for a fragment.
+pub fn ip_multipath_skb_keys(
+    skb: &SkBuff<'_>,
+    saddr: Ipv4Addr,
+    daddr: Ipv4Addr,
+) -> crate::ipv4::fib_semantics::MpHashKeys {
+    let mut k = crate::ipv4::fib_semantics::MpHashKeys::l3(saddr, daddr);
+    let nh = skb.network_header as usize;
+    let Some(h) = skb.data.get(nh..nh + 20) else {
+        return k;
+    };
+    let h = crate::ipv4::ip_hdr::Iphdr(h);
+    k.ip_proto = h.protocol();
+    if h.is_fragment() {
+        return k;
+    }
+    let off = match k.ip_proto {
+        6 | 17 | 136 | 33 | 132 | 50 => 0,
+        51 => 4,
+        _ => return k,
+    };
+    let th = nh + h.ihl() as usize * 4 + off;
+    if let Some(p) = skb.data.get(th..th + 4) {
+        k.sport = u16::from_be_bytes([p[0], p[1]]);
+        k.dport = u16::from_be_bytes([p[2], p[3]]);
+    }
+    k
+}
+
+/// Kernel: `fib_multipath_hash` for a received packet, by
+/// `fib_multipath_hash_policy`: 0 the addresses (an ICMP error's quoted
+/// ones), 1 the five-tuple, 2 the (outer) addresses, 3 the fields of
+/// `fib_multipath_hash_fields`; then `>> 1`.
+pub fn fib_multipath_hash_skb(
+    ns: &Netns,
+    skb: &SkBuff<'_>,
+    saddr: Ipv4Addr,
+    daddr: Ipv4Addr,
+) -> u32 {
+    use crate::ipv4::fib_semantics::{
+        MpHashKeys, fib_multipath_custom_hash, flow_hash_from_keys_seed,
+    };
+    let seed = ns.sysctl.fib_multipath_hash_seed as u32;
+    let h = match ns.sysctl.fib_multipath_hash_policy {
+        1 => flow_hash_from_keys_seed(seed, ip_multipath_skb_keys(skb, saddr, daddr)),
+        2 => {
+            let k = ip_multipath_skb_keys(skb, saddr, daddr);
+            flow_hash_from_keys_seed(seed, MpHashKeys::l3(k.saddr, k.daddr))
+        }
+        3 => fib_multipath_custom_hash(
+            seed,
+            ns.sysctl.fib_multipath_hash_fields as u32,
+            ip_multipath_skb_keys(skb, saddr, daddr),
+        ),
+        _ => {
+            let (hs, hd) = ip_multipath_l3_keys(skb, saddr, daddr);
+            flow_hash_from_keys_seed(seed, MpHashKeys::l3(hs, hd))
+        }
+    };
+    h >> 1
 }
 
 /// Kernel: `__mkroute_input`: validates the source against the route's

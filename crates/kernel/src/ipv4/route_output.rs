@@ -10,7 +10,6 @@ use crate::core::dst::Rtable;
 use crate::flow::{FibResult, Flowi4};
 use crate::ipv4::devinet::inet_select_addr;
 use crate::ipv4::fib_rules::fib_lookup;
-use crate::ipv4::fib_semantics::fib_multipath_hash;
 use crate::ipv4::fib_trie::fib_table_lookup;
 use crate::ipv4::route::{
     IPPROTO_IGMP, ipv4_is_lbcast, ipv4_is_local_multicast, ipv4_is_loopback, ipv4_is_multicast,
@@ -193,6 +192,30 @@ fn output_inner<T: Tracer>(
     }
 }
 
+/// Kernel: `fib_multipath_hash` for a flow the host sends (no skb), by
+/// `fib_multipath_hash_policy`: 0 and 2 the addresses, 1 the five-tuple of
+/// the flow (`flowi4_proto`, `fl4_sport`, `fl4_dport`), 3 the fields of
+/// `fib_multipath_hash_fields`; then `>> 1`.
+pub fn fib_multipath_hash_fl4(ns: &Netns, fl4: &Flowi4) -> u32 {
+    use crate::ipv4::fib_semantics::{
+        MpHashKeys, fib_multipath_custom_hash, flow_hash_from_keys_seed,
+    };
+    let seed = ns.sysctl.fib_multipath_hash_seed as u32;
+    let five = MpHashKeys {
+        saddr: fl4.saddr,
+        daddr: fl4.daddr,
+        ip_proto: fl4.flowi4_proto,
+        sport: fl4.fl4_sport,
+        dport: fl4.fl4_dport,
+    };
+    let h = match ns.sysctl.fib_multipath_hash_policy {
+        1 => flow_hash_from_keys_seed(seed, five),
+        3 => fib_multipath_custom_hash(seed, ns.sysctl.fib_multipath_hash_fields as u32, five),
+        _ => flow_hash_from_keys_seed(seed, MpHashKeys::l3(fl4.saddr, fl4.daddr)),
+    };
+    h >> 1
+}
+
 /// Kernel: `fib_select_path`: a path of a multipath route by the flow's
 /// hash (unless `oif` fixed it), and the source address: the route's
 /// `src`, else the next hop's preferred source (`fib_result_prefsrc`).
@@ -200,11 +223,7 @@ pub fn fib_select_path<T: Tracer>(ns: &Netns, res: &mut FibResult, fl4: &mut Flo
     let Some(fi_id) = res.fi else { return };
     let fi = ns.fib.info(fi_id);
     if fl4.flowi4_oif.0 == 0 && fi.num_path() > 1 {
-        let h = fib_multipath_hash(
-            ns.sysctl.fib_multipath_hash_seed as u32,
-            fl4.saddr,
-            fl4.daddr,
-        );
+        let h = fib_multipath_hash_fl4(ns, fl4);
         res.nh_sel = crate::ipv4::fib_semantics::fib_select_multipath_saddr(fi, h, fl4.saddr);
         if T::ENABLED {
             t.step(Step::new(
@@ -314,6 +333,8 @@ pub fn getroute_output<T: Tracer>(
     fl4.flowi4_mark = req.mark;
     fl4.flowi4_dscp = req.tos & 0xfc;
     fl4.flowi4_proto = req.ip_proto;
+    fl4.fl4_sport = req.sport;
+    fl4.fl4_dport = req.dport;
     let mut res = FibResult::empty();
     let rt =
         ip_route_output_key_hash_rcu(ns, &mut fl4, &mut res, t).map_err(|errno| RouteGetError {

@@ -32,6 +32,10 @@ pub struct RouteGetRequest {
     pub mark: u32,
     /// `ipproto` (UDP when not given, as the kernel's dummy packet).
     pub ip_proto: u8,
+    /// `sport` (`RTA_SPORT`), for TCP and UDP.
+    pub sport: u16,
+    /// `dport` (`RTA_DPORT`).
+    pub dport: u16,
 }
 
 impl RouteGetRequest {
@@ -45,6 +49,8 @@ impl RouteGetRequest {
             tos: 0,
             mark: 0,
             ip_proto: 17,
+            sport: 0,
+            dport: 0,
         }
     }
 }
@@ -125,6 +131,16 @@ fn getroute_input<T: Tracer>(
     buf[9] = req.ip_proto;
     buf[12..16].copy_from_slice(&req.src.octets());
     buf[16..20].copy_from_slice(&req.dst.octets());
+    // inet_rtm_getroute_build_skb: the ports of a TCP or UDP header, an
+    // echo request for ICMP.
+    match req.ip_proto {
+        6 | 17 => {
+            buf[20..22].copy_from_slice(&req.sport.to_be_bytes());
+            buf[22..24].copy_from_slice(&req.dport.to_be_bytes());
+        }
+        1 => buf[20] = 8,
+        _ => {}
+    }
     let mut skb = SkBuff::new(&mut buf[..], iif, 0);
     skb.mark = req.mark;
     skb.ip_protocol = req.ip_proto;
