@@ -356,6 +356,8 @@ fn build(host: &HostToml, file: &Path, nf: &mut NfLoad) -> Result<Netns, HostErr
             group: i.group.unwrap_or(0),
             carrier,
             ip_ptr: None,
+            master: None,
+            kind: None,
         };
         ns.register_netdev(dev).map_err(|e| config(file, e))?;
         ifindexes.push(ifindex);
