@@ -414,6 +414,13 @@ impl<R: Read> CaptureReader<R> {
         })
     }
 
+    /// The names of the interfaces of the current pcapng section read so
+    /// far (Interface Description Blocks with an `if_name`), in order;
+    /// none for pcap.
+    pub fn interface_names(&self) -> impl Iterator<Item = &str> {
+        self.state.ifaces.iter().filter_map(|i| i.name.as_deref())
+    }
+
     /// The capture's container format (and, for pcap, its link type).
     pub fn format(&self) -> CaptureFormat {
         self.state.format
