@@ -381,3 +381,31 @@ fn unknown_master_is_an_error() {
         other => panic!("{:?}", other.map(|_| ())),
     }
 }
+
+#[test]
+fn toml_interfaces_name_their_master() {
+    let text = r#"
+[[interface]]
+name = "docker0"
+mac = "02:42:ac:11:00:01"
+addresses = ["172.17.0.1/16"]
+kind = "bridge"
+
+[[interface]]
+name = "veth1a2b3c4"
+master = "docker0"
+"#;
+    let ns = fwdsim_host::load_toml_str(text, "host.toml").unwrap();
+    let br = ns.dev_by_name("docker0").unwrap().ifindex;
+    let port = ns.dev_by_name("veth1a2b3c4").unwrap();
+    assert_eq!(port.master, Some(br));
+    assert_eq!(ns.br_port_master(port.ifindex), Some(br));
+    assert!(show_text(&ns).contains(
+        " veth1a2b3c4: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 master docker0 state UP"
+    ));
+    let bad = "[[interface]]\nname = \"veth1\"\nmaster = \"br9\"\n";
+    match fwdsim_host::load_toml_str(bad, "host.toml") {
+        Err(HostError::UnknownDevice { name, .. }) => assert_eq!(name, "br9"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}
