@@ -259,6 +259,8 @@ pub fn dev(ns: &mut Netns, name: &str, addr: Ipv4Addr) -> IfIndex {
         group: 0,
         carrier: true,
         ip_ptr: None,
+        master: None,
+        kind: None,
     })
     .unwrap();
     let ifa = InIfaddr {

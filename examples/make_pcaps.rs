@@ -68,6 +68,34 @@ fn echo_reply(src: [u8; 4], seq: u16, len: usize) -> Vec<u8> {
     v
 }
 
+/// An echo reply the host sends out docker0 to the container (from
+/// `src`: its own address, or the Internet's, forwarded).
+fn reply_to_container(src: [u8; 4], seq: u16, len: usize) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(DOCKER0_MAC, CONTAINER_MAC)
+        .ipv4(src, CONTAINER, if src == [172, 17, 0, 1] { 64 } else { 57 })
+        .icmpv4_echo_reply(0x1234, seq);
+    let data = vec![0x42u8; len];
+    let mut v = Vec::with_capacity(b.size(len));
+    b.write(&mut v, &data).expect("in memory");
+    v
+}
+
+/// docker0's IGMPv3 membership report (224.0.0.22), as the host sends it
+/// when the bridge comes up.
+fn igmp_report() -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(DOCKER0_MAC, [0x01, 0x00, 0x5e, 0x00, 0x00, 0x16]).ipv4(
+        [172, 17, 0, 1],
+        [224, 0, 0, 22],
+        1,
+    );
+    // Type 0x22, no group records (checksum over the message).
+    let msg = [0x22, 0, 0xdd, 0xff, 0, 0, 0, 0];
+    let mut v = Vec::with_capacity(b.size(msg.len()));
+    b.write(&mut v, etherparse::IpNumber::IGMP, &msg)
+        .expect("in memory");
+    v
+}
+
 fn syn_ack(src: [u8; 4], sport: u16) -> Vec<u8> {
     let b = PacketBuilder::ethernet2(GW_MAC, ETH0_MAC)
         .ipv4(src, HOST, 58)
@@ -304,6 +332,18 @@ fn main() {
         &[
             (0, 0, syn_in([203, 0, 113, 7], 50000, 8080)),
             (1000, 0, syn_in([203, 0, 113, 7], 50001, 22)),
+        ],
+    );
+    // What `tcpdump -i docker0` records: both directions, without
+    // direction marks (the host's own frames have docker0's source MAC).
+    write(
+        "docker0-both-ways.pcapng",
+        &[
+            (0, igmp_report()),
+            (1000, ping(CONTAINER, [172, 17, 0, 1], 64, 1, 56)),
+            (1001, reply_to_container([172, 17, 0, 1], 1, 56)),
+            (2000, ping(CONTAINER, [8, 8, 8, 8], 64, 2, 56)),
+            (2015, reply_to_container([8, 8, 8, 8], 2, 56)),
         ],
     );
 }

@@ -1,6 +1,7 @@
 //! Integration tests.
 mod cli;
 mod docs;
+mod kernel_capture;
 mod kernel_dev;
 mod kernel_docker;
 mod kernel_multipath;

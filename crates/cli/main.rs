@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod capture;
 mod step;
 use fwdsim_kernel::Netns;
 use fwdsim_kernel::ipv4::rtnetlink::{RouteGetRequest, inet_rtm_getroute};
@@ -520,6 +521,8 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         colour: false,
         summary: out::Summary::default(),
         causes: (!a.json).then(|| Causes::new(&ns)),
+        view: capture::CaptureView::default(),
+        gaps: Vec::new(),
     };
     let causes_on = sink.causes.is_some();
     let mut pending: std::collections::VecDeque<Row> = Default::default();
@@ -570,6 +573,10 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         };
         let (index, ts) = (p.index, p.ts_nanos);
         load_frame(&ns, dev, &p, &mut buf);
+        let seen = capture::Seen::of(&p);
+        sink.view.any |= a.iif.is_none() && p.iif_name.is_none() && p.iif_index.is_some();
+        sink.view.cover_names(&ns, reader.interface_names());
+        let ingress = sink.view.classify(&ns, dev, seen, &mut buf);
         // The timers due before this packet fire first (ARP retransmissions,
         // resolution failures, reassembly expiry), on the capture's clock.
         let now = jiffies(ts);
@@ -585,7 +592,17 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
             fwdsim_host::load_conntrack_list(&mut ns, &f, &text)?;
         }
         clock = (ts, now);
-        let flow = causes_on.then(|| frame_flow(&buf)).flatten();
+        let capture::Ingress::Receive { dev, .. } = ingress else {
+            // Not received by this host's stack: its line only.
+            let row = Row::unsimulated(index, ns.rx_seq, ingress, &buf);
+            if pending.is_empty() {
+                sink.emit(&ns, row, None, &mut so);
+            } else {
+                pending.push_back(row);
+            }
+            continue;
+        };
+        let flow = frame_flow(&buf);
         if causes_on {
             orig.clear();
             orig.extend_from_slice(&buf);
@@ -605,6 +622,7 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
             pre_frags,
             nf: NfRow::of(&ns, a.json),
             arp: ns.arp_ignored,
+            ingress,
         };
         if o.verdict == fwdsim_kernel::core::dev::Verdict::Queued || !pending.is_empty() {
             // Held: it keeps its own copy of the frame for the causes.
@@ -635,9 +653,22 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         sink.emit(&ns, row, frame.as_deref(), &mut so);
     }
     let Sink {
-        summary, causes, ..
+        mut summary,
+        causes,
+        view,
+        gaps,
+        ..
     } = sink;
     let summary_total: u64 = summary.verdicts.values().sum();
+    for (dev, n) in &view.own_mac_sent {
+        summary
+            .own_mac_sent
+            .insert(ns.dev_name(*dev).to_string(), *n);
+    }
+    for (g, n) in gaps {
+        let p = if n == 1 { "packet" } else { "packets" };
+        summary.note(format!("{n} {p} dropped NEIGH_FAILED, uncertain: {g}"));
+    }
     if progress && started.elapsed().as_secs() >= 1 {
         eprintln!();
     }
@@ -697,6 +728,32 @@ struct Row {
     pre_frags: Option<fwdsim_kernel::ipv4::ip_fragment::FragQueues>,
     nf: Option<NfRow>,
     arp: Option<fwdsim_kernel::core::neighbour::ArpIgnored>,
+    /// What the capture made of the frame (received, or why not).
+    ingress: capture::Ingress,
+}
+
+impl Row {
+    /// The line of a frame not given to the kernel as received.
+    fn unsimulated(index: u64, seq: u64, ingress: capture::Ingress, frame: &[u8]) -> Row {
+        Row {
+            index,
+            seq,
+            dev: ingress.iif(),
+            o: fwdsim_kernel::core::dev::RxOutcome {
+                verdict: fwdsim_kernel::core::dev::Verdict::Local,
+                drop_reason: None,
+                route: None,
+                icmp: None,
+            },
+            // The destination MAC, for the words of a switched frame.
+            frame: Some(frame.get(..6).unwrap_or(&[]).to_vec()),
+            flow: None,
+            pre_frags: None,
+            nf: None,
+            arp: None,
+            ingress,
+        }
+    }
 }
 
 /// Why an ARP request went unanswered, in words.
@@ -769,28 +826,151 @@ struct Sink {
     colour: bool,
     summary: fwdsim_render::replay::Summary,
     causes: Option<Causes>,
+    /// What the capture covers and what it said of the frames so far.
+    view: capture::CaptureView,
+    /// Packets dropped `NEIGH_FAILED` whose ARP answer would come on a
+    /// device the capture does not cover, by the words of the gap.
+    gaps: Vec<(String, u64)>,
 }
 
 impl Sink {
+    /// Writes the line of a frame the kernel was not given.
+    fn emit_unsimulated(
+        &mut self,
+        ns: &Netns,
+        row: &Row,
+        frame: Option<&[u8]>,
+        so: &mut impl std::io::Write,
+    ) {
+        use capture::Ingress;
+        use fwdsim_render::replay as out;
+        let iif = ns.dev_name(row.ingress.iif()).to_string();
+        let dst = row.frame.as_deref().or(frame).unwrap_or(&[]);
+        let (word, note, key, value) = match row.ingress {
+            Ingress::Sent { by, .. } => (
+                "sent",
+                match by {
+                    capture::SentBy::Direction => None,
+                    capture::SentBy::OwnMac => Some(format!(
+                        "taken as sent by the host: its source MAC is {iif}'s own and the capture does not record directions"
+                    )),
+                },
+                "taken_as_sent",
+                serde_json::json!(by.word()),
+            ),
+            Ingress::Bridged { bridge, action, .. } => {
+                let note = capture::CaptureView::bridged_text(ns, bridge, action, dst);
+                if matches!(
+                    action,
+                    capture::BrAction::Switched | capture::BrAction::DstUnknown
+                ) {
+                    self.summary.note(format!(
+                        "frames captured on a port of {} that the bridge would switch to another port are not simulated (bridging between ports is not modelled yet)",
+                        ns.dev_name(bridge)
+                    ));
+                }
+                (
+                    "bridged",
+                    Some(note),
+                    "bridge",
+                    serde_json::json!({"master": ns.dev_name(bridge), "action": action.word()}),
+                )
+            }
+            Ingress::Receive { .. } => return,
+        };
+        if self.json {
+            let mut line = out::unsimulated_json(row.index, &iif, word);
+            if let serde_json::Value::Object(m) = &mut line {
+                m.insert(key.into(), value);
+                if let (Some(n), "bridge") = (&note, key) {
+                    m.insert("note".into(), serde_json::json!(n));
+                }
+            }
+            let _ = writeln!(so, "{line}");
+        } else {
+            let _ = write!(
+                so,
+                "{}",
+                out::unsimulated_row(row.index, &iif, word, self.colour)
+            );
+            if let (Some(n), Ingress::Bridged { .. }) = (&note, row.ingress) {
+                let _ = writeln!(so, "        {n}");
+            }
+        }
+        self.summary.add_word(word);
+    }
+
+    /// The gap in the capture a `NEIGH_FAILED` drop hangs on, in words:
+    /// the next hop's device is not covered.
+    fn neigh_gap(&self, ns: &Netns, row: &Row) -> Option<String> {
+        let o = &row.o;
+        if o.drop_reason != Some(fwdsim_kernel::core::dropreason::SkbDropReason::NEIGH_FAILED) {
+            return None;
+        }
+        let rt = o.route?;
+        if !capture::neigh_gap(&self.view, rt.dst.dev) {
+            return None;
+        }
+        let hop = if rt.rt_uses_gateway {
+            rt.rt_gw4
+        } else {
+            row.flow?.1
+        };
+        Some(capture::neigh_gap_text(ns, hop, rt.dst.dev))
+    }
+
     /// Writes a row whose fate is known; `frame` is the packet as received
     /// (for the causes of drops).
     fn emit(&mut self, ns: &Netns, row: Row, frame: Option<&[u8]>, so: &mut impl std::io::Write) {
         use fwdsim_render::replay as out;
+        if !matches!(row.ingress, capture::Ingress::Receive { .. }) {
+            self.emit_unsimulated(ns, &row, frame, so);
+            return;
+        }
         let o = row.o;
+        let gap = self.neigh_gap(ns, &row);
+        if let Some(g) = &gap {
+            match self.gaps.iter_mut().find(|(t, _)| t == g) {
+                Some((_, n)) => *n += 1,
+                None => self.gaps.push((g.clone(), 1)),
+            }
+        }
         if let (Some(c), Some(r), Some(frame)) = (self.causes.as_mut(), o.drop_reason, frame) {
+            let covered = &self.view;
             match row.pre_frags {
                 Some(f) => {
                     let mut before = ns.clone();
                     before.frags = f;
-                    c.add(&before, frame, row.index, row.dev, row.flow, r.name());
+                    c.add(
+                        &before,
+                        frame,
+                        row.index,
+                        row.dev,
+                        row.flow,
+                        r.name(),
+                        covered,
+                    );
                 }
-                None => c.add(ns, frame, row.index, row.dev, row.flow, r.name()),
+                None => c.add(ns, frame, row.index, row.dev, row.flow, r.name(), covered),
             }
         }
-        let iif = ns.dev_name(row.dev).to_string();
+        let iif = ns.dev_name(row.ingress.iif()).to_string();
+        let bridged_up = match row.ingress {
+            capture::Ingress::Receive { dev, port: Some(_) } => Some(dev),
+            _ => None,
+        };
         if self.json {
             let mut line = out::packet_json(ns, row.index, &iif, &o);
             if let serde_json::Value::Object(m) = &mut line {
+                if let Some(br) = bridged_up {
+                    m.insert(
+                        "bridge".into(),
+                        serde_json::json!({"master": ns.dev_name(br), "action": "up"}),
+                    );
+                }
+                if let Some(g) = &gap {
+                    m.insert("capture_gap".into(), serde_json::json!(g));
+                }
                 if let Some(nf) = row.nf {
                     m.insert("netfilter".into(), nf.json);
                 }
@@ -809,6 +989,20 @@ impl Sink {
                 "{}",
                 out::table_row_styled(ns, row.index, &iif, &o, self.colour)
             );
+            if let Some(br) = bridged_up {
+                let _ = writeln!(
+                    so,
+                    "        {}",
+                    capture::CaptureView::bridged_text(ns, br, capture::BrAction::Up, &[])
+                );
+            }
+            if let (Some(_), Some(rt)) = (&gap, o.route) {
+                let _ = writeln!(
+                    so,
+                    "        fate uncertain: an ARP answer would arrive on {}, which this capture does not cover",
+                    ns.dev_name(rt.dst.dev)
+                );
+            }
             for n in row.nf.iter().flat_map(|nf| nf.notes.iter()) {
                 let _ = writeln!(so, "        {n}");
             }
@@ -918,21 +1112,45 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
     let mut reader = fwdsim_pcap::CaptureReader::open(&a.capture)
         .map_err(|e| Failure(format!("{}: {e}", a.capture.display())))?;
     let mut buf = Vec::with_capacity(65536);
+    let mut view = capture::CaptureView::default();
     while let Some(r) = reader.next_packet() {
         let p = r.map_err(|e| Failure(format!("{}: {e}", a.capture.display())))?;
         let dev = packet_iif(&ns, a.iif.as_deref(), &p)
             .map_err(|e| Failure(format!("{}: packet {}: {e}", a.capture.display(), p.index)))?;
-        let index = p.index;
+        let (index, ts) = (p.index, p.ts_nanos);
         load_frame(&ns, dev, &p, &mut buf);
-        let now = jiffies(p.ts_nanos);
+        let seen = capture::Seen::of(&p);
+        view.any |= a.iif.is_none() && p.iif_name.is_none() && p.iif_index.is_some();
+        view.cover_names(&ns, reader.interface_names());
+        let ingress = view.classify(&ns, dev, seen, &mut buf);
+        let now = jiffies(ts);
         if now > ns.jiffies {
             run_timers(&mut ns, now, None, &mut NoTrace);
         }
         ns.jiffies = now;
-        ns.wall_ns = p.ts_nanos;
+        ns.wall_ns = ts;
         if let Some((f, text)) = conntrack.take() {
             fwdsim_host::load_conntrack_list(&mut ns, &f, &text)?;
         }
+        let capture::Ingress::Receive { dev, .. } = ingress else {
+            if index == a.packet {
+                println!(
+                    "packet {index} ({}) is not received by the host: {}",
+                    ns.dev_name(ingress.iif()),
+                    match ingress {
+                        capture::Ingress::Sent { by: capture::SentBy::Direction, .. } =>
+                            "the capture marks it as sent by the host".to_string(),
+                        capture::Ingress::Sent { .. } =>
+                            "it is taken as sent by the host (its source MAC is the capture device's own and the capture does not record directions)".to_string(),
+                        capture::Ingress::Bridged { bridge, action, .. } =>
+                            capture::CaptureView::bridged_text(&ns, bridge, action, &buf),
+                        capture::Ingress::Receive { .. } => String::new(),
+                    }
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            continue;
+        };
         if index < a.packet {
             netif_receive_skb(&mut ns, &mut buf, dev, &mut NoTrace);
             continue;
@@ -954,7 +1172,14 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
                     continue;
                 };
                 load_frame(&ns, dev, &p, &mut later);
-                let now = jiffies(p.ts_nanos);
+                let ts = p.ts_nanos;
+                let seen = capture::Seen::of(&p);
+                let capture::Ingress::Receive { dev, .. } =
+                    view.classify(&ns, dev, seen, &mut later)
+                else {
+                    continue;
+                };
+                let now = jiffies(ts);
                 if now > ns.jiffies {
                     run_timers(&mut ns, now, Some(seq), &mut rec);
                 }
@@ -962,7 +1187,7 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
                     break;
                 }
                 ns.jiffies = now;
-                ns.wall_ns = p.ts_nanos;
+                ns.wall_ns = ts;
                 let mut r2 = Recorder::new();
                 netif_receive_skb(&mut ns, &mut later, dev, &mut r2);
                 if !is_waiting(&ns, seq) {
@@ -1346,6 +1571,7 @@ impl Causes {
         dev: fwdsim_kernel::netns::IfIndex,
         flow: Option<(Ipv4Addr, Ipv4Addr, u8)>,
         reason: &'static str,
+        view: &capture::CaptureView,
     ) {
         let g = match flow {
             Some((src, dst, tos)) => {
@@ -1364,7 +1590,7 @@ impl Causes {
                                 format!("{reason}|{}", lines.first().cloned().unwrap_or_default());
                             self.group(key, reason, index, lines)
                         } else {
-                            match later_cause(now, frame, dev, reason) {
+                            match later_cause(now, frame, dev, reason, view) {
                                 Some(lines) => {
                                     let key = format!("{reason}|{}", lines[0]);
                                     self.group(key, reason, index, lines)
@@ -1380,7 +1606,7 @@ impl Causes {
             }
             None if self.unparsed < MAX_EXPLAINED_FLOWS => {
                 self.unparsed += 1;
-                match later_cause(now, frame, dev, reason) {
+                match later_cause(now, frame, dev, reason, view) {
                     Some(lines) => {
                         let key = format!("{reason}|{}", lines[0]);
                         self.group(key, reason, index, lines)
@@ -1423,6 +1649,7 @@ fn later_cause(
     frame: &[u8],
     dev: fwdsim_kernel::netns::IfIndex,
     reason: &'static str,
+    view: &capture::CaptureView,
 ) -> Option<Vec<String>> {
     let mut ns = now.clone();
     let mut buf = frame.to_vec();
@@ -1469,7 +1696,7 @@ fn later_cause(
         }
     }
     let mut lines = vec![line];
-    lines.extend(later_changes(now, frame, dev, &o, &rec.steps, reason));
+    lines.extend(later_changes(now, frame, dev, &o, &rec.steps, reason, view));
     Some(lines)
 }
 
@@ -1505,6 +1732,7 @@ fn later_changes(
     o: &fwdsim_kernel::core::dev::RxOutcome,
     steps: &[fwdsim_kernel::trace::Step],
     reason: &str,
+    view: &capture::CaptureView,
 ) -> Vec<String> {
     use fwdsim_kernel::trace::Check;
     let mut out = Vec::new();
@@ -1550,24 +1778,36 @@ fn later_changes(
             });
             if let (Some(ip), Some(rt)) = (hop, o.route) {
                 let name = now.dev_name(rt.dst.dev).to_string();
-                out.push(format!(
-                    "{ip} did not answer ARP on {name}: the host has no valid neighbour entry for it, so the kernel queued the packet, sent ARP requests (mcast_solicit, one a second) and gave up, answering ICMP host unreachable"
-                ));
-                let mut alt = now.clone();
-                let mac = [0x02, 0, 0, 0, 0, 0x01];
-                alt.neigh.retain(|n| !(n.dev == rt.dst.dev && n.ip == ip));
-                alt.neigh.push(fwdsim_kernel::core::neighbour::Neighbour::new(
-                    rt.dst.dev,
-                    ip,
-                    Some(mac),
-                    fwdsim_kernel::core::neighbour::NudState::NUD_PERMANENT,
-                ));
-                changes.push((
-                    format!(
-                        "`ip neigh replace {ip} lladdr 02:00:00:00:00:01 dev {name}` (or {ip} answering ARP; check that it is up and on that link)"
-                    ),
-                    alt,
-                ));
+                if capture::neigh_gap(view, rt.dst.dev) {
+                    // The answer may have come where the capture does not
+                    // look: say so, and suggest no address.
+                    out.push(capture::neigh_gap_text(now, ip, rt.dst.dev));
+                } else {
+                    out.push(format!(
+                        "{ip} did not answer ARP on {name}: the host has no valid neighbour entry for it, so the kernel queued the packet, sent ARP requests (mcast_solicit, one a second) and gave up, answering ICMP host unreachable"
+                    ));
+                    // Any MAC stands for the real one in the re-run.
+                    let mut alt = now.clone();
+                    let mac = [0x02, 0, 0, 0, 0, 0x01];
+                    alt.neigh.retain(|n| !(n.dev == rt.dst.dev && n.ip == ip));
+                    alt.neigh.push(fwdsim_kernel::core::neighbour::Neighbour::new(
+                        rt.dst.dev,
+                        ip,
+                        Some(mac),
+                        fwdsim_kernel::core::neighbour::NudState::NUD_PERMANENT,
+                    ));
+                    let whose = if rt.rt_uses_gateway && rt.rt_gw4 == ip {
+                        "the gateway's MAC".to_string()
+                    } else {
+                        format!("the MAC of {ip}")
+                    };
+                    changes.push((
+                        format!(
+                            "`ip neigh replace {ip} lladdr <{whose}> dev {name}` (or {ip} answering ARP; check that it is up and on that link)"
+                        ),
+                        alt,
+                    ));
+                }
             }
         }
         "IP_CSUM" | "PKT_TOO_SMALL" | "UDP_CSUM" | "TCP_CSUM" | "ICMP_CSUM" | "IP_INHDR" => {

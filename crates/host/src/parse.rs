@@ -549,6 +549,8 @@ mod tests {
                 group: 0,
                 carrier: true,
                 ip_ptr: None,
+                master: None,
+                kind: None,
             })
             .unwrap();
         }

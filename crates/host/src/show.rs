@@ -115,12 +115,14 @@ fn ifa_list(d: &NetDevice) -> &[InIfaddr] {
 }
 
 fn addr_json(ns: &Netns, d: &NetDevice) -> Value {
-    let _ = ns;
     let mut m = Map::new();
     m.insert("ifindex".into(), json!(d.ifindex.0));
     m.insert("ifname".into(), json!(d.name));
     m.insert("flags".into(), json!(link_flag_words(d)));
     m.insert("mtu".into(), json!(d.mtu));
+    if let Some(master) = d.master {
+        m.insert("master".into(), json!(ns.dev_name(master)));
+    }
     m.insert("operstate".into(), json!(operstate(d)));
     m.insert("group".into(), json!(group_n2a(d.group)));
     m.insert("link_type".into(), json!(d.link_type.word()));
@@ -180,10 +182,13 @@ fn ifa_flag_words(a: &InIfaddr) -> Vec<(&'static str, ())> {
 }
 
 fn addr_text(ns: &Netns, d: &NetDevice, out: &mut String) {
-    let _ = ns;
+    // iproute2 prints `master NAME` between the qdisc and the state.
+    let master = d
+        .master
+        .map_or(String::new(), |m| format!(" master {}", ns.dev_name(m)));
     let _ = writeln!(
         out,
-        "{}: {}: <{}> mtu {} state {} group {}",
+        "{}: {}: <{}> mtu {}{master} state {} group {}",
         d.ifindex.0,
         d.name,
         link_flag_words(d).join(","),

@@ -68,6 +68,20 @@ struct JLink {
     broadcast: Option<String>,
     #[serde(default)]
     addr_info: Vec<JAddr>,
+    /// The master device's name (a bridge port's bridge).
+    #[serde(default)]
+    master: Option<String>,
+    /// `ip -d`'s link details, where the snapshot has them.
+    #[serde(default)]
+    linkinfo: Option<JLinkInfo>,
+}
+
+#[derive(Deserialize, Debug)]
+struct JLinkInfo {
+    #[serde(default)]
+    info_kind: Option<String>,
+    #[serde(default)]
+    info_slave_kind: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -410,6 +424,26 @@ pub(crate) fn load_addr_json(ns: &mut Netns, file: &Path, text: &str) -> Result<
         let dev = link_to_device(file, l)?;
         ns.register_netdev(dev).map_err(|e| config(file, e))?;
     }
+    // Masters, once every device is known. A port's `info_slave_kind`
+    // tells its master's kind where the master's own linkinfo is missing.
+    for l in &links {
+        let Some(m) = &l.master else { continue };
+        let Some(master) = ns.dev_by_name(m).map(|d| d.ifindex) else {
+            return Err(HostError::UnknownDevice {
+                file: file.to_path_buf(),
+                name: m.clone(),
+            });
+        };
+        if let Some(d) = ns.dev_mut(IfIndex(l.ifindex)) {
+            d.master = Some(master);
+        }
+        let slave_kind = l.linkinfo.as_ref().and_then(|i| i.info_slave_kind.clone());
+        if let (Some(k), Some(d)) = (slave_kind, ns.dev_mut(master))
+            && d.kind.is_none()
+        {
+            d.kind = Some(k);
+        }
+    }
     for l in &links {
         for a in &l.addr_info {
             if a.family.as_deref() != Some("inet") {
@@ -500,6 +534,8 @@ fn link_to_device(file: &Path, l: &JLink) -> Result<NetDevice, HostError> {
         group,
         carrier,
         ip_ptr: None,
+        master: None,
+        kind: l.linkinfo.as_ref().and_then(|i| i.info_kind.clone()),
     })
 }
 

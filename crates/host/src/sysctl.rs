@@ -129,6 +129,8 @@ mod tests {
             group: 0,
             carrier: true,
             ip_ptr: None,
+            master: None,
+            kind: None,
         })
         .unwrap();
         ns

@@ -93,6 +93,12 @@ struct Interface {
     carrier: Option<bool>,
     #[serde(default)]
     group: Option<u32>,
+    /// The master device (a bridge port's bridge), by name.
+    #[serde(default)]
+    master: Option<String>,
+    /// The link kind (`bridge`, `veth`, ...), as `ip -d link` names it.
+    #[serde(default)]
+    kind: Option<String>,
     #[serde(default)]
     sysctl: Sysctls,
 }
@@ -292,6 +298,8 @@ fn build(host: &HostToml, file: &Path, nf: &mut NfLoad) -> Result<Netns, HostErr
                 || i.state.is_some()
                 || i.carrier.is_some()
                 || i.group.is_some()
+                || i.master.is_some()
+                || i.kind.is_some()
             {
                 return Err(bad_value(
                     file,
@@ -356,9 +364,24 @@ fn build(host: &HostToml, file: &Path, nf: &mut NfLoad) -> Result<Netns, HostErr
             group: i.group.unwrap_or(0),
             carrier,
             ip_ptr: None,
+            master: None,
+            kind: i.kind.clone(),
         };
         ns.register_netdev(dev).map_err(|e| config(file, e))?;
         ifindexes.push(ifindex);
+    }
+    for (i, &ifindex) in host.interface.iter().zip(&ifindexes) {
+        let Some(m) = &i.master else { continue };
+        let master =
+            ns.dev_by_name(m)
+                .map(|d| d.ifindex)
+                .ok_or_else(|| HostError::UnknownDevice {
+                    file: file.to_path_buf(),
+                    name: m.clone(),
+                })?;
+        if let Some(d) = ns.dev_mut(ifindex) {
+            d.master = Some(master);
+        }
     }
     ns.resolve_rules();
 

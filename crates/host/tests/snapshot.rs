@@ -312,3 +312,100 @@ fn ipv6_entries_of_a_dump_without_dash_4_are_skipped() {
         lines(&file_json(&fixture("router-snapshot/route.json")))
     );
 }
+
+// See: issue 8 (`host show` leaves out `master docker0`).
+#[test]
+fn bridge_ports_keep_their_master() {
+    let ns = load_snapshot(&fixture("docker-29-nft")).unwrap();
+    let port = ns.dev_by_name("vethc").unwrap();
+    let docker0 = ns.dev_by_name("docker0").unwrap().ifindex;
+    assert_eq!(port.master, Some(docker0));
+    assert_eq!(ns.dev_by_name("eth0").unwrap().master, None);
+    // `ip -j addr` does not say the master's kind: a master of unknown kind is a bridge.
+    assert!(ns.netif_is_bridge_master(docker0));
+    assert_eq!(ns.br_port_master(port.ifindex), Some(docker0));
+    assert_eq!(ns.br_port_master(docker0), None);
+    let t = show_text(&ns);
+    assert!(
+        t.contains("3: vethc: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 master docker0 state UP group default\n"),
+        "{t}"
+    );
+    let j = show_json(&ns);
+    let addr = j["addr"].as_array().unwrap();
+    let vethc = addr.iter().find(|l| l["ifname"] == "vethc").unwrap();
+    assert_eq!(vethc["master"], "docker0");
+    assert!(
+        addr.iter()
+            .find(|l| l["ifname"] == "eth0")
+            .unwrap()
+            .get("master")
+            .is_none()
+    );
+}
+
+#[test]
+fn linkinfo_of_ip_d_names_the_kind() {
+    let addr = r#"[
+ {"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP","LOWER_UP"],"mtu":65536,"operstate":"UNKNOWN","link_type":"loopback","address":"00:00:00:00:00:00","broadcast":"00:00:00:00:00:00","addr_info":[]},
+ {"ifindex":2,"ifname":"eth0","flags":["BROADCAST","MULTICAST","SLAVE","UP","LOWER_UP"],"mtu":1500,"master":"bond0","operstate":"UP","link_type":"ether","address":"02:00:00:00:00:02","broadcast":"ff:ff:ff:ff:ff:ff","linkinfo":{"info_slave_kind":"bond"},"addr_info":[]},
+ {"ifindex":3,"ifname":"bond0","flags":["BROADCAST","MULTICAST","MASTER","UP","LOWER_UP"],"mtu":1500,"operstate":"UP","link_type":"ether","address":"02:00:00:00:00:02","broadcast":"ff:ff:ff:ff:ff:ff","addr_info":[]},
+ {"ifindex":4,"ifname":"veth1","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"],"mtu":1500,"master":"br0","operstate":"UP","link_type":"ether","address":"02:00:00:00:00:04","broadcast":"ff:ff:ff:ff:ff:ff","linkinfo":{"info_kind":"veth","info_slave_kind":"bridge"},"addr_info":[]},
+ {"ifindex":5,"ifname":"br0","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"],"mtu":1500,"operstate":"UP","link_type":"ether","address":"02:00:00:00:00:05","broadcast":"ff:ff:ff:ff:ff:ff","linkinfo":{"info_kind":"bridge"},"addr_info":[]}
+]"#;
+    let (d, _) = snapshot_with("addr.json", addr);
+    // Only these devices: no routes or neighbours on the router's.
+    std::fs::write(d.0.join("route.json"), "[]").unwrap();
+    std::fs::write(d.0.join("neigh.json"), "[]").unwrap();
+    let ns = load_snapshot(&d.0).unwrap();
+    let idx = |n: &str| ns.dev_by_name(n).unwrap().ifindex;
+    assert_eq!(
+        ns.dev_by_name("veth1").unwrap().kind.as_deref(),
+        Some("veth")
+    );
+    assert!(ns.netif_is_bridge_master(idx("br0")));
+    assert!(!ns.netif_is_bridge_master(idx("bond0")));
+    assert_eq!(ns.br_port_master(idx("veth1")), Some(idx("br0")));
+    assert_eq!(ns.br_port_master(idx("eth0")), None);
+    assert_eq!(ns.dev_by_name("eth0").unwrap().master, Some(idx("bond0")));
+}
+
+#[test]
+fn unknown_master_is_an_error() {
+    let addr = r#"[{"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP","LOWER_UP"],"mtu":65536,"operstate":"UNKNOWN","link_type":"loopback","address":"00:00:00:00:00:00","broadcast":"00:00:00:00:00:00","addr_info":[]},
+ {"ifindex":2,"ifname":"veth1","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"],"mtu":1500,"master":"br9","operstate":"UP","link_type":"ether","address":"02:00:00:00:00:04","broadcast":"ff:ff:ff:ff:ff:ff","addr_info":[]}]"#;
+    let (d, _) = snapshot_with("addr.json", addr);
+    std::fs::write(d.0.join("route.json"), "[]").unwrap();
+    std::fs::write(d.0.join("neigh.json"), "[]").unwrap();
+    match load_snapshot(&d.0) {
+        Err(HostError::UnknownDevice { name, .. }) => assert_eq!(name, "br9"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn toml_interfaces_name_their_master() {
+    let text = r#"
+[[interface]]
+name = "docker0"
+mac = "02:42:ac:11:00:01"
+addresses = ["172.17.0.1/16"]
+kind = "bridge"
+
+[[interface]]
+name = "veth1a2b3c4"
+master = "docker0"
+"#;
+    let ns = fwdsim_host::load_toml_str(text, "host.toml").unwrap();
+    let br = ns.dev_by_name("docker0").unwrap().ifindex;
+    let port = ns.dev_by_name("veth1a2b3c4").unwrap();
+    assert_eq!(port.master, Some(br));
+    assert_eq!(ns.br_port_master(port.ifindex), Some(br));
+    assert!(show_text(&ns).contains(
+        " veth1a2b3c4: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 master docker0 state UP"
+    ));
+    let bad = "[[interface]]\nname = \"veth1\"\nmaster = \"br9\"\n";
+    match fwdsim_host::load_toml_str(bad, "host.toml") {
+        Err(HostError::UnknownDevice { name, .. }) => assert_eq!(name, "br9"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}

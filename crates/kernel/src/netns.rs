@@ -62,6 +62,12 @@ pub struct NetDevice {
     pub carrier: bool,
     /// `ip_ptr`: the IPv4 state; none when IPv4 is off (MTU below 68).
     pub ip_ptr: Option<InDevice>,
+    /// The master device (`netdev_master_upper_dev_get`): the bridge of a
+    /// bridge port, the bond of a bond slave (`master` of `ip link`).
+    pub master: Option<IfIndex>,
+    /// `rtnl_link_ops->kind` (`linkinfo.info_kind` of `ip -d link`:
+    /// "bridge", "veth", ...), when the host's description says.
+    pub kind: Option<String>,
 }
 
 impl NetDevice {
@@ -73,6 +79,27 @@ impl NetDevice {
     /// Whether this is a loopback device.
     pub fn is_loopback(&self) -> bool {
         self.flags.contains(DevFlags::IFF_LOOPBACK)
+    }
+}
+
+impl Netns {
+    /// Kernel: `netif_is_bridge_master` (`IFF_EBRIDGE`): whether `dev` is a
+    /// bridge. Its kind says when known; a device of unknown kind is taken
+    /// as a bridge when it is some device's master (`ip -j addr` names the
+    /// master of a port but not its kind; bonds and teams say `bond`,
+    /// `team` in `linkinfo`).
+    pub fn netif_is_bridge_master(&self, dev: IfIndex) -> bool {
+        match self.dev(dev).and_then(|d| d.kind.as_deref()) {
+            Some(k) => k == "bridge",
+            None => self.devices.iter().any(|d| d.master == Some(dev)),
+        }
+    }
+
+    /// Kernel: `netif_is_bridge_port` with `netdev_master_upper_dev_get`:
+    /// the bridge `dev` is a port of, if it is one.
+    pub fn br_port_master(&self, dev: IfIndex) -> Option<IfIndex> {
+        let m = self.dev(dev)?.master?;
+        self.netif_is_bridge_master(m).then_some(m)
     }
 }
 
@@ -366,6 +393,8 @@ impl Netns {
             group: 0,
             carrier: true,
             ip_ptr: None,
+            master: None,
+            kind: None,
         };
         ns.register_netdev(lo)
             .expect("the first device cannot clash");

@@ -51,6 +51,8 @@ impl HostBuilder {
             group: 0,
             carrier: true,
             ip_ptr: None,
+            master: None,
+            kind: None,
         };
         self.ns.register_netdev(d).unwrap();
         if !addr.is_empty() {

@@ -22,6 +22,7 @@
 
 pub mod answer;
 pub mod build;
+pub mod capture_lab;
 pub mod divergence;
 pub mod docker;
 pub mod error;

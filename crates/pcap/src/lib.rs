@@ -8,7 +8,8 @@
 //!   raw IP captures get a synthesized Ethernet header ([`link`] says what
 //!   and why), and it carries the ingress hints of `fwdsim replay`
 //!   (shared/interfaces.md §3): the pcapng interface name, the SLL2 interface
-//!   index, the SLL packet type, and the record's byte offset.
+//!   index, the SLL packet type, the direction (pcapng `epb_flags`, SLL
+//!   `PACKET_OUTGOING`), and the record's byte offset.
 //! * A capture that ends early or is malformed yields its packets up to
 //!   there, then a [`CaptureError`] with the byte offset and the packets read
 //!   before it; a packet of a link type fwdsim does not read is an error for
@@ -49,5 +50,5 @@ pub use link::{
     LinkKind, LinkType, OTHERHOST_MAC, PACKET_BROADCAST, PACKET_HOST, PACKET_MULTICAST,
     PACKET_OTHERHOST, PACKET_OUTGOING, PLACEHOLDER_MAC,
 };
-pub use reader::{CaptureFormat, CaptureReader, MAX_RECORD_LEN, Packet};
+pub use reader::{CaptureFormat, CaptureReader, Direction, MAX_RECORD_LEN, Packet};
 pub use writer::PcapngWriter;

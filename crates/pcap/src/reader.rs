@@ -21,7 +21,8 @@ use pcap_parser::{
 
 use crate::error::CaptureError;
 use crate::link::{
-    LinkKind, LinkType, PACKET_BROADCAST, PACKET_MULTICAST, PACKET_OTHERHOST, normalize,
+    LinkKind, LinkType, PACKET_BROADCAST, PACKET_HOST, PACKET_MULTICAST, PACKET_OTHERHOST,
+    PACKET_OUTGOING, normalize,
 };
 
 /// The read buffer's first capacity; it doubles when a record does not fit.
@@ -61,8 +62,59 @@ pub struct Packet<'a> {
     /// Packet type of a Linux cooked (SLL/SLL2) record, `PACKET_HOST`...
     /// (include/uapi/linux/if_packet.h; constants in this crate).
     pub pkt_type: Option<u16>,
+    /// Which way the frame went, when the capture says: the pcapng
+    /// Enhanced Packet Block's `epb_flags` direction bits, else the SLL/SLL2
+    /// packet type (`PACKET_OUTGOING` is outbound, `PACKET_HOST`,
+    /// `PACKET_BROADCAST`, `PACKET_MULTICAST` and `PACKET_OTHERHOST` are
+    /// inbound). `None` for pcap Ethernet and raw IP records and pcapng
+    /// blocks without the flags.
+    pub direction: Option<Direction>,
     /// Byte offset of the packet's record in the capture.
     pub offset: u64,
+}
+
+/// Which way a captured frame went through its device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Received by the device.
+    Inbound,
+    /// Sent by the host through the device.
+    Outbound,
+}
+
+impl Direction {
+    /// The direction of pcapng `epb_flags` (bits 0-1: 01 inbound, 10
+    /// outbound, 00 not available; 11 is invalid and read as not
+    /// available).
+    pub fn from_epb_flags(flags: u32) -> Option<Direction> {
+        match flags & 0b11 {
+            0b01 => Some(Direction::Inbound),
+            0b10 => Some(Direction::Outbound),
+            _ => None,
+        }
+    }
+
+    /// The direction of an SLL/SLL2 packet type: `PACKET_OUTGOING` is
+    /// outbound, the four received types inbound, others (`PACKET_LOOPBACK`,
+    /// `PACKET_USER`, `PACKET_KERNEL`) unknown.
+    pub fn from_pkt_type(pkt_type: u16) -> Option<Direction> {
+        match pkt_type {
+            PACKET_OUTGOING => Some(Direction::Outbound),
+            PACKET_HOST | PACKET_BROADCAST | PACKET_MULTICAST | PACKET_OTHERHOST => {
+                Some(Direction::Inbound)
+            }
+            _ => None,
+        }
+    }
+
+    /// The `epb_flags` value of this direction (no reception type, no FCS
+    /// length, no link-layer errors).
+    pub fn epb_flags(self) -> u32 {
+        match self {
+            Direction::Inbound => 0b01,
+            Direction::Outbound => 0b10,
+        }
+    }
 }
 
 impl Packet<'_> {
@@ -155,6 +207,8 @@ struct Meta {
     iface: Option<usize>,
     iif_index: Option<u32>,
     pkt_type: Option<u16>,
+    /// The `epb_flags` direction, before the SLL packet type is consulted.
+    epb_direction: Option<Direction>,
     offset: u64,
 }
 
@@ -360,6 +414,13 @@ impl<R: Read> CaptureReader<R> {
         })
     }
 
+    /// The names of the interfaces of the current pcapng section read so
+    /// far (Interface Description Blocks with an `if_name`), in order;
+    /// none for pcap.
+    pub fn interface_names(&self) -> impl Iterator<Item = &str> {
+        self.state.ifaces.iter().filter_map(|i| i.name.as_deref())
+    }
+
     /// The capture's container format (and, for pcap, its link type).
     pub fn format(&self) -> CaptureFormat {
         self.state.format
@@ -408,6 +469,9 @@ impl<R: Read> CaptureReader<R> {
                 .and_then(|f| f.name.as_deref()),
             iif_index: m.iif_index,
             pkt_type: m.pkt_type,
+            direction: m
+                .epb_direction
+                .or_else(|| m.pkt_type.and_then(Direction::from_pkt_type)),
             offset: m.offset,
         }
     }
@@ -533,6 +597,21 @@ fn ts_units_per_sec(tsresol: u8) -> Option<u64> {
     }
 }
 
+/// `epb_flags` (option code 2 of an Enhanced Packet Block, 4 bytes in the
+/// section's byte order): its direction, or `None` when the block has no
+/// such option or it says "not available".
+fn epb_direction(options: &[pcap_parser::PcapNGOption<'_>], big_endian: bool) -> Option<Direction> {
+    const EPB_FLAGS: u16 = 2;
+    let o = options.iter().find(|o| o.code.0 == EPB_FLAGS)?;
+    let b: [u8; 4] = o.as_bytes().ok()?.try_into().ok()?;
+    let flags = if big_endian {
+        u32::from_be_bytes(b)
+    } else {
+        u32::from_le_bytes(b)
+    };
+    Direction::from_epb_flags(flags)
+}
+
 fn has_io_error(slot: &Arc<Mutex<Option<io::Error>>>) -> bool {
     slot.lock().map(|s| s.is_some()).unwrap_or(true)
 }
@@ -567,7 +646,7 @@ impl State {
                 let frac_nanos = if nanosecond { 1 } else { 1000 };
                 let ts_nanos =
                     i128::from(b.ts_sec) * NANOS_PER_SEC + i128::from(b.ts_usec) * frac_nanos;
-                self.packet(link_type, None, ts_nanos, b.origlen, b.data, offset)
+                self.packet(link_type, None, ts_nanos, b.origlen, b.data, offset, None)
             }
             PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                 self.ifaces.clear();
@@ -615,6 +694,7 @@ impl State {
                 let ts_nanos = i128::from(iface.offset_secs) * NANOS_PER_SEC
                     + i128::from(units) * NANOS_PER_SEC / i128::from(iface.units_per_sec);
                 let link_type = iface.link_type;
+                let direction = epb_direction(&epb.options, self.big_endian);
                 self.packet(
                     link_type,
                     Some(epb.if_id as usize),
@@ -622,6 +702,7 @@ impl State {
                     epb.origlen,
                     data,
                     offset,
+                    direction,
                 )
             }
             PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
@@ -640,6 +721,7 @@ impl State {
                     spb.origlen,
                     &spb.data[..caplen],
                     offset,
+                    None,
                 )
             }
             // Other blocks (name resolution, statistics, obsolete Packet
@@ -656,6 +738,7 @@ impl State {
     }
 
     /// Counts a packet record and normalises it into the frame buffer.
+    #[allow(clippy::too_many_arguments)]
     fn packet(
         &mut self,
         link_type: LinkType,
@@ -664,6 +747,7 @@ impl State {
         orig_len: u32,
         data: &[u8],
         offset: u64,
+        epb_direction: Option<Direction>,
     ) -> Step {
         let packets_read = self.packets_read;
         self.packets_read += 1;
@@ -683,6 +767,7 @@ impl State {
                 iface,
                 iif_index: meta.iif_index,
                 pkt_type: meta.pkt_type,
+                epb_direction,
                 offset,
             }),
             Err(short) => Step::Fail(CaptureError::LinkHeaderTooShort {

@@ -134,6 +134,19 @@ impl<W: Write> PcapngWriter<W> {
         ts_nanos: i128,
         frame: &[u8],
     ) -> Result<(), WriteError> {
+        self.write_packet_with_direction(if_id, ts_nanos, frame, None)
+    }
+
+    /// As [`write_packet`](Self::write_packet), with the direction in the
+    /// block's `epb_flags` option when `direction` is given (a capture of
+    /// both directions, as dumpcap writes them).
+    pub fn write_packet_with_direction(
+        &mut self,
+        if_id: u32,
+        ts_nanos: i128,
+        frame: &[u8],
+        direction: Option<crate::Direction>,
+    ) -> Result<(), WriteError> {
         if if_id as usize >= self.ifaces.len() {
             return Err(WriteError::UnknownInterface {
                 if_id,
@@ -160,6 +173,11 @@ impl<W: Write> PcapngWriter<W> {
             options: Vec::new(),
             block_len2: 0,
         };
+        let flags = direction.map(|d| d.epb_flags().to_le_bytes());
+        if let Some(flags) = &flags {
+            // epb_flags (the serializer ends the list).
+            epb.options = vec![option(OptionCode(2), flags)];
+        }
         write_block(&mut self.out, &mut epb)
     }
 

@@ -44,6 +44,35 @@ pub fn packet_json(ns: &Netns, index: u64, iif: &str, o: &RxOutcome) -> Value {
     Value::Object(m)
 }
 
+/// A frame the replay did not give to the kernel as received (the host
+/// sent it; bridging between ports; a second copy of a frame already
+/// simulated) as a JSON object: the contract keys with `verdict` set to
+/// `word` and the rest null.
+pub fn unsimulated_json(index: u64, iif: &str, word: &str) -> Value {
+    let mut m = Map::new();
+    m.insert("index".into(), json!(index));
+    m.insert("iif".into(), json!(iif));
+    m.insert("verdict".into(), json!(word));
+    m.insert("drop_reason".into(), Value::Null);
+    m.insert("route".into(), Value::Null);
+    m.insert("icmp".into(), Value::Null);
+    Value::Object(m)
+}
+
+/// The table line of such a frame.
+pub fn unsimulated_row(index: u64, iif: &str, word: &str, colour: bool) -> String {
+    let verdict = format!("{word:<8}");
+    let verdict = if colour {
+        format!("\x1b[2m{verdict}\x1b[0m")
+    } else {
+        verdict
+    };
+    format!(
+        "{:>6}  {:<10} {} {:<22} {:<36} {}\n",
+        index, iif, verdict, "-", "-", "-"
+    )
+}
+
 /// The counters that changed between `before` and `after`, by group, named
 /// as /proc/net/snmp and /proc/net/netstat name them.
 pub fn snmp_delta(before: &IpMib, after: &IpMib) -> Value {
@@ -220,6 +249,11 @@ pub struct Summary {
     pub verdicts: BTreeMap<&'static str, u64>,
     /// Dropped packets by reason.
     pub reasons: BTreeMap<&'static str, u64>,
+    /// Frames taken as sent because their source MAC is the capture
+    /// device's own, by that device's name (captures without direction).
+    pub own_mac_sent: BTreeMap<String, u64>,
+    /// Lines said once after the totals (what the capture cannot show).
+    pub notes: Vec<String>,
 }
 
 impl Summary {
@@ -228,6 +262,18 @@ impl Summary {
         *self.verdicts.entry(o.verdict.word()).or_default() += 1;
         if let Some(r) = o.drop_reason {
             *self.reasons.entry(r.name()).or_default() += 1;
+        }
+    }
+
+    /// Counts one frame the kernel was not given, by its verdict word.
+    pub fn add_word(&mut self, word: &'static str) {
+        *self.verdicts.entry(word).or_default() += 1;
+    }
+
+    /// Adds a note, once.
+    pub fn note(&mut self, line: String) {
+        if !self.notes.contains(&line) {
+            self.notes.push(line);
         }
     }
 
@@ -241,6 +287,20 @@ impl Summary {
         }
         for (r, n) in &self.reasons {
             let _ = writeln!(s, "  drop {r}: {n}");
+        }
+        for (dev, n) in &self.own_mac_sent {
+            let (frames, were) = if *n == 1 {
+                ("frame", "was")
+            } else {
+                ("frames", "were")
+            };
+            let _ = writeln!(
+                s,
+                "{n} {frames} whose source MAC is {dev}'s own {were} taken as sent by the host (the capture does not record directions)"
+            );
+        }
+        for l in &self.notes {
+            let _ = writeln!(s, "{l}");
         }
         s
     }

@@ -3,6 +3,7 @@
 //! hand-made bytes where a capture must be broken.
 
 mod corpus;
+mod direction;
 mod display;
 mod props;
 mod reading;
@@ -27,6 +28,7 @@ pub(crate) struct Owned {
     pub iif_name: Option<String>,
     pub iif_index: Option<u32>,
     pub pkt_type: Option<u16>,
+    pub direction: Option<crate::Direction>,
     pub offset: u64,
 }
 
@@ -40,6 +42,7 @@ impl From<Packet<'_>> for Owned {
             iif_name: p.iif_name.map(str::to_owned),
             iif_index: p.iif_index,
             pkt_type: p.pkt_type,
+            direction: p.direction,
             offset: p.offset,
         }
     }

@@ -40,6 +40,7 @@ fn pcap_ethernet_microseconds() {
                 iif_name: None,
                 iif_index: None,
                 pkt_type: None,
+                direction: None,
                 offset: 24,
             },
             Owned {
@@ -50,6 +51,7 @@ fn pcap_ethernet_microseconds() {
                 iif_name: None,
                 iif_index: None,
                 pkt_type: None,
+                direction: None,
                 offset: 24 + 16 + 60,
             },
         ]
