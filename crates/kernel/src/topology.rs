@@ -207,6 +207,9 @@ pub struct TopoPacket {
     /// Every step, in order. A flooded frame's copies add their hops one
     /// after the other.
     pub hops: Vec<Hop>,
+    /// With [`Topology::record_steps`]: the kernel's walk of each model call
+    /// that handled the packet, under the index of the first hop it gave.
+    pub steps: Vec<(usize, Vec<crate::trace::Step>)>,
 }
 
 impl TopoPacket {
@@ -379,6 +382,10 @@ pub struct Topology {
     waiting: Vec<Waiting>,
     /// Frames delivered by [`Topology::run`] before it stops (a loop guard).
     pub max_frames: usize,
+    /// Record the kernel's steps (`trace::Recorder`) of every model call
+    /// into `TopoPacket::steps` (for a trace across namespaces; off for
+    /// replays at full speed).
+    pub record_steps: bool,
 }
 
 impl Topology {
@@ -579,6 +586,7 @@ impl Topology {
             cause,
             frame: frame.to_vec(),
             hops: Vec::new(),
+            steps: Vec::new(),
         });
         id
     }
@@ -710,13 +718,18 @@ impl Topology {
         fl4.fl4_sport = sport;
         fl4.fl4_dport = dport;
         let mut res = crate::flow::FibResult::empty();
-        let rt = crate::ipv4::route_output::ip_route_output_key_hash_rcu(
-            n,
-            &mut fl4,
-            &mut res,
-            &mut NoTrace,
-        )
-        .map_err(|errno| TopologyError::NoRoute {
+        let mut rec = crate::trace::Recorder::new();
+        let routed = if self.record_steps {
+            crate::ipv4::route_output::ip_route_output_key_hash_rcu(n, &mut fl4, &mut res, &mut rec)
+        } else {
+            crate::ipv4::route_output::ip_route_output_key_hash_rcu(
+                n,
+                &mut fl4,
+                &mut res,
+                &mut NoTrace,
+            )
+        };
+        let rt = routed.map_err(|errno| TopologyError::NoRoute {
             ns: ns.into(),
             dst: req.dst,
             errno,
@@ -750,7 +763,14 @@ impl Topology {
         self.seqs.insert((id, seq), pid);
         self.stack_seqs.insert((id, seq), pid);
         let n = &mut self.netns[id.0];
-        let r = crate::ipv4::ip_output::ip_local_out(n, &rt, &mut pkt, &mut NoTrace);
+        let r = if self.record_steps {
+            let r = crate::ipv4::ip_output::ip_local_out(n, &rt, &mut pkt, &mut rec);
+            self.packets[pid.0].steps.push((0, rec.steps));
+            r
+        } else {
+            crate::ipv4::ip_output::ip_local_out(n, &rt, &mut pkt, &mut NoTrace)
+        };
+        let n = &mut self.netns[id.0];
         let waiting = crate::core::neighbour::is_waiting(n, seq);
         if let Err(reason) = r {
             self.hop(pid, id, rt.dst.dev, HopVerdict::Drop, Some(reason));
@@ -806,8 +826,17 @@ impl Topology {
         let InFlight { pid, to, mut frame } = f;
         self.sync(to.ns);
         let n = &mut self.netns[to.ns.0];
-        let o = netif_receive_skb(n, &mut frame, to.dev, &mut NoTrace);
+        let mut rec = crate::trace::Recorder::new();
+        let o = if self.record_steps {
+            netif_receive_skb(n, &mut frame, to.dev, &mut rec)
+        } else {
+            netif_receive_skb(n, &mut frame, to.dev, &mut NoTrace)
+        };
         let seq = n.rx_seq;
+        if self.record_steps {
+            let at = self.packets[pid.0].hops.len();
+            self.packets[pid.0].steps.push((at, rec.steps));
+        }
         self.seqs.insert((to.ns, seq), pid);
         let dev = if o.dev == IfIndex(0) { to.dev } else { o.dev };
         if dev != to.dev {

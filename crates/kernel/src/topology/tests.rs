@@ -893,3 +893,68 @@ fn veth_pair_inside_one_namespace_and_outside_links() {
     assert_eq!(hops(&t, p), ["n/va sent", "n/vb drop NOT_SPECIFIED"]);
     let _ = Ipv4Addr::UNSPECIFIED;
 }
+
+#[test]
+fn steps_are_recorded_per_hop_when_asked() {
+    use crate::trace::{Check, KernelFn};
+    let mut t = docker(false, true);
+    t.record_steps = true;
+    let p = ping(&mut t, "ctr", "8.8.8.8");
+    t.run();
+    let pk = t.packet(p);
+    let host = t.id("host").unwrap();
+    let (_, steps) = pk
+        .steps
+        .iter()
+        .find(|(at, _)| pk.hops[*at].ns == host)
+        .expect("the host's walk");
+    let funcs: Vec<KernelFn> = steps.iter().map(|s| s.func).collect();
+    for f in [
+        KernelFn::br_handle_frame,
+        KernelFn::br_handle_frame_finish,
+        KernelFn::br_pass_frame_up,
+        KernelFn::ip_rcv,
+        KernelFn::ip_error,
+    ] {
+        assert!(funcs.contains(&f), "{f:?} in {funcs:?}");
+    }
+    assert!(
+        steps
+            .iter()
+            .any(|s| matches!(s.check, Check::BrFdbLearn { addr, .. } if addr == CTR_MAC))
+    );
+    // The same run without steps gives the same hops.
+    let mut u = docker(false, true);
+    let q = ping(&mut u, "ctr", "8.8.8.8");
+    u.run();
+    assert_eq!(hops(&t, p), hops(&u, q));
+    assert!(u.packet(q).steps.is_empty());
+}
+
+#[test]
+fn one_host_replay_of_a_frame_on_a_bridge_port_goes_up_the_bridge() {
+    use crate::core::dev::{Verdict, netif_receive_skb};
+    use crate::trace::Recorder;
+    let mut ns = host(false, false);
+    let v0 = ns.dev_by_name("veth0").unwrap().ifindex;
+    let br = ns.dev_by_name("docker0").unwrap().ifindex;
+    let mut f = crate::testutil::echo_frame(DOCKER0_MAC, "172.17.0.2", "172.17.0.1", 64, 8);
+    f[6..12].copy_from_slice(&CTR_MAC);
+    let mut twin = ns.clone();
+    let mut g = f.clone();
+    let a = netif_receive_skb(&mut ns, &mut f, v0, &mut NoTrace);
+    let b = netif_receive_skb(&mut twin, &mut g, v0, &mut Recorder::new());
+    assert_eq!(a, b);
+    assert_eq!(ns.mib, twin.mib);
+    assert_eq!((a.verdict, a.dev), (Verdict::Local, br));
+    assert_eq!(ns.mib.ip.InReceives, 1);
+    assert_eq!(
+        ns.dev_stats.get(&v0).map_or(0, |s| s.rx_otherhost_dropped),
+        0
+    );
+    // The echo reply is sent on docker0 and, through the bridge, on veth0
+    // (the host has no neighbour entry for 172.17.0.2 yet: ARP first).
+    let devs: Vec<IfIndex> = ns.tx.frames.iter().map(|f| f.dev).collect();
+    assert_eq!(devs, [br, v0]);
+    assert_eq!(ns.tx.frames[0].kind, TxKind::Arp);
+}
