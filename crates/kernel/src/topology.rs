@@ -140,7 +140,9 @@ pub enum HopVerdict {
     /// other ports, and/or handed up to the bridge device (the next hop is
     /// then the bridge device's).
     Bridged,
-    /// Waiting for the next hop's ARP answer (what follows says how it ended).
+    /// Waiting for the next hop's ARP answer on this (output) device; what
+    /// follows says how it ended. A received packet's `Forward` hop comes
+    /// first.
     Queued,
     /// Sent on a device that has no link: it left the topology.
     Left,
@@ -365,8 +367,46 @@ struct Waiting {
     hops: usize,
 }
 
+/// How a packet enters the topology, as data: what [`Topology::start`]
+/// replays (so a counterfactual can re-run the same packets on a changed
+/// copy, `topology::explain`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// [`Topology::inject`].
+    Received {
+        /// Namespace.
+        ns: String,
+        /// Device.
+        dev: String,
+        /// The frame (Ethernet header on).
+        frame: Vec<u8>,
+        /// When (jiffies).
+        now: u64,
+    },
+    /// [`Topology::inject_sent`].
+    Sent {
+        /// Namespace.
+        ns: String,
+        /// Device.
+        dev: String,
+        /// The frame (Ethernet header on).
+        frame: Vec<u8>,
+        /// When (jiffies).
+        now: u64,
+    },
+    /// [`Topology::send_from_stack`].
+    Stack {
+        /// Namespace.
+        ns: String,
+        /// What its stack sends.
+        req: StackSend,
+        /// When (jiffies).
+        now: u64,
+    },
+}
+
 /// Several namespaces, their links, the frames in flight and the clock.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Topology {
     names: Vec<String>,
     netns: Vec<Netns>,
@@ -462,6 +502,43 @@ impl Topology {
             ns: id,
             dev: d.ifindex,
         })
+    }
+
+    /// A topology of `netns` (name, namespace) joined by `links`
+    /// (`ns_a, dev_a, ns_b, dev_b`), plus the veth pairs inside one namespace
+    /// ([`Topology::link_veth_peers`]).
+    pub fn build<S: AsRef<str>>(
+        netns: impl IntoIterator<Item = (String, Netns)>,
+        links: &[(S, S, S, S)],
+    ) -> Result<Topology, TopologyError> {
+        let mut t = Topology::new();
+        for (name, ns) in netns {
+            t.add_netns(&name, ns)?;
+        }
+        for (a, da, b, db) in links {
+            t.link(a.as_ref(), da.as_ref(), b.as_ref(), db.as_ref())?;
+        }
+        t.link_veth_peers();
+        Ok(t)
+    }
+
+    /// Starts a packet as `s` says.
+    pub fn start(&mut self, s: &Start) -> Result<PacketId, TopologyError> {
+        match s {
+            Start::Received {
+                ns,
+                dev,
+                frame,
+                now,
+            } => self.inject(ns, dev, frame, *now),
+            Start::Sent {
+                ns,
+                dev,
+                frame,
+                now,
+            } => self.inject_sent(ns, dev, frame, *now),
+            Start::Stack { ns, req, now } => self.send_from_stack(ns, req, *now),
+        }
     }
 
     /// Links `ns_a/dev_a` with `ns_b/dev_b` (a `[[link]]` of topology.toml).
@@ -849,16 +926,21 @@ impl Topology {
             Verdict::Queued => HopVerdict::Queued,
             Verdict::Bridged => HopVerdict::Bridged,
         };
-        self.hop(pid, to.ns, dev, verdict, o.drop_reason);
         if verdict == HopVerdict::Queued {
+            // Forwarded, then waiting on the output device's neighbour.
+            let out = o.route.map_or(dev, |rt| rt.dst.dev);
+            self.hop(pid, to.ns, dev, HopVerdict::Forward, None);
+            self.hop(pid, to.ns, out, HopVerdict::Queued, None);
             let hops = self.packets[pid.0].hops.len();
             self.waiting.push(Waiting {
                 ns: to.ns,
                 seq,
                 pid,
-                dev,
+                dev: out,
                 hops,
             });
+        } else {
+            self.hop(pid, to.ns, dev, verdict, o.drop_reason);
         }
         self.drain_tx(to.ns);
         self.check_waiting(to.ns);
@@ -1090,6 +1172,9 @@ fn l4_csum(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, l4: &[u8]) -> u16 {
     buf.extend_from_slice(l4);
     ip_compute_csum(&buf)
 }
+
+pub mod doctor;
+pub mod explain;
 
 #[cfg(test)]
 mod tests;

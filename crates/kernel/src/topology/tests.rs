@@ -172,7 +172,8 @@ fn container_ping_reaches_8_8_8_8_with_forwarding_and_masquerade() {
             "ctr/eth0 queued",
             "ctr/eth0 sent",
             "host/veth0 bridged",
-            "host/docker0 queued",
+            "host/docker0 forward",
+            "host/eth0 queued",
             "host/eth0 sent",
             "uplink/eth0 local",
         ]
@@ -957,4 +958,119 @@ fn one_host_replay_of_a_frame_on_a_bridge_port_goes_up_the_bridge() {
     let devs: Vec<IfIndex> = ns.tx.frames.iter().map(|f| f.dev).collect();
     assert_eq!(devs, [br, v0]);
     assert_eq!(ns.tx.frames[0].kind, TxKind::Arp);
+}
+
+fn ping_start() -> Vec<Start> {
+    vec![Start::Stack {
+        ns: "ctr".into(),
+        req: StackSend::new("8.8.8.8".parse().unwrap(), StackProto::echo(7, 1)),
+        now: 0,
+    }]
+}
+
+#[test]
+fn explain_names_forwarding_on_the_host() {
+    let e = explain::explain(&docker(false, true), &ping_start(), 0).unwrap();
+    assert_eq!(
+        e.text,
+        "no reply: dropped on host/docker0 (IP_INADDRERRORS)"
+    );
+    let c = &e.counterfactuals[0];
+    assert_eq!(
+        (c.ns.as_str(), c.change.as_str(), c.text.as_str()),
+        (
+            "host",
+            "net.ipv4.ip_forward = 1",
+            "the reply reaches ctr after 5 hops"
+        )
+    );
+    // docker0's forwarding alone lets the request out; the reply then
+    // dies on eth0, which does not forward.
+    let c = e
+        .counterfactuals
+        .iter()
+        .find(|c| c.change == "net.ipv4.conf.docker0.forwarding = 1")
+        .unwrap();
+    assert_eq!(
+        c.text,
+        "reached uplink/eth0; the reply is dropped on host/eth0 (IP_INADDRERRORS)"
+    );
+}
+
+#[test]
+fn explain_adds_masquerade_where_a_private_source_leaves_without_nat() {
+    let e = explain::explain(&docker(true, false), &ping_start(), 0).unwrap();
+    assert_eq!(
+        e.text,
+        "no reply: reached uplink/eth0, which sent nothing back"
+    );
+    assert_eq!(e.counterfactuals.len(), 1);
+    let c = &e.counterfactuals[0];
+    assert_eq!(
+        c.change,
+        "iptables -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"
+    );
+    assert_eq!(c.text, "the reply reaches ctr after 5 hops");
+    // Forwarding off too: both changes, the first one let the packet further.
+    let e = explain::explain(&docker(false, false), &ping_start(), 0).unwrap();
+    let c = &e.counterfactuals[0];
+    assert_eq!(
+        c.change,
+        "net.ipv4.ip_forward = 1 and host: iptables -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"
+    );
+    assert!(c.outcome.reply.is_some());
+}
+
+#[test]
+fn doctor_checks_the_joints_between_namespaces() {
+    let mut t = docker(true, true);
+    assert!(
+        doctor::doctor(&t).iter().all(|f| f.dev.is_none()),
+        "{:?}",
+        doctor::doctor(&t)
+    );
+    let v0 = t.endpoint("host", "veth0").unwrap().dev;
+    t.ns_mut("host")
+        .unwrap()
+        .dev_mut(v0)
+        .unwrap()
+        .brport
+        .as_mut()
+        .unwrap()
+        .state = BrPortState::BR_STATE_BLOCKING;
+    let mut c = HostBuilder::new();
+    c = dev(c, "eth0", CTR2_MAC, veth(), "172.17.0.3/16");
+    c = default_via(c, "172.17.0.254", "eth0");
+    t.add_netns("ctr2", c.build()).unwrap();
+    let mut h = t.ns("host").unwrap().clone();
+    let mut b = HostBuilder { ns: h.clone() };
+    b = dev(b, "veth9", VETH2_MAC, veth(), "");
+    h = b.build();
+    let br = h.dev_by_name("docker0").unwrap().ifindex;
+    let v9 = h.dev_by_name("veth9").unwrap().ifindex;
+    h.br_add_if(br, v9).unwrap();
+    *t.ns_mut("host").unwrap() = h;
+    t.link("ctr2", "eth0", "host", "veth9").unwrap();
+    let mut u = dev(
+        HostBuilder::new(),
+        "eth0",
+        [2, 0, 0, 0, 0x55, 1],
+        veth(),
+        "10.1.0.1/24",
+    );
+    u = u.sysctl("net.ipv4.conf.all.forwarding", 0);
+    t.add_netns("lonely", u.build()).unwrap();
+    let titles: Vec<String> = doctor::doctor(&t)
+        .into_iter()
+        .filter(|f| f.dev.is_some())
+        .map(|f| format!("{}: {}", f.ns, f.title))
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "host: bridge port veth0 of docker0 is blocking",
+            "lonely: veth eth0 has no peer in the topology",
+            "ctr2: default gateway 172.17.0.254 of ctr2 is not an address of host/docker0",
+        ]
+    );
 }
