@@ -28,7 +28,9 @@
 //!      POST_ROUTING, the neighbour layer), as `ping` / `nc -u` / `nc` would,
 //!      with a socket that takes the answer.
 //! 4. [`Topology::run`] delivers frames until nothing is in flight and no
-//!    timer holds a packet (ARP retries and failures run on the clock).
+//!    timer holds a packet (ARP retries and failures run on the clock);
+//!    [`Topology::run_until`]`(t)` fires no timer later than `t` (replaying
+//!    a capture: run until the next frame's time, inject it, and so on).
 //! 5. Read [`Topology::packets`]: every packet with its `hops` in order
 //!    ([`Hop`]: namespace, device, [`HopVerdict`], drop reason). Replies
 //!    and errors the destination's model made (echo reply, port
@@ -870,6 +872,15 @@ impl Topology {
     /// (ARP retries, neighbour failure, reassembly expiry). Returns the
     /// number of frames delivered.
     pub fn run(&mut self) -> usize {
+        self.run_until(u64::MAX)
+    }
+
+    /// Delivers the frames in flight, and fires the timers due by `until`
+    /// (jiffies) with what they send, but no later ones: for a capture
+    /// replayed frame by frame, `run_until(next frame's time)` between
+    /// frames, then [`Topology::run`] at the end. Returns the number of
+    /// frames delivered.
+    pub fn run_until(&mut self, until: u64) -> usize {
         let mut n = 0;
         loop {
             while let Some(f) = self.queue.pop_front() {
@@ -887,7 +898,7 @@ impl Topology {
                 .enumerate()
                 .filter_map(|(i, ns)| next_timer(ns).map(|w| (w, i)))
                 .min();
-            let Some((w, i)) = next else {
+            let Some((w, i)) = next.filter(|&(w, _)| w <= until) else {
                 return n;
             };
             self.advance(w);

@@ -1074,3 +1074,29 @@ fn doctor_checks_the_joints_between_namespaces() {
         ]
     );
 }
+
+#[test]
+fn run_until_leaves_later_timers_for_later() {
+    // ctr asks for 172.17.0.9, which nobody has: ARP retries every second,
+    // then NEIGH_FAILED.
+    let mut t = docker(false, false);
+    let p = ping(&mut t, "ctr", "172.17.0.9");
+    t.run_until(crate::HZ / 2);
+    assert_eq!(hops(&t, p), ["ctr/eth0 queued"]);
+    let asked = |t: &Topology| {
+        t.packets()
+            .iter()
+            .filter(|p| p.is_arp() && p.hops[0].ns == t.id("ctr").unwrap())
+            .count()
+    };
+    assert_eq!(asked(&t), 1);
+    t.run_until(crate::HZ + crate::HZ / 2);
+    assert_eq!(asked(&t), 2);
+    t.run();
+    assert_eq!(asked(&t), 3);
+    assert_eq!(
+        hops(&t, p),
+        ["ctr/eth0 queued", "ctr/eth0 drop NEIGH_FAILED"]
+    );
+    assert_eq!(t.packet(p).last().unwrap().at, 3 * crate::HZ);
+}
