@@ -1100,3 +1100,28 @@ fn run_until_leaves_later_timers_for_later() {
     );
     assert_eq!(t.packet(p).last().unwrap().at, 3 * crate::HZ);
 }
+
+/// Checked on 6.18: an IPv4 frame for another port's address goes up to the
+/// bridge with the `pkt_type` it got on the ingress port (OTHERHOST), so
+/// `ip_rcv` drops it and the bridge counts it in `otherhost`; the same
+/// packet for the bridge's address is answered.
+#[test]
+fn a_frame_for_another_ports_address_goes_up_as_otherhost() {
+    let mut t = bridge_only(true);
+    let mut f = crate::testutil::echo_frame(VETH2_MAC, "172.17.0.2", "172.17.0.1", 64, 16);
+    f[6..12].copy_from_slice(&CTR_MAC);
+    let p = t.inject("host", "veth0", &f, 0).unwrap();
+    t.run();
+    assert_eq!(
+        hops(&t, p),
+        ["host/veth0 bridged", "host/docker0 drop OTHERHOST"]
+    );
+    let ns = t.ns("host").unwrap();
+    let br = ns.dev_by_name("docker0").unwrap().ifindex;
+    assert_eq!(ns.dev_stats[&br].rx_otherhost_dropped, 1);
+    assert_eq!(ns.mib.ip.InReceives, 0);
+    f[0..6].copy_from_slice(&DOCKER0_MAC);
+    let p = t.inject("host", "veth0", &f, 0).unwrap();
+    t.run();
+    assert_eq!(hops(&t, p), ["host/veth0 bridged", "host/docker0 local"]);
+}
