@@ -980,9 +980,9 @@ impl Topology {
         if n.tx.frames.is_empty() {
             return;
         }
-        let tx = std::mem::take(&mut n.tx);
-        n.tx.bytes = Vec::with_capacity(tx.bytes.capacity());
-        n.tx.seq = tx.seq;
+        // Taken while its frames go on their way (which sends nothing in
+        // this namespace), then given back emptied.
+        let mut tx = std::mem::take(&mut n.tx);
         // The copies a bridge sends out of its ports belong to the frame
         // sent on the bridge just before them.
         let mut bridge: Option<(IfIndex, TxKind, u64, PacketId)> = None;
@@ -1008,12 +1008,8 @@ impl Topology {
             }
             self.transmit(pid, Endpoint { ns, dev: f.dev }, bytes, is_bridge);
         }
-        let n = &mut self.netns[ns.0];
-        let mut tx = tx;
         tx.clear();
-        if n.tx.frames.is_empty() {
-            n.tx = tx;
-        }
+        self.netns[ns.0].tx = tx;
     }
 
     /// A frame sent on `from`: onto its link, back in on `lo`, or out of

@@ -1125,3 +1125,30 @@ fn a_frame_for_another_ports_address_goes_up_as_otherhost() {
     t.run();
     assert_eq!(hops(&t, p), ["host/veth0 bridged", "host/docker0 local"]);
 }
+
+#[test]
+fn why_names_the_deciding_condition_in_the_namespace_that_dropped() {
+    use crate::trace::{Branch, Check, KernelFn};
+    let mut t = docker(false, true);
+    t.record_steps = true;
+    let p = ping(&mut t, "ctr", "8.8.8.8");
+    t.run();
+    let (hop, step) = explain::why(&t, p).unwrap();
+    assert_eq!(t.hop_text(&hop), "host/docker0 drop IP_INADDRERRORS");
+    let docker0 = t.endpoint("host", "docker0").unwrap().dev;
+    assert_eq!(step.func, KernelFn::ip_route_input_slow);
+    assert_eq!(
+        step.check,
+        Check::InDevForward {
+            dev: docker0,
+            value: false
+        }
+    );
+    assert_eq!(step.branch, Branch::no_route);
+    // Nothing dropped: no answer.
+    let mut t = docker(true, true);
+    t.record_steps = true;
+    let p = ping(&mut t, "ctr", "8.8.8.8");
+    t.run();
+    assert!(explain::why(&t, p).is_none());
+}
