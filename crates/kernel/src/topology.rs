@@ -644,12 +644,16 @@ impl Topology {
         s
     }
 
-    /// Forgets the packets (keeps the namespaces' state: neighbours, FDB,
-    /// conntrack), for the next batch.
+    /// Forgets the packets, and the frames still in flight, for the next
+    /// batch; the namespaces keep their state (neighbours, FDB, conntrack,
+    /// packets queued on a neighbour, whose later frames become packets of
+    /// their own).
     pub fn clear_packets(&mut self) {
         self.packets.clear();
         self.seqs.clear();
         self.stack_seqs.clear();
+        self.waiting.clear();
+        self.queue.clear();
     }
 
     fn new_packet(

@@ -1152,3 +1152,23 @@ fn why_names_the_deciding_condition_in_the_namespace_that_dropped() {
     t.run();
     assert!(explain::why(&t, p).is_none());
 }
+
+#[test]
+fn clear_packets_keeps_what_the_namespaces_learned() {
+    let mut t = docker(true, true);
+    ping(&mut t, "ctr", "8.8.8.8");
+    // Cleared while the request still waits for ARP: its frames go on as
+    // packets of their own, nothing refers to the forgotten ids.
+    t.clear_packets();
+    t.run();
+    t.clear_packets();
+    let p = ping(&mut t, "ctr", "8.8.8.8");
+    t.run();
+    assert_eq!(p, PacketId(0));
+    // Neighbours, FDB and conntrack were kept: no ARP this time.
+    assert!(t.packets().iter().all(|p| !p.is_arp()));
+    assert_eq!(
+        hops(&t, reply(&t, p)).last().map(String::as_str),
+        Some("ctr/eth0 local")
+    );
+}
