@@ -37,6 +37,31 @@
 //!    unreachable, RST, ICMP errors) and ARP exchanges are packets of their
 //!    own, with `cause` naming the packet that made them.
 //!
+//! [`Topology::build`] does 1 and 2 at once from `(name, Netns)` pairs and
+//! `(ns_a, dev_a, ns_b, dev_b)` links. [`Start`] holds a start as data, so
+//! `explain::explain` can re-run the same starts over a changed copy
+//! (counterfactuals); `explain::why` names the condition behind a drop
+//! (with [`Topology::record_steps`]), `doctor::doctor` checks the
+//! namespaces and their joints.
+//!
+//! # Hops
+//!
+//! In the order they happen, each `{ns, dev, verdict, drop_reason}`:
+//!
+//! - a frame sent: `sent` on the device it leaves by, then `left` if that
+//!   device has no link; a frame the host sends on a bridge: `sent` on the
+//!   bridge, then `sent` on each port it goes out of;
+//! - a frame received: the verdict at the device (`local`, `forward`,
+//!   `drop` with the reason); on a bridge port `bridged` there, then — when
+//!   the bridge handed it up — the bridge device's verdict (`host/veth0
+//!   bridged`, `host/docker0 forward`); a frame only bridged on ends with
+//!   `bridged`, its copies' hops follow;
+//! - a forwarded packet waiting for ARP: `forward` at the input device,
+//!   `queued` on the output device, then `sent` there, or `drop
+//!   NEIGH_FAILED` when nobody answered;
+//! - a frame the link refuses (peer down, larger than its MTU): `drop` at
+//!   the peer.
+//!
 //! Jiffies are the topology's clock (`now`, HZ = 250); each namespace's
 //! `jiffies` follows it when it handles a frame. Frames cross a link in no
 //! time. Ageing (bridge FDB, conntrack) and neighbour timers run on it.
