@@ -751,7 +751,7 @@ fn br_netfilter_passes_bridged_frames_through_forward() {
         [
             "ctr/eth0 queued",
             "ctr/eth0 sent",
-            "host/veth0 drop NOT_SPECIFIED"
+            "host/veth0 drop NETFILTER_DROP"
         ]
     );
     let nf = t.ns("host").unwrap().nf.as_ref().unwrap();
