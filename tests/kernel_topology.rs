@@ -4,8 +4,8 @@
 //! and Docker 28's rules: the container's own ping of 8.8.8.8 crosses the
 //! veth, the bridge (with `bridge-nf-call-iptables = 1`), the host's
 //! forwarding and MASQUERADE, and the uplink answers. Compared with the
-//! kernel: whether the echo reply comes back, and the host's SNMP deltas,
-//! with forwarding on and off.
+//! kernel: whether the echo reply comes back, and every namespace's SNMP
+//! deltas, with forwarding on and off.
 //!
 //! Needs root; without namespaces it skips with the reason, under
 //! `CI=true` it fails.
@@ -163,13 +163,27 @@ fn docker_topology_ping_matches_the_kernel() {
             Duration::from_secs(8),
         )
         .unwrap();
-        let before = nflab::proc_counters(&lab.host).unwrap();
+        let nss = [
+            ("ctr", &lab.ctr),
+            ("host", &lab.host),
+            ("uplink", &lab.uplink),
+        ];
+        let before: Vec<_> = nss
+            .iter()
+            .map(|(_, ns)| nflab::proc_counters(ns).unwrap())
+            .collect();
         let r = nflab::ping(&lab.ctr, REMOTE, id, seq, len, Duration::from_secs(1)).unwrap();
-        let after = nflab::proc_counters(&lab.host).unwrap();
-        let kernel = snmp::compared(&snmp::delta(&before, &after));
+        let kernel: Vec<_> = nss
+            .iter()
+            .zip(&before)
+            .map(|((_, ns), b)| snmp::compared(&snmp::delta(b, &nflab::proc_counters(ns).unwrap())))
+            .collect();
 
         let mut t = model(&toml, forwarding);
-        let mib0 = t.ns("host").unwrap().mib.clone();
+        let mib0: Vec<_> = nss
+            .iter()
+            .map(|(name, _)| t.ns(name).unwrap().mib.clone())
+            .collect();
         let req = StackSend::new(
             REMOTE,
             StackProto::IcmpEcho {
@@ -188,16 +202,19 @@ fn docker_topology_ping_matches_the_kernel() {
             o.reply.is_some(),
             "forwarding {forwarding}: kernel {r:?}, fwdsim {text} ({hops:?})"
         );
-        let mib1 = t.ns("host").unwrap().mib.clone();
-        let fwdsim = snmp::compared(
-            &snmp::from_json(&fwdsim_render::replay::snmp_delta(&mib0, &mib1)["snmp"]).unwrap(),
-        );
-        assert_eq!(
-            snmp::differences(&kernel, &fwdsim),
-            Vec::<(String, i64, i64)>::new(),
-            "forwarding {forwarding}: host counters (kernel, fwdsim)\nkernel {}\nfwdsim {}",
-            snmp::render(&kernel),
-            snmp::render(&fwdsim)
-        );
+        for (i, (name, _)) in nss.iter().enumerate() {
+            let mib1 = &t.ns(name).unwrap().mib;
+            let fwdsim = snmp::compared(
+                &snmp::from_json(&fwdsim_render::replay::snmp_delta(&mib0[i], mib1)["snmp"])
+                    .unwrap(),
+            );
+            assert_eq!(
+                snmp::differences(&kernel[i], &fwdsim),
+                Vec::<(String, i64, i64)>::new(),
+                "forwarding {forwarding}: {name}'s counters (kernel, fwdsim)\nkernel {}\nfwdsim {}",
+                snmp::render(&kernel[i]),
+                snmp::render(&fwdsim)
+            );
+        }
     }
 }
