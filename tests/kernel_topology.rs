@@ -5,7 +5,7 @@
 //! veth, the bridge (with `bridge-nf-call-iptables = 1`), the host's
 //! forwarding and MASQUERADE, and the uplink answers. Compared with the
 //! kernel: whether the echo reply comes back, and every namespace's SNMP
-//! deltas, with forwarding on and off.
+//! deltas, with forwarding on and off, and with ARP across the links.
 //!
 //! Needs root; without namespaces it skips with the reason, under
 //! `CI=true` it fails.
@@ -78,7 +78,7 @@ fn permanent(ns: &mut Netns, dev: fwdsim_kernel::IfIndex, ip: Ipv4Addr, mac: [u8
 
 /// The lab in the model: the host from fixtures/hosts/docker-28.toml with
 /// docker0 made a bridge and the container's veth its port.
-fn model(toml: &str, forwarding: bool) -> Topology {
+fn model(toml: &str, forwarding: bool, arp: bool) -> Topology {
     let mut host = fwdsim_host::load_toml_str(toml, "docker-28.toml").unwrap();
     let br = host.dev_by_name("docker0").unwrap().ifindex;
     host.dev_mut(br).unwrap().kind = DevKind::Bridge(Box::default());
@@ -95,6 +95,9 @@ fn model(toml: &str, forwarding: bool) -> Topology {
     if !forwarding {
         host.sysctl_write("net.ipv4.ip_forward", 0).unwrap();
     }
+    if arp {
+        host.neigh.clear();
+    }
 
     let mut ctr = Netns::with_loopback();
     ctr.fib_default_rules_init();
@@ -108,7 +111,9 @@ fn model(toml: &str, forwarding: bool) -> Topology {
         flags: RtnhFlags(0),
     });
     ctr.fib_table_insert(&def, false).unwrap();
-    permanent(&mut ctr, eth0, Ipv4Addr::new(172, 17, 0, 1), BRIDGE_MAC);
+    if !arp {
+        permanent(&mut ctr, eth0, Ipv4Addr::new(172, 17, 0, 1), BRIDGE_MAC);
+    }
 
     let mut uplink = Netns::with_loopback();
     uplink.fib_default_rules_init();
@@ -120,7 +125,9 @@ fn model(toml: &str, forwarding: bool) -> Topology {
         REMOTE,
         32,
     );
-    permanent(&mut uplink, eth0, Ipv4Addr::new(10, 0, 2, 15), HOST_MAC);
+    if !arp {
+        permanent(&mut uplink, eth0, Ipv4Addr::new(10, 0, 2, 15), HOST_MAC);
+    }
 
     Topology::build(
         [
@@ -150,10 +157,19 @@ fn docker_topology_ping_matches_the_kernel() {
     .expect("fixtures/hosts/docker-28.toml");
     let rules = docker::docker_rules(&toml).unwrap();
     let (id, seq, len) = (0x5a17, 3, 48);
-    for forwarding in [true, false] {
+    // (forwarding, ARP): the lab's neighbours are permanent; with `arp`
+    // they are flushed, and every namespace asks across the links.
+    for (forwarding, arp) in [(true, false), (false, false), (true, true)] {
         let lab = DockerLab::build(&rules).unwrap();
         if !forwarding {
             lab.host.sysctl(&[("net.ipv4.ip_forward", "0")]).unwrap();
+        }
+        if arp {
+            for ns in [&lab.ctr, &lab.host, &lab.uplink] {
+                ns.ip(&["neigh", "flush", "all", "nud", "all"]).unwrap();
+                let left = ns.ip(&["neigh", "show", "nud", "permanent"]).unwrap();
+                assert!(left.trim().is_empty(), "{left}");
+            }
         }
         // The new bridge's IGMP reports, and those a change of forwarding
         // sends (1 s apart at most), before the counters are read.
@@ -179,7 +195,7 @@ fn docker_topology_ping_matches_the_kernel() {
             .map(|((_, ns), b)| snmp::compared(&snmp::delta(b, &nflab::proc_counters(ns).unwrap())))
             .collect();
 
-        let mut t = model(&toml, forwarding);
+        let mut t = model(&toml, forwarding, arp);
         let mib0: Vec<_> = nss
             .iter()
             .map(|(name, _)| t.ns(name).unwrap().mib.clone())
@@ -200,7 +216,7 @@ fn docker_topology_ping_matches_the_kernel() {
         assert_eq!(
             r == PingResult::Reply,
             o.reply.is_some(),
-            "forwarding {forwarding}: kernel {r:?}, fwdsim {text} ({hops:?})"
+            "forwarding {forwarding}, arp {arp}: kernel {r:?}, fwdsim {text} ({hops:?})"
         );
         for (i, (name, _)) in nss.iter().enumerate() {
             let mib1 = &t.ns(name).unwrap().mib;
@@ -211,7 +227,7 @@ fn docker_topology_ping_matches_the_kernel() {
             assert_eq!(
                 snmp::differences(&kernel[i], &fwdsim),
                 Vec::<(String, i64, i64)>::new(),
-                "forwarding {forwarding}: {name}'s counters (kernel, fwdsim)\nkernel {}\nfwdsim {}",
+                "forwarding {forwarding}, arp {arp}: {name}'s counters (kernel, fwdsim)\nkernel {}\nfwdsim {}",
                 snmp::render(&kernel[i]),
                 snmp::render(&fwdsim)
             );
