@@ -744,6 +744,7 @@ impl Row {
                 drop_reason: None,
                 route: None,
                 icmp: None,
+                dev: ingress.iif(),
             },
             // The destination MAC, for the words of a switched frame.
             frame: Some(frame.get(..6).unwrap_or(&[]).to_vec()),
@@ -1049,7 +1050,15 @@ fn write_frames(
 ) -> Result<(), Failure> {
     let Some(w) = writer else { return Ok(()) };
     let (ts, j) = clock;
-    for f in &ns.tx.frames {
+    // A frame the host sends on a bridge goes out of its ports too
+    // (br_dev_xmit); the capture of a host is read on the bridge device,
+    // as `tcpdump -i docker0` shows it, so the ports' copies are left out.
+    for f in ns
+        .tx
+        .frames
+        .iter()
+        .filter(|f| !ns.dev(f.dev).is_some_and(|d| d.is_bridge_port()))
+    {
         let at = ts + (f.at.saturating_sub(j) as i128) * 1_000_000_000 / fwdsim_kernel::HZ as i128;
         let id = w.interface_id(ns.dev_name(f.dev)).unwrap_or(0);
         w.write_packet(id, at, ns.tx.frame(f)).map_err(|e| {

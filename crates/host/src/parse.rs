@@ -549,8 +549,9 @@ mod tests {
                 group: 0,
                 carrier: true,
                 ip_ptr: None,
+                kind: Default::default(),
                 master: None,
-                kind: None,
+                brport: None,
             })
             .unwrap();
         }

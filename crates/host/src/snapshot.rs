@@ -437,11 +437,19 @@ pub(crate) fn load_addr_json(ns: &mut Netns, file: &Path, text: &str) -> Result<
         if let Some(d) = ns.dev_mut(IfIndex(l.ifindex)) {
             d.master = Some(master);
         }
+        // A master of unknown kind (`ip -j addr` names a port's master but
+        // not the master's kind) is a bridge unless the port says otherwise
+        // (`info_slave_kind` "bond", "team").
         let slave_kind = l.linkinfo.as_ref().and_then(|i| i.info_slave_kind.clone());
-        if let (Some(k), Some(d)) = (slave_kind, ns.dev_mut(master))
-            && d.kind.is_none()
+        if let Some(d) = ns.dev_mut(master)
+            && matches!(d.kind, fwdsim_kernel::netns::DevKind::Ether)
+            && slave_kind.as_deref().is_none_or(|k| k == "bridge")
         {
-            d.kind = Some(k);
+            d.kind = fwdsim_kernel::netns::DevKind::from_info_kind(Some("bridge"));
+        }
+        if ns.dev(master).is_some_and(|d| d.bridge().is_some()) {
+            ns.br_add_if(master, IfIndex(l.ifindex))
+                .map_err(|e| config(file, e))?;
         }
     }
     for l in &links {
@@ -534,8 +542,11 @@ fn link_to_device(file: &Path, l: &JLink) -> Result<NetDevice, HostError> {
         group,
         carrier,
         ip_ptr: None,
+        kind: fwdsim_kernel::netns::DevKind::from_info_kind(
+            l.linkinfo.as_ref().and_then(|i| i.info_kind.as_deref()),
+        ),
         master: None,
-        kind: l.linkinfo.as_ref().and_then(|i| i.info_kind.clone()),
+        brport: None,
     })
 }
 

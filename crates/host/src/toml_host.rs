@@ -364,8 +364,9 @@ fn build(host: &HostToml, file: &Path, nf: &mut NfLoad) -> Result<Netns, HostErr
             group: i.group.unwrap_or(0),
             carrier,
             ip_ptr: None,
+            kind: fwdsim_kernel::netns::DevKind::from_info_kind(i.kind.as_deref()),
             master: None,
-            kind: i.kind.clone(),
+            brport: None,
         };
         ns.register_netdev(dev).map_err(|e| config(file, e))?;
         ifindexes.push(ifindex);
@@ -381,6 +382,15 @@ fn build(host: &HostToml, file: &Path, nf: &mut NfLoad) -> Result<Netns, HostErr
                 })?;
         if let Some(d) = ns.dev_mut(ifindex) {
             d.master = Some(master);
+        }
+        // A master written without a kind is a bridge (as in a snapshot).
+        if let Some(d) = ns.dev_mut(master)
+            && matches!(d.kind, fwdsim_kernel::netns::DevKind::Ether)
+        {
+            d.kind = fwdsim_kernel::netns::DevKind::from_info_kind(Some("bridge"));
+        }
+        if ns.dev(master).is_some_and(|d| d.bridge().is_some()) {
+            ns.br_add_if(master, ifindex).map_err(|e| config(file, e))?;
         }
     }
     ns.resolve_rules();
