@@ -482,6 +482,8 @@ struct P {
     cur: usize,
     /// Anonymous sets of the rule being read.
     anon: u64,
+    /// Tables (family, name) another block of the host already holds.
+    taken: Vec<(String, String)>,
 }
 
 impl P {
@@ -633,6 +635,15 @@ impl P {
         {
             family = name.s;
             name = self.name("a table name")?;
+        }
+        if self.taken.iter().any(|(f, n)| *f == family && *n == name.s) {
+            return err(
+                &name,
+                format!(
+                    "table {family} {} is also in `iptables` (iptables-nft keeps its rules there: write them in one place)",
+                    name.s
+                ),
+            );
         }
         self.expect("{", &format!("table {family} {}", name.s))?;
         self.cur = match self
@@ -1856,6 +1867,15 @@ fn to_json(tables: Vec<Table>) -> Value {
 /// The `nft -j list ruleset` JSON of a ruleset in nft syntax read from
 /// `file`, whose first line is line `first_line` of the file.
 pub fn nft_text_to_json(text: &str, file: &Path, first_line: usize) -> Result<Value, HostError> {
+    to_json_checked(text, file, first_line, &[])
+}
+
+fn to_json_checked(
+    text: &str,
+    file: &Path,
+    first_line: usize,
+    taken: &[(String, String)],
+) -> Result<Value, HostError> {
     let run = || -> R<Value> {
         let toks = expand(tokenize(text, first_line)?)?;
         let mut p = P {
@@ -1864,6 +1884,7 @@ pub fn nft_text_to_json(text: &str, file: &Path, first_line: usize) -> Result<Va
             tables: Vec::new(),
             cur: 0,
             anon: 0,
+            taken: taken.to_vec(),
         };
         p.ruleset()?;
         check_refs(&p.tables)?;
@@ -1879,13 +1900,15 @@ pub fn nft_text_to_json(text: &str, file: &Path, first_line: usize) -> Result<Va
 
 /// Loads a ruleset in nft syntax into the model's tables (through
 /// [`crate::nft_json::load_nft_json`]), with the loader's notes about what
-/// is not modelled.
+/// is not modelled. A table of `taken` (family, name: the tables the
+/// host's iptables text holds) is an error.
 pub fn load_nft_text(
     text: &str,
     file: &Path,
     first_line: usize,
+    taken: &[(String, String)],
 ) -> Result<(Vec<NftTable>, Vec<String>), HostError> {
-    let v = nft_text_to_json(text, file, first_line)?;
+    let v = to_json_checked(text, file, first_line, taken)?;
     crate::nft_json::load_nft_json(file, &v.to_string(), &[])
 }
 

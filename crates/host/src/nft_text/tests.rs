@@ -11,7 +11,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn from_text(text: &str) -> (Vec<NftTable>, Vec<String>) {
-    load_nft_text(text, Path::new("nft.json"), 1).unwrap_or_else(|e| panic!("{e}"))
+    load_nft_text(text, Path::new("nft.json"), 1, &[]).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn from_json(name: &str) -> (Vec<NftTable>, Vec<String>) {
@@ -19,7 +19,7 @@ fn from_json(name: &str) -> (Vec<NftTable>, Vec<String>) {
 }
 
 fn err_of(text: &str) -> String {
-    match load_nft_text(text, Path::new("h.toml"), 10) {
+    match load_nft_text(text, Path::new("h.toml"), 10, &[]) {
         Ok(_) => panic!("no error for {text:?}"),
         Err(e) => e.to_string(),
     }
@@ -263,7 +263,7 @@ proptest::proptest! {
     /// Any text: an error or a ruleset, never a panic.
     #[test]
     fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
-        let _ = load_nft_text(&s, Path::new("h.toml"), 1);
+        let _ = load_nft_text(&s, Path::new("h.toml"), 1, &[]);
     }
 
     /// Text made of the ruleset's own words, in any order.
@@ -278,6 +278,6 @@ proptest::proptest! {
         "reject", "with", "icmp", "meta", "mark", "set", "0x10", "comment", "\"#\"", "!=",
     ]), 0..60)) {
         let text = words.join(" ");
-        let _ = load_nft_text(&text, Path::new("h.toml"), 1);
+        let _ = load_nft_text(&text, Path::new("h.toml"), 1, &[]);
     }
 }
