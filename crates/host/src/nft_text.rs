@@ -1250,18 +1250,29 @@ impl P {
         if tys.len() == 1
             && let VTy::Flags(_) = tys[0]
         {
-            let mut vs = vec![self.value(tys[0])?];
-            while self.eat(",") {
-                vs.push(self.value(tys[0])?);
-            }
-            let v = if vs.len() == 1 {
-                vs.remove(0)
-            } else {
-                Value::Array(vs)
-            };
-            return Ok((v, true));
+            return Ok((self.flag_list(tys[0])?, true));
         }
         Ok((self.concat_value(tys)?, false))
+    }
+
+    /// Flags: one, a list `a,b` (an array) or `a | b` (`{"|": [...]}`).
+    fn flag_list(&mut self, ty: VTy) -> R<Value> {
+        let mut vs = vec![self.value(ty)?];
+        let mut or = false;
+        loop {
+            if self.eat(",") {
+            } else if self.eat("|") {
+                or = true;
+            } else {
+                break;
+            }
+            vs.push(self.value(ty)?);
+        }
+        Ok(match (vs.len(), or) {
+            (1, _) => vs.remove(0),
+            (_, false) => Value::Array(vs),
+            (_, true) => json!({ "|": vs }),
+        })
     }
 
     fn rule(&mut self) -> R<Rule> {
@@ -1325,7 +1336,24 @@ impl P {
                         m.insert("prefix".into(), Value::String(self.string("prefix")?));
                     } else if self.eat("level") {
                         let l = self.word("a log level")?;
-                        m.insert("level".into(), Value::String(l.s));
+                        if !matches!(
+                            l.s.as_str(),
+                            "emerg"
+                                | "alert"
+                                | "crit"
+                                | "err"
+                                | "warn"
+                                | "notice"
+                                | "info"
+                                | "debug"
+                                | "audit"
+                        ) {
+                            return err(&l, format!("unknown log level {}", l.s));
+                        }
+                        // `warn` is the default, which nft does not print.
+                        if l.s != "warn" {
+                            m.insert("level".into(), Value::String(l.s));
+                        }
                     } else if self.eat("group") {
                         let g = self.num("group")?;
                         m.insert("group".into(), json!(g));
@@ -1438,12 +1466,10 @@ impl P {
         m.insert("per".into(), Value::String(per));
         if let Some(u) = unit {
             m.insert("rate_unit".into(), Value::String(u));
-            if burst != 0 {
-                m.insert(
-                    "burst_unit".into(),
-                    Value::String(burst_unit.unwrap_or_else(|| "bytes".into())),
-                );
-            }
+            m.insert(
+                "burst_unit".into(),
+                Value::String(burst_unit.unwrap_or_else(|| "bytes".into())),
+            );
         }
         if inv {
             m.insert("inv".into(), Value::Bool(true));
@@ -1588,6 +1614,13 @@ impl P {
             let t = self.peek().clone();
             return err(&t, format!("`to` expected after {k}, not {}", t.describe()));
         }
+        // `dnat ip to ADDR` in an ip table: nft drops the family it implies
+        // (not before a map).
+        if m.get("family").and_then(|f| f.as_str()) == Some(self.family())
+            && m.get("addr").is_none_or(|a| a.get("map").is_none())
+        {
+            m.remove("family");
+        }
         let mut flags = Vec::new();
         while self.peek().k == K::W
             && matches!(
@@ -1661,6 +1694,29 @@ impl P {
             };
             return Ok(json!({"vmap": {"key": key, "data": data}}));
         }
+        // `tcp flags & (syn | ack) == syn`: the same as `syn / syn,ack`.
+        let mut mask = None;
+        if self.peek().is("&") {
+            let amp = self.next();
+            let ty = match tys.as_slice() {
+                [t @ VTy::Flags(_)] => *t,
+                _ => {
+                    return err(
+                        &amp,
+                        "`&` is only supported on flags (tcp flags, ct state, ct status)",
+                    );
+                }
+            };
+            let paren = self.eat("(");
+            let m = self.flag_list(ty)?;
+            if paren {
+                self.expect(")", "the flags of `&`")?;
+            }
+            mask = Some(match m {
+                Value::Object(mut o) if o.contains_key("|") => o.remove("|").unwrap_or_default(),
+                m => m,
+            });
+        }
         let op_tok = self.peek().clone();
         let op = match op_tok.s.as_str() {
             "==" | "!=" | "<" | ">" | "<=" | ">=" if op_tok.k == K::P => {
@@ -1694,8 +1750,19 @@ impl P {
         let (mut right, flags) = self.rhs(&tys, is_fib)?;
         let mut left = key;
         let mut op_s = op.clone().unwrap_or_else(|| "==".into());
-        if flags && op.is_none() {
+        if flags && op.is_none() && mask.is_none() {
             op_s = "in".into();
+        }
+        if flags
+            && op.is_some()
+            && let Value::Array(a) = &right
+            && a.len() > 1
+        {
+            // `ct state != established,related` is printed `... | related`.
+            right = json!({ "|": a });
+        }
+        if let Some(m) = mask {
+            left = json!({"&": [left, m]});
         }
         if flags && self.peek().is("/") {
             // `tcp flags syn / syn,ack`: (flags & mask) == value.
