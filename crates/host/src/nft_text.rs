@@ -444,11 +444,13 @@ fn number(s: &str) -> Option<u64> {
 
 struct Set {
     name: String,
+    line: usize,
     is_map: bool,
     json: Map<String, Value>,
 }
 
 struct Rule {
+    line: usize,
     expr: Vec<Value>,
     comment: Option<String>,
     anon: u64,
@@ -456,6 +458,7 @@ struct Rule {
 
 struct Chain {
     name: String,
+    line: usize,
     base: Option<Map<String, Value>>,
     comment: Option<String>,
     rules: Vec<Rule>,
@@ -464,6 +467,7 @@ struct Chain {
 struct Table {
     family: String,
     name: String,
+    line: usize,
     extra: Map<String, Value>,
     chains: Vec<Chain>,
     objs: Vec<(String, String, Map<String, Value>)>,
@@ -655,6 +659,7 @@ impl P {
             None => {
                 self.tables.push(Table {
                     family,
+                    line: name.line,
                     name: name.s,
                     extra: Map::new(),
                     chains: Vec::new(),
@@ -718,6 +723,7 @@ impl P {
             None => {
                 self.table().chains.push(Chain {
                     name: name.s.clone(),
+                    line: name.line,
                     base: None,
                     comment: None,
                     rules: Vec::new(),
@@ -978,6 +984,7 @@ impl P {
             return err(&name, format!("{what} is declared twice"));
         }
         self.table().sets.push(Set {
+            line: name.line,
             name: name.s,
             is_map,
             json: m,
@@ -1276,6 +1283,7 @@ impl P {
     }
 
     fn rule(&mut self) -> R<Rule> {
+        let line = self.peek().line;
         let mut expr = Vec::new();
         let mut comment = None;
         while !self.end_of_stmt() {
@@ -1299,6 +1307,7 @@ impl P {
             return err(&t, "an empty rule");
         }
         Ok(Rule {
+            line,
             expr,
             comment,
             anon: self.anon,
@@ -1861,8 +1870,11 @@ fn check_refs(tables: &[Table]) -> R<()> {
     Ok(())
 }
 
-/// The `nft -j list ruleset` document of the tables, with handles.
-fn to_json(tables: Vec<Table>) -> Value {
+/// The `nft -j list ruleset` document of the tables, with handles; and
+/// where each chain, set and rule is, by the words the loader's notes
+/// name it with (`table ip t chain c rule handle 4:`).
+fn to_json(tables: Vec<Table>) -> (Value, Vec<(String, usize)>) {
+    let mut lines = Vec::new();
     let mut items = vec![
         json!({"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}),
     ];
@@ -1874,10 +1886,12 @@ fn to_json(tables: Vec<Table>) -> Value {
         tm.insert("handle".into(), json!(ti + 1));
         tm.extend(t.extra);
         items.push(json!({ "table": tm }));
+        lines.push((format!("table {fam} {tn}:"), t.line));
         let mut h: u64 = 0;
         let mut chains = Vec::new();
         for c in &t.chains {
             h += 1;
+            lines.push((format!("table {fam} {tn} chain {}:", c.name), c.line));
             let mut m = Map::new();
             m.insert("family".into(), Value::String(fam.clone()));
             m.insert("table".into(), Value::String(tn.clone()));
@@ -1903,6 +1917,8 @@ fn to_json(tables: Vec<Table>) -> Value {
         }
         for s in t.sets {
             h += 1;
+            let kind = if s.is_map { "map" } else { "set" };
+            lines.push((format!("table {fam} {tn} {kind} {}:", s.name), s.line));
             let mut m = Map::new();
             m.insert("family".into(), Value::String(fam.clone()));
             m.insert("name".into(), Value::String(s.name));
@@ -1915,6 +1931,10 @@ fn to_json(tables: Vec<Table>) -> Value {
         for c in t.chains {
             for r in c.rules {
                 h += r.anon + 1;
+                lines.push((
+                    format!("table {fam} {tn} chain {} rule handle {h}:", c.name),
+                    r.line,
+                ));
                 let mut m = Map::new();
                 m.insert("family".into(), Value::String(fam.clone()));
                 m.insert("table".into(), Value::String(tn.clone()));
@@ -1928,13 +1948,13 @@ fn to_json(tables: Vec<Table>) -> Value {
             }
         }
     }
-    json!({ "nftables": items })
+    (json!({ "nftables": items }), lines)
 }
 
 /// The `nft -j list ruleset` JSON of a ruleset in nft syntax read from
 /// `file`, whose first line is line `first_line` of the file.
 pub fn nft_text_to_json(text: &str, file: &Path, first_line: usize) -> Result<Value, HostError> {
-    to_json_checked(text, file, first_line, &[])
+    to_json_checked(text, file, first_line, &[]).map(|(v, _)| v)
 }
 
 fn to_json_checked(
@@ -1942,8 +1962,8 @@ fn to_json_checked(
     file: &Path,
     first_line: usize,
     taken: &[(String, String)],
-) -> Result<Value, HostError> {
-    let run = || -> R<Value> {
+) -> Result<(Value, Vec<(String, usize)>), HostError> {
+    let run = || -> R<(Value, Vec<(String, usize)>)> {
         let toks = expand(tokenize(text, first_line)?)?;
         let mut p = P {
             t: toks,
@@ -1975,8 +1995,27 @@ pub fn load_nft_text(
     first_line: usize,
     taken: &[(String, String)],
 ) -> Result<(Vec<NftTable>, Vec<String>), HostError> {
-    let v = to_json_checked(text, file, first_line, taken)?;
-    crate::nft_json::load_nft_json(file, &v.to_string(), &[])
+    let (v, lines) = to_json_checked(text, file, first_line, taken)?;
+    let (tables, notes) = crate::nft_json::load_nft_json(file, &v.to_string(), &[])?;
+    // The loader names a rule by its handle: give the line it is on, as
+    // the notes of the iptables text do (`FILE:LINE: ...`).
+    let f = format!("{}: ", file.display());
+    let notes = notes
+        .into_iter()
+        .map(|n| {
+            let Some(rest) = n.strip_prefix(&f) else {
+                return n;
+            };
+            match lines
+                .iter()
+                .find(|(what, _)| rest.starts_with(what.as_str()))
+            {
+                Some((_, line)) => format!("{}:{line}: {rest}", file.display()),
+                None => n,
+            }
+        })
+        .collect();
+    Ok((tables, notes))
 }
 
 #[cfg(test)]
