@@ -425,12 +425,13 @@ fn priority(family: &str, s: &str) -> Option<i64> {
     if rest.is_empty() {
         return Some(base);
     }
-    let (sign, n) = rest.split_at(1);
-    let n: i64 = n.parse().ok().filter(|_| !n.starts_with(['+', '-']))?;
-    match sign {
-        "+" => base.checked_add(n),
-        "-" => base.checked_sub(n),
-        _ => None,
+    let n = |r: &str| r.parse::<i64>().ok().filter(|_| !r.starts_with(['+', '-']));
+    if let Some(r) = rest.strip_prefix('+') {
+        base.checked_add(n(r)?)
+    } else if let Some(r) = rest.strip_prefix('-') {
+        base.checked_sub(n(r)?)
+    } else {
+        None
     }
 }
 

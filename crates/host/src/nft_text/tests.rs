@@ -229,6 +229,10 @@ fn errors_name_the_line_and_column_of_the_toml_file() {
             "h.toml:12:8: no chain \"nowhere\" in table ip t",
         ),
         (
+            "table ip t {\n chain c {\n  type filter hook input priority filteré;\n }\n}\n",
+            "h.toml:12:35: bad priority \"filteré\" (a number, or raw, mangle, dstnat, filter, security, srcnat with an optional + or - number)",
+        ),
+        (
             "table ip t {\n chain c {\n  ip saddr @nope drop\n }\n}\n",
             "h.toml:12:12: no set or map \"nope\" in table ip t",
         ),
@@ -297,8 +301,14 @@ proptest::proptest! {
         "elements", "=", "define", "$X", "X", "\"eth*\"", "counter", "packets", "dnat", "to",
         "snat", "masquerade", "limit", "rate", "10/second", "burst", "log", "prefix", "/",
         "reject", "with", "icmp", "meta", "mark", "set", "0x10", "comment", "\"#\"", "!=",
+        "filteré", "é", "\\", "undefine", "|", "&", "(", ")", "include", "flush", "ruleset",
     ]), 0..60)) {
         let text = words.join(" ");
+        let _ = load_nft_text(&text, Path::new("h.toml"), 1, &[]);
+        // The same words as the rules of a chain, and as a set's body.
+        let text = format!("table ip t {{\n set s {{ type ipv4_addr; }}\n chain c {{\n{text}\n}}\n}}\n");
+        let _ = load_nft_text(&text, Path::new("h.toml"), 1, &[]);
+        let text = format!("table ip t {{\n map m {{\n{}\n}}\n}}\n", words.join(" "));
         let _ = load_nft_text(&text, Path::new("h.toml"), 1, &[]);
     }
 }
