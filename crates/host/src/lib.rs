@@ -25,6 +25,7 @@ mod error;
 mod names;
 pub mod netfilter;
 pub mod nft_json;
+pub mod nft_text;
 mod parse;
 mod show;
 mod snapshot;

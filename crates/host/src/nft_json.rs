@@ -450,10 +450,13 @@ impl Cx<'_> {
         }
     }
 
-    /// A flag list (`["syn", "ack"]`), one flag, or a number: the bits.
+    /// A flag list (`["syn", "ack"]`), flags or-ed (`{"|": [...]}`, as
+    /// `ct state != established | related` prints), one flag, or a
+    /// number: the bits.
     fn flags(&self, ty: Ty, v: &Value) -> Result<u64, String> {
         match v {
-            Value::Array(a) => a.iter().try_fold(0, |acc, f| Ok(acc | int_of(ty, f)?)),
+            Value::Array(a) => a.iter().try_fold(0, |acc, f| Ok(acc | self.flags(ty, f)?)),
+            Value::Object(o) if o.len() == 1 && o.contains_key("|") => self.flags(ty, &o["|"]),
             v => int_of(ty, v),
         }
     }
@@ -469,6 +472,9 @@ impl Cx<'_> {
         match v {
             Value::Bool(b) => Ok(NftRhs::Bool(*b)),
             Value::Array(_) if ty.is_flags() && tys.len() == 1 => {
+                Ok(NftRhs::Flags(self.flags(ty, v)?))
+            }
+            Value::Object(o) if o.contains_key("|") && ty.is_flags() && tys.len() == 1 => {
                 Ok(NftRhs::Flags(self.flags(ty, v)?))
             }
             Value::Array(a) => Ok(NftRhs::Set(

@@ -43,8 +43,8 @@ struct HostToml {
     firewall: Option<Firewall>,
 }
 
-/// `[firewall]`: netfilter state in the formats of `iptables-restore` and
-/// `ipset restore`, as multi-line strings.
+/// `[firewall]`: netfilter state in the formats of `iptables-restore`,
+/// `ipset restore` and `nft -f`, as multi-line strings.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 struct Firewall {
@@ -52,6 +52,8 @@ struct Firewall {
     iptables: Option<toml::Spanned<String>>,
     #[serde(default)]
     ipset: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    nft: Option<toml::Spanned<String>>,
 }
 
 /// One `[[socket]]`: a bound UDP socket or a listening TCP one.
@@ -248,6 +250,9 @@ pub fn load_toml_str_with_notes(
                 XtBackend::Nft,
                 block_first_line(text, b.span().start),
             )?;
+        }
+        if let Some(b) = &fw.nft {
+            nf.load_nft_text(b.get_ref(), file, block_first_line(text, b.span().start))?;
         }
     }
     let notes = std::mem::take(&mut nf.warnings);

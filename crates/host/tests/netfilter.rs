@@ -195,10 +195,10 @@ COMMIT
     let bad = "[firewall]\niptables = \"\"\"\n*filter\n-A INPUT -s 1.2.3 -j DROP\nCOMMIT\n\"\"\"\n";
     let e = load_toml_str_with_notes(bad, "lab.toml").unwrap_err();
     assert_eq!(e.to_string(), "lab.toml:4:13: bad address \"1.2.3\" for -s");
-    let e = load_toml_str_with_notes("[firewall]\nnft = \"x\"\n", "lab.toml").unwrap_err();
+    let e = load_toml_str_with_notes("[firewall]\nnftables = \"x\"\n", "lab.toml").unwrap_err();
     assert!(
         e.to_string()
-            .starts_with("lab.toml:2:1: unknown field `nft`"),
+            .starts_with("lab.toml:2:1: unknown field `nftables`"),
         "{e}"
     );
     let e =

@@ -47,3 +47,28 @@ impl NfLoad {
         Ok(())
     }
 }
+
+impl NfLoad {
+    /// Reads a ruleset in nft syntax (the `[firewall]` `nft` block of a
+    /// TOML host, whose first line is `first_line` of `file`): its tables
+    /// are loaded as nftables tables, with a note for each rule or
+    /// expression that parses but is not modelled. Call it after the
+    /// iptables text: a table that text holds is an error.
+    pub fn load_nft_text(
+        &mut self,
+        text: &str,
+        file: &Path,
+        first_line: usize,
+    ) -> Result<(), HostError> {
+        let taken: Vec<(String, String)> = self
+            .tables
+            .iter()
+            .filter(|t| t.backend == XtBackend::Nft)
+            .map(|t| ("ip".to_string(), t.name.name().to_string()))
+            .collect();
+        let (tables, warnings) = crate::nft_text::load_nft_text(text, file, first_line, &taken)?;
+        self.nft.extend(tables);
+        self.warnings.extend(warnings);
+        Ok(())
+    }
+}
