@@ -11,6 +11,7 @@ mod kernel_toml;
 mod netfilter_cli;
 mod replay;
 mod step;
+mod topology;
 
 /// Held by the tests that read the global `skb:kfree_skb` tracepoint or
 /// make the kernel free packets, so that no test's drops land in another's

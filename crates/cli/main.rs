@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod step;
+mod topo;
 use fwdsim_kernel::Netns;
 use fwdsim_kernel::ipv4::rtnetlink::{RouteGetRequest, inet_rtm_getroute};
 use fwdsim_kernel::trace::{NoTrace, Recorder};
@@ -73,6 +74,9 @@ enum Cmd {
         after_help = "Example:\n  fwdsim trace fixtures/pcaps/docker.pcap --packet 1 --host fixtures/hosts/docker-forwarding-off.toml --iif docker0"
     )]
     Trace(TraceArgs),
+    /// Topologies: several namespaces and the links between them (dump one of this machine, show one).
+    #[command(subcommand)]
+    Topo(topo::TopoCmd),
 }
 
 #[derive(Args)]
@@ -1901,6 +1905,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             println!("wrote {}", host.display());
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Topo(c) => topo::run(c),
         Cmd::Replay(a) => replay(&a),
         Cmd::Trace(a) => trace_packet(&a),
         Cmd::Route(RouteCmd::Get(a)) => route_get(&a),
