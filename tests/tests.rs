@@ -8,6 +8,7 @@ mod kernel_nf_selftests;
 mod kernel_packet;
 mod kernel_route;
 mod kernel_toml;
+mod kernel_topology;
 mod netfilter_cli;
 mod replay;
 mod step;
