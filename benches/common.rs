@@ -259,6 +259,9 @@ pub fn dev(ns: &mut Netns, name: &str, addr: Ipv4Addr) -> IfIndex {
         group: 0,
         carrier: true,
         ip_ptr: None,
+        kind: Default::default(),
+        master: None,
+        brport: None,
     })
     .unwrap();
     let ifa = InIfaddr {

@@ -500,6 +500,9 @@ fn link_to_device(file: &Path, l: &JLink) -> Result<NetDevice, HostError> {
         group,
         carrier,
         ip_ptr: None,
+        kind: Default::default(),
+        master: None,
+        brport: None,
     })
 }
 

@@ -129,6 +129,9 @@ mod tests {
             group: 0,
             carrier: true,
             ip_ptr: None,
+            kind: Default::default(),
+            master: None,
+            brport: None,
         })
         .unwrap();
         ns

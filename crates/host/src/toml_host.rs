@@ -356,6 +356,9 @@ fn build(host: &HostToml, file: &Path, nf: &mut NfLoad) -> Result<Netns, HostErr
             group: i.group.unwrap_or(0),
             carrier,
             ip_ptr: None,
+            kind: Default::default(),
+            master: None,
+            brport: None,
         };
         ns.register_netdev(dev).map_err(|e| config(file, e))?;
         ifindexes.push(ifindex);

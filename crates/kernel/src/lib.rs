@@ -51,12 +51,18 @@ pub mod ipv4 {
     pub mod rtnetlink;
     pub mod snmp;
 }
+pub mod bridge;
 pub mod doctor;
+pub mod drivers {
+    //! Device drivers whose transmit decides where a frame goes.
+    pub mod veth;
+}
 pub mod explain;
 pub mod flow;
 pub mod netfilter;
 pub mod netns;
 pub mod sysctl;
+pub mod topology;
 pub mod trace;
 pub mod uapi;
 

@@ -62,6 +62,53 @@ pub struct NetDevice {
     pub carrier: bool,
     /// `ip_ptr`: the IPv4 state; none when IPv4 is off (MTU below 68).
     pub ip_ptr: Option<InDevice>,
+    /// What kind of device it is (`ip -d link`'s `linkinfo.info_kind`).
+    pub kind: DevKind,
+    /// `master`: the bridge this device is a port of (`ip link set DEV master BR`).
+    pub master: Option<IfIndex>,
+    /// `rx_handler_data` of a bridge port: its state and flags. Set with
+    /// `master` by [`Netns::br_add_if`].
+    pub brport: Option<Box<crate::bridge::NetBridgePort>>,
+}
+
+/// Which namespace a veth's peer is in, as the snapshot names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerNetns {
+    /// The same namespace.
+    Same,
+    /// `link_netnsid` of `ip -j link`: the peer namespace's id as this one sees it.
+    Id(i32),
+    /// A namespace of the topology by name.
+    Name(String),
+}
+
+/// A veth's peer (`ip -j link`: `link_index`, `link_netnsid`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VethPeer {
+    /// The peer's namespace.
+    pub netns: PeerNetns,
+    /// The peer's ifindex in its namespace.
+    pub ifindex: IfIndex,
+}
+
+/// Kernel: the device's type as its driver makes it (`rtnl_link_ops->kind`,
+/// `IFF_EBRIDGE`): what happens to a frame sent on it.
+#[derive(Clone, Debug, Default)]
+pub enum DevKind {
+    /// A physical (or unknown) Ethernet device: a frame sent leaves the host.
+    #[default]
+    Ether,
+    /// `lo`.
+    Loopback,
+    /// One end of a veth pair (drivers/net/veth.c): a frame sent is received
+    /// by the peer. Which device the peer is, in a topology, comes from the
+    /// topology's links; this is what the snapshot said.
+    Veth {
+        /// The peer, when the snapshot knows it.
+        peer: Option<VethPeer>,
+    },
+    /// A bridge (net/bridge): its ports, FDB and ageing time.
+    Bridge(Box<crate::bridge::NetBridge>),
 }
 
 impl NetDevice {
@@ -73,6 +120,27 @@ impl NetDevice {
     /// Whether this is a loopback device.
     pub fn is_loopback(&self) -> bool {
         self.flags.contains(DevFlags::IFF_LOOPBACK)
+    }
+
+    /// `netif_is_bridge_master`: the bridge's state when this is a bridge.
+    pub fn bridge(&self) -> Option<&crate::bridge::NetBridge> {
+        match &self.kind {
+            DevKind::Bridge(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The bridge's state, mutably.
+    pub fn bridge_mut(&mut self) -> Option<&mut crate::bridge::NetBridge> {
+        match &mut self.kind {
+            DevKind::Bridge(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// `netif_is_bridge_port`: the device is a port of a bridge.
+    pub fn is_bridge_port(&self) -> bool {
+        self.master.is_some() && self.brport.is_some()
     }
 }
 
@@ -92,6 +160,9 @@ pub enum ConfigError {
     /// An ifindex that is no device of the host.
     #[error("unknown ifindex {0}")]
     UnknownIfindex(u32),
+    /// `master` names a device that is no bridge.
+    #[error("device {0:?} is not a bridge")]
+    NotABridge(String),
     /// The device has IPv4 disabled.
     #[error("device {0:?} has no IPv4 configuration (MTU below 68)")]
     NoInDevice(String),
@@ -362,6 +433,9 @@ impl Netns {
             group: 0,
             carrier: true,
             ip_ptr: None,
+            kind: DevKind::Loopback,
+            master: None,
+            brport: None,
         };
         ns.register_netdev(lo)
             .expect("the first device cannot clash");
@@ -403,6 +477,33 @@ impl Netns {
     /// The device with this name (`dev_get_by_name`).
     pub fn dev_by_name(&self, name: &str) -> Option<&NetDevice> {
         self.devices.iter().find(|d| d.name == name)
+    }
+
+    /// Kernel: `br_add_if` (`ip link set PORT master BR`): `port` becomes a
+    /// port of the bridge `br`, first in its port list, with the default
+    /// port state (forwarding: no STP) and flags. The FDB's local entries for
+    /// the bridge's and the ports' own addresses need not be added: the
+    /// lookup knows them (`br_fdb::br_fdb_find`).
+    pub fn br_add_if(&mut self, br: IfIndex, port: IfIndex) -> Result<(), ConfigError> {
+        if self.dev(port).is_none() {
+            return Err(ConfigError::UnknownIfindex(port.0));
+        }
+        let name = self.dev_name(br).to_string();
+        let bridge = self
+            .dev_mut(br)
+            .ok_or(ConfigError::UnknownIfindex(br.0))?
+            .bridge_mut()
+            .ok_or(ConfigError::NotABridge(name))?;
+        bridge.ports.retain(|&p| p != port);
+        bridge.ports.insert(0, port);
+        let port_no = bridge.ports.len() as u16;
+        let d = self.dev_mut(port).expect("checked above");
+        d.master = Some(br);
+        d.brport = Some(Box::new(crate::bridge::NetBridgePort {
+            port_no,
+            ..Default::default()
+        }));
+        Ok(())
     }
 
     /// The name of a device, or `?` for an unknown index (for printing).

@@ -51,6 +51,9 @@ impl HostBuilder {
             group: 0,
             carrier: true,
             ip_ptr: None,
+            kind: Default::default(),
+            master: None,
+            brport: None,
         };
         self.ns.register_netdev(d).unwrap();
         if !addr.is_empty() {

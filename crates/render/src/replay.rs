@@ -197,6 +197,7 @@ pub fn table_row_styled(ns: &Netns, index: u64, iif: &str, o: &RxOutcome, colour
             fwdsim_kernel::core::dev::Verdict::Local => "34",
             fwdsim_kernel::core::dev::Verdict::Drop => "31",
             fwdsim_kernel::core::dev::Verdict::Queued => "33",
+            fwdsim_kernel::core::dev::Verdict::Bridged => "36",
         };
         format!("\x1b[{code}m{verdict}\x1b[0m")
     } else {

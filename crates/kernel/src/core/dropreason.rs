@@ -90,6 +90,13 @@ drop_reasons! {
     ARP_PVLAN_DISABLE,
     /// No handler for the link-layer protocol.
     UNHANDLED_PROTO,
+    /// The device is not up (`__dev_forward_skb` to a veth peer that is down).
+    DEV_READY,
+    /// The source MAC is multicast or zero (`br_handle_frame`).
+    MAC_INVALID_SOURCE,
+    /// The bridge port's STP state refuses the frame (disabled, blocking,
+    /// listening, or learning).
+    BRIDGE_INGRESS_STP_STATE,
 }
 
 impl std::fmt::Display for SkbDropReason {
@@ -105,7 +112,7 @@ mod tests {
     #[test]
     fn names_are_the_kernel_names() {
         assert_eq!(SkbDropReason::IP_INADDRERRORS.name(), "IP_INADDRERRORS");
-        assert_eq!(SkbDropReason::ALL.len(), 32);
+        assert_eq!(SkbDropReason::ALL.len(), 35);
         assert_eq!(SkbDropReason::ALL[0], SkbDropReason::NOT_DROPPED_YET);
     }
 }

@@ -185,7 +185,7 @@ fn arp_solicit<T: Tracer>(ns: &mut Netns, dev: IfIndex, ip: Ipv4Addr, n: u8, t: 
     let src_mac = ns.dev(dev).map(|d| d.dev_addr).unwrap_or([0; 6]);
     let brd = ns.dev(dev).map(|d| d.broadcast).unwrap_or([0xff; 6]);
     let at = ns.jiffies;
-    ns.tx.push(dev, TxKind::Arp, at, |b| {
+    crate::core::dev::dev_queue_xmit(ns, dev, TxKind::Arp, at, |b| {
         b.extend_from_slice(&brd);
         b.extend_from_slice(&src_mac);
         b.extend_from_slice(&crate::ipv4::ip_output::ETH_P_ARP.to_be_bytes());
@@ -353,6 +353,10 @@ pub fn neigh_timer_handler<T: Tracer>(ns: &mut Netns, i: usize, t: &mut T) {
         ..
     } = ns.neigh[i];
     let after_ms = (ns.jiffies.saturating_sub(updated) * 1000 / crate::HZ) as u32;
+    // What the timer sends belongs to the oldest packet waiting here.
+    if let Some(q) = ns.arp_queue.iter().find(|q| q.dev == dev && q.ip == ip) {
+        ns.tx.seq = q.seq;
+    }
     t.enter(KernelFn::neigh_timer_handler);
     let failed = probes >= neigh_max_probes();
     if T::ENABLED {
@@ -380,6 +384,7 @@ pub fn neigh_timer_handler<T: Tracer>(ns: &mut Netns, i: usize, t: &mut T) {
     ns.neigh[i].updated = ns.jiffies;
     while let Some(j) = ns.arp_queue.iter().position(|q| q.dev == dev && q.ip == ip) {
         let mut q = ns.arp_queue.remove(j);
+        ns.tx.seq = q.seq;
         let icmp = if q.kind == TxKind::Forward {
             // ipv4_link_failure: ICMP host unreachable about the packet as
             // it was queued (TTL already decreased).
@@ -457,7 +462,9 @@ fn neigh_update_with<T: Tracer>(
     if !state.is_valid() {
         while let Some(j) = ns.arp_queue.iter().position(|q| q.dev == dev && q.ip == ip) {
             let q = ns.arp_queue.remove(j);
+            let seq = std::mem::replace(&mut ns.tx.seq, q.seq);
             crate::ipv4::ip_output::neigh_hh_output(ns, dev, mac, &q.pkt, q.kind);
+            ns.tx.seq = seq;
             sent += 1;
             if !is_waiting(ns, q.seq) {
                 settle(ns, q.seq, q.kind, None, None);
@@ -606,7 +613,7 @@ fn arp_send_reply<T: Tracer>(
 ) {
     let mac = ns.dev(dev).map(|d| d.dev_addr).unwrap_or([0; 6]);
     let at = ns.jiffies;
-    ns.tx.push(dev, TxKind::Local, at, |b| {
+    crate::core::dev::dev_queue_xmit(ns, dev, TxKind::Local, at, |b| {
         b.extend_from_slice(&sha);
         b.extend_from_slice(&mac);
         b.extend_from_slice(&crate::ipv4::ip_output::ETH_P_ARP.to_be_bytes());

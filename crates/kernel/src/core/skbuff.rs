@@ -148,6 +148,8 @@ pub struct SkBuff<'a> {
     pub delivered: bool,
     /// `_nfct`: the packet's conntrack entry.
     pub nfct: crate::netfilter::conntrack::Nfct,
+    /// `nf_bridge`: set when br_netfilter passed the frame to the IPv4 hooks.
+    pub nf_bridge: Option<crate::bridge::NfBridgeInfo>,
 }
 
 /// `ETH_P_IP`.
@@ -179,6 +181,7 @@ impl<'a> SkBuff<'a> {
             icmp: None,
             delivered: false,
             nfct: crate::netfilter::conntrack::Nfct::None,
+            nf_bridge: None,
         }
     }
 

@@ -28,6 +28,10 @@ pub struct TxFrame {
     pub range: Range<usize>,
     /// When it was sent (jiffies): the packet's time, or a timer's.
     pub at: u64,
+    /// The number (`Netns::rx_seq`) of the packet it belongs to or was
+    /// caused by: the packet being handled, or, for a packet that waited for
+    /// its neighbour, the one that queued it.
+    pub seq: u64,
 }
 
 /// Frames sent for the current packet.
@@ -37,6 +41,8 @@ pub struct TxQueue {
     pub frames: Vec<TxFrame>,
     /// Their bytes, back to back.
     pub bytes: Vec<u8>,
+    /// The packet number frames pushed now are stamped with (`TxFrame::seq`).
+    pub seq: u64,
 }
 
 impl TxQueue {
@@ -56,6 +62,7 @@ impl TxQueue {
             kind,
             range: start..self.bytes.len(),
             at,
+            seq: self.seq,
         });
     }
 

@@ -33,6 +33,9 @@ pub fn ip_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> Net
     t.enter(KernelFn::ip_rcv);
     let r = match ip_rcv_core(ns, skb, t) {
         Err(reason) => drop(skb, KernelFn::ip_rcv_core, reason, t),
+        // ip_sabotage_in: a frame br_netfilter already passed through
+        // PRE_ROUTING in the bridge does not run it again.
+        Ok(()) if skb.nf_bridge.is_some_and(|b| b.prerouting_done) => ip_rcv_finish(ns, skb, t),
         Ok(()) => {
             let dev = skb.dev;
             match crate::netfilter::core::nf_hook_skb(
@@ -901,8 +904,13 @@ fn icmp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx
     }
     match ty {
         ICMP_ECHOREPLY => {
-            // ping_rcv: no ping socket waits for it.
-            return drop(skb, KernelFn::ip_local_deliver, SkbDropReason::NO_SOCKET, t);
+            // ping_rcv: the ping socket of the echo's identifier takes it
+            // (`ping_lookup`); with none it is freed.
+            let id = u16::from_be_bytes([data[4], data[5]]);
+            let daddr = skb.ip_daddr().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+            if ns.socket_lookup(IPPROTO_ICMP, daddr, id).is_none() {
+                return drop(skb, KernelFn::ip_local_deliver, SkbDropReason::NO_SOCKET, t);
+            }
         }
         // icmp_unreach: the offending packet's IP header must be there.
         3 | 4 | 11 | 12 if body_len < 20 || quoted_ihl < 5 => {

@@ -222,6 +222,10 @@ pub fn ip_finish_output2<T: Tracer>(
         Some(ns.dev(dev).map(|d| d.broadcast).unwrap_or([0xff; 6]))
     } else if nexthop.is_multicast() {
         Some(ip_eth_mc_map(nexthop))
+    } else if ns.dev(dev).is_some_and(|d| d.is_loopback()) {
+        // lo is NOARP: its neighbour is resolved at once, to its own (zero)
+        // address.
+        Some(ns.dev(dev).map_or([0; 6], |d| d.dev_addr))
     } else {
         ns.neigh
             .iter()
@@ -271,7 +275,7 @@ pub fn neigh_hh_output(
 ) {
     let src_mac = ns.dev(dev).map(|d| d.dev_addr).unwrap_or([0; 6]);
     let at = ns.jiffies;
-    ns.tx.push(dev, kind, at, |b| {
+    crate::core::dev::dev_queue_xmit(ns, dev, kind, at, |b| {
         b.extend_from_slice(&mac);
         b.extend_from_slice(&src_mac);
         b.extend_from_slice(&0x0800u16.to_be_bytes());

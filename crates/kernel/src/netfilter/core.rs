@@ -236,6 +236,9 @@ pub struct NfHookState {
     pub outdev: IfIndex,
     /// The next hop of the route (`rt_nexthop`), for MASQUERADE.
     pub nexthop: Ipv4Addr,
+    /// `skb->nf_bridge`: the bridge ports of a frame br_netfilter passed
+    /// here (`-m physdev`); None for a routed packet.
+    pub nf_bridge: Option<crate::bridge::NfBridgeInfo>,
 }
 
 /// Kernel: `NF_HOOK` / `nf_hook`: runs the hooks registered at
@@ -495,6 +498,7 @@ pub fn nf_hook_skb<T: Tracer>(
         indev,
         outdev,
         nexthop,
+        nf_bridge: skb.nf_bridge,
     };
     let mut nfct = skb.nfct;
     let r = {
@@ -536,6 +540,7 @@ pub fn nf_hook_local<T: Tracer>(
         indev: IfIndex(0),
         outdev,
         nexthop,
+        nf_bridge: None,
     };
     let daddr = |d: &[u8]| d.get(16..20).map(|b| [b[0], b[1], b[2], b[3]]);
     let before = daddr(pkt);

@@ -367,6 +367,7 @@ fn run_fwd(ns: &Netns, nf: &mut Netfilter, nfct: &mut Nfct) -> NfVerdict {
         indev: ns.dev_by_name("r1").unwrap().ifindex,
         outdev: ns.dev_by_name("r0").unwrap().ifindex,
         nexthop: Ipv4Addr::new(10, 0, 1, 2),
+        nf_bridge: None,
     };
     let mut p = NfPacket {
         data: &mut frame[14..],

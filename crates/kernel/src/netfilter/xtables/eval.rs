@@ -450,12 +450,7 @@ fn match_one(nf: &mut Netfilter, m: &XtMatch, c: &MatchCtx<'_>) -> Hit {
                 None => Hit::Unknown,
             }
         }
-        XtMatch::Physdev(_) => {
-            let _ = c.state;
-            // Without the bridge model no packet has a physical device:
-            // every physdev option is false.
-            Hit::No
-        }
+        XtMatch::Physdev(pd) => hit(physdev_mt(c.ns, c.state.nf_bridge, pd)),
         XtMatch::Rpfilter {
             loose,
             validmark,
@@ -463,6 +458,44 @@ fn match_one(nf: &mut Netfilter, m: &XtMatch, c: &MatchCtx<'_>) -> Hit {
             invert,
         } => hit(rpfilter_mt(c, *loose, *validmark, *accept_local) != *invert),
         XtMatch::Unsupported { .. } => Hit::Unknown,
+    }
+}
+
+/// Kernel: `physdev_mt` (net/netfilter/xt_physdev.c) over the packet's
+/// `nf_bridge` (the bridge ports br_netfilter recorded). A packet that did
+/// not cross a bridge matches only when every option given is negated.
+/// Otherwise `--physdev-is-bridged` asks for an output port (FORWARD and
+/// POST_ROUTING of a bridged frame), `--physdev-is-in` / `-is-out` for
+/// either port, `--physdev-in NAME` is checked only when there is an
+/// input port and `--physdev-out NAME` only when there is an output port.
+pub fn physdev_mt(
+    ns: &Netns,
+    nf_bridge: Option<crate::bridge::NfBridgeInfo>,
+    pd: &crate::netfilter::xtables::ip_tables::PhysdevMatch,
+) -> bool {
+    let Some(b) = nf_bridge else {
+        return pd.is_bridged != Some(true)
+            && pd.is_in != Some(true)
+            && pd.is_out != Some(true)
+            && pd.physindev.as_ref().is_none_or(|m| m.invert)
+            && pd.physoutdev.as_ref().is_none_or(|m| m.invert);
+    };
+    let indev = (b.physindev != IfIndex(0)).then(|| ns.dev_name(b.physindev));
+    let outdev = (b.physoutdev != IfIndex(0)).then(|| ns.dev_name(b.physoutdev));
+    if pd.is_bridged.is_some_and(|want| outdev.is_some() != want)
+        || pd.is_in.is_some_and(|want| indev.is_some() != want)
+        || pd.is_out.is_some_and(|want| outdev.is_some() != want)
+    {
+        return false;
+    }
+    if let (Some(m), Some(name)) = (&pd.physindev, indev)
+        && m.hit(name) == m.invert
+    {
+        return false;
+    }
+    match (&pd.physoutdev, outdev) {
+        (Some(m), Some(name)) => m.hit(name) != m.invert,
+        _ => true,
     }
 }
 
