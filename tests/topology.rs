@@ -113,3 +113,110 @@ fn a_bad_link_names_file_and_line() {
         )
     );
 }
+
+fn send(args: &[&str]) -> (Option<i32>, String) {
+    let o = fwdsim(&[&["send"], args].concat());
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn ping_from_the_container_with_forwarding_off_says_why() {
+    let (code, out) = send(&[
+        "icmp",
+        "8.8.8.8",
+        "--from",
+        "ctr",
+        "--topology",
+        "fixtures/topologies/docker-forwarding-off",
+    ]);
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        out,
+        "ICMP echo request from ctr 172.17.0.2 to 8.8.8.8\n  ctr/eth0 queued\n  ctr/eth0 sent\n  host/veth3a1f2c9 bridged\n  host/docker0 drop IP_INADDRERRORS\n\
+         no reply: dropped on host by ip_route_input_slow (no_route): IN_DEV_FORWARD(docker0) = 0 (net.ipv4.conf.docker0.forwarding = 0) (IP_INADDRERRORS)\n"
+    );
+}
+
+#[test]
+fn ping_with_forwarding_on_gets_the_reply_back_through_the_nat() {
+    let (code, out) = send(&[
+        "icmp",
+        "8.8.8.8",
+        "--from",
+        "ctr",
+        "--topology",
+        "fixtures/topologies/docker-forwarding-on",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("ICMP echo reply from 8.8.8.8 to 10.0.2.15\n"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("reply: ICMP echo reply from 8.8.8.8 reached ctr after 11 hops\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_docker_variants_end_where_the_kernel_would() {
+    let end = |t: &str| {
+        let (_, out) = send(&[
+            "icmp",
+            "8.8.8.8",
+            "--from",
+            "ctr",
+            "--topology",
+            &format!("fixtures/topologies/{t}"),
+        ]);
+        out.lines().last().unwrap_or("").to_string()
+    };
+    assert_eq!(
+        end("docker-forward-drop"),
+        "no reply: dropped on host at docker0: NETFILTER_DROP"
+    );
+    assert_eq!(
+        end("docker-no-masquerade"),
+        "no reply: delivered on uplink, whose answer to 172.17.0.2 has no route: Network is unreachable (ENETUNREACH)"
+    );
+}
+
+#[test]
+fn send_json_has_hops_reply_and_counters() {
+    let (code, out) = send(&[
+        "udp",
+        "10.0.2.2",
+        "--port",
+        "53",
+        "--from",
+        "a",
+        "--topology",
+        "fixtures/topologies/two-routers.toml",
+        "-j",
+    ]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["ns"], "b");
+    assert_eq!(v["drop_reason"], "NO_SOCKET");
+    assert_eq!(v["hops"].as_array().unwrap().len(), 7);
+    assert_eq!(
+        v["hops"][0],
+        serde_json::json!({"ns": "a", "dev": "eth0", "verdict": "queued", "drop_reason": null})
+    );
+    assert_eq!(v["icmp"], serde_json::json!({"type": 3, "code": 3}));
+    assert_eq!(v["reply"]["ns"], "a");
+    assert_eq!(v["reply"]["verdict"], "local");
+    assert_eq!(v["counters"]["r1"]["snmp"]["Ip"]["ForwDatagrams"], 2);
+    let (code, out) = send(&[
+        "tcp",
+        "10.0.2.2",
+        "--from",
+        "a",
+        "--topology",
+        "fixtures/topologies/two-routers.toml",
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+}

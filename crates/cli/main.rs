@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod send;
 mod step;
 mod topo;
 use fwdsim_kernel::Netns;
@@ -74,6 +75,12 @@ enum Cmd {
         after_help = "Example:\n  fwdsim trace fixtures/pcaps/docker.pcap --packet 1 --host fixtures/hosts/docker-forwarding-off.toml --iif docker0"
     )]
     Trace(TraceArgs),
+    /// Send a packet from a namespace's own stack across a topology, as
+    /// ping, `nc -u` or `nc` would, and follow it and its reply hop by hop.
+    #[command(
+        after_help = "Examples:\n  fwdsim send icmp 8.8.8.8 --from ctr --topology fixtures/topologies/docker-forwarding-off\n  fwdsim send tcp 10.0.2.2 --port 80 --from a --topology fixtures/topologies/two-routers.toml -j"
+    )]
+    Send(send::SendArgs),
     /// Topologies: several namespaces and the links between them (dump one of this machine, show one).
     #[command(subcommand)]
     Topo(topo::TopoCmd),
@@ -1906,6 +1913,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Topo(c) => topo::run(c),
+        Cmd::Send(a) => send::run(&a),
         Cmd::Replay(a) => replay(&a),
         Cmd::Trace(a) => trace_packet(&a),
         Cmd::Route(RouteCmd::Get(a)) => route_get(&a),

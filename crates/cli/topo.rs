@@ -100,3 +100,133 @@ pub fn run(cmd: TopoCmd) -> Result<ExitCode, Failure> {
         }
     }
 }
+
+/// Builds the model's topology from a loaded one: every namespace by its
+/// name, every link, and the veth pairs inside one namespace.
+pub fn engine(t: fwdsim_host::Topology) -> Result<fwdsim_kernel::topology::Topology, Failure> {
+    let names = t.names();
+    let ends: Vec<(String, String, String, String)> = t
+        .links
+        .iter()
+        .map(|l| {
+            let (a, b) = (t.end_name(l.a), t.end_name(l.b));
+            let split = |s: &str| {
+                let (n, d) = s.split_once('/').unwrap_or((s, ""));
+                (n.to_string(), d.to_string())
+            };
+            let ((na, da), (nb, db)) = (split(&a), split(&b));
+            (na, da, nb, db)
+        })
+        .collect();
+    let (parts, _) = t.into_parts();
+    let mut topo = fwdsim_kernel::topology::Topology::new();
+    for (name, ns) in parts {
+        topo.add_netns(&name, ns)?;
+    }
+    for (na, da, nb, db) in &ends {
+        topo.link(na, da, nb, db)?;
+    }
+    topo.link_veth_peers();
+    debug_assert_eq!(topo.names(), names.as_slice());
+    Ok(topo)
+}
+
+/// `--at NS[/DEV]` or `--from NS`: a namespace of the topology and maybe
+/// one of its devices.
+pub fn at(
+    topo: &fwdsim_kernel::topology::Topology,
+    spec: &str,
+) -> Result<(fwdsim_kernel::topology::NsId, Option<String>), Failure> {
+    let (ns, dev) = match spec.split_once('/') {
+        Some((n, d)) => (n, Some(d.to_string())),
+        None => (spec, None),
+    };
+    let id = topo.id(ns).ok_or_else(|| {
+        Failure(format!(
+            "no namespace {ns:?} in the topology (its namespaces: {})",
+            topo.names().join(", ")
+        ))
+    })?;
+    if let Some(d) = &dev
+        && topo.netns(id).dev_by_name(d).is_none()
+    {
+        let devs: Vec<&str> = topo
+            .netns(id)
+            .devices
+            .iter()
+            .map(|x| x.name.as_str())
+            .collect();
+        return Err(Failure(format!(
+            "no device {d:?} in namespace {ns} (its devices: {})",
+            devs.join(", ")
+        )));
+    }
+    Ok((id, dev))
+}
+
+/// One hop as JSON: `{"ns", "dev", "verdict", "drop_reason"}`.
+pub fn hop_json(
+    topo: &fwdsim_kernel::topology::Topology,
+    h: &fwdsim_kernel::topology::Hop,
+) -> serde_json::Value {
+    serde_json::json!({
+        "ns": topo.name(h.ns),
+        "dev": topo.netns(h.ns).dev_name(h.dev),
+        "verdict": h.verdict.word(),
+        "drop_reason": h.drop_reason.map(|r| r.name()),
+    })
+}
+
+/// Why a packet was dropped at hop `h`, when the route decision explains
+/// it: the input route lookup of `src -> dst` from the hop's device (its
+/// bridge for a bridge port) re-run with a recorder on a copy of the
+/// namespace, as "ip_route_input_slow (no_route): IN_DEV_FORWARD(docker0) = 0".
+pub fn drop_why(
+    topo: &fwdsim_kernel::topology::Topology,
+    h: &fwdsim_kernel::topology::Hop,
+    src: std::net::Ipv4Addr,
+    dst: std::net::Ipv4Addr,
+    proto: u8,
+) -> Option<String> {
+    use fwdsim_kernel::ipv4::rtnetlink::{RouteGetRequest, inet_rtm_getroute};
+    let mut ns = topo.netns(h.ns).clone();
+    let dev = ns.dev(h.dev)?;
+    let iif = dev.master.unwrap_or(h.dev);
+    if ns.dev(iif).is_some_and(|d| d.is_loopback()) {
+        return None;
+    }
+    let mut req = RouteGetRequest::new(dst);
+    req.src = src;
+    req.iif = Some(iif);
+    req.ip_proto = proto;
+    let mut rec = fwdsim_kernel::trace::Recorder::new();
+    let mut buf = [0u8; 28];
+    let r = inet_rtm_getroute(&mut ns, &req, &mut buf, &mut rec);
+    if r.is_ok() {
+        return None;
+    }
+    let st = fwdsim_kernel::explain::why(&rec.steps)?;
+    let mut s = st.func.name().to_string();
+    if st.branch != fwdsim_kernel::trace::Branch::Next {
+        s += &format!(" ({})", st.branch.name());
+    }
+    s += &format!(": {}", fwdsim_render::trace::describe(&ns, &st.check));
+    Some(s)
+}
+
+/// Why namespace `ns` cannot send to `dst`, when its output route lookup
+/// fails: "Network is unreachable (ENETUNREACH)".
+pub fn no_route_back(
+    topo: &fwdsim_kernel::topology::Topology,
+    ns: fwdsim_kernel::topology::NsId,
+    dst: std::net::Ipv4Addr,
+) -> Option<String> {
+    use fwdsim_kernel::ipv4::rtnetlink::{RouteGetRequest, inet_rtm_getroute};
+    let mut n = topo.netns(ns).clone();
+    let mut buf = [0u8; 28];
+    let req = RouteGetRequest::new(dst);
+    match inet_rtm_getroute(&mut n, &req, &mut buf, &mut fwdsim_kernel::trace::NoTrace) {
+        Ok(_) => None,
+        Err(e) => Some(format!("{} ({})", e.errno.message(), e.errno)),
+    }
+}

@@ -33,6 +33,7 @@ pub mod sysctl_edit;
 pub mod sysctl_origin;
 mod toml_host;
 pub mod topo_dump;
+mod topo_links;
 pub mod topology;
 
 use std::path::Path;
@@ -51,6 +52,7 @@ pub use crate::toml_host::{
     load_toml, load_toml_str, load_toml_str_with_notes, load_toml_with_notes,
 };
 pub use crate::topo_dump::{TopoDump, topo_dump};
+pub use crate::topo_links::apply_link_details;
 pub use crate::topology::{LinkEnd, TopoLink, TopoNs, Topology, load_topology};
 
 /// Loads `--host PATH`: a directory is a snapshot ([`load_snapshot`]), a

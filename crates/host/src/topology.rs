@@ -284,7 +284,7 @@ pub fn load_topology_str(
     let mut namespaces: Vec<TopoNs> = Vec::new();
     let mut origin: BTreeMap<String, String> = BTreeMap::new();
     for (name, path) in implicit {
-        let (netns, notes) = crate::load_host_with_notes(&path)?;
+        let (netns, notes) = load_ns(&path)?;
         origin.insert(name.clone(), path.display().to_string());
         namespaces.push(TopoNs {
             name,
@@ -323,7 +323,7 @@ pub fn load_topology_str(
                     ));
                 }
                 let path = base.join(p);
-                let (ns, notes) = crate::load_host_with_notes(&path)?;
+                let (ns, notes) = load_ns(&path)?;
                 (ns, notes, path)
             }
             None => {
@@ -372,6 +372,16 @@ pub fn load_topology_str(
         topo.links.push(TopoLink { a, b, line });
     }
     Ok(topo)
+}
+
+/// Loads one namespace: a host, with the device kinds and bridge ports of
+/// a snapshot directory ([`crate::apply_link_details`]).
+fn load_ns(path: &Path) -> Result<(Netns, Vec<String>), HostError> {
+    let (mut ns, notes) = crate::load_host_with_notes(path)?;
+    if path.is_dir() {
+        crate::apply_link_details(&mut ns, path)?;
+    }
+    Ok((ns, notes))
 }
 
 fn check_ns_name(file: &Path, line: usize, name: &str) -> Result<(), HostError> {
