@@ -220,3 +220,122 @@ fn send_json_has_hops_reply_and_counters() {
     ]);
     assert_eq!(code, Some(1), "{out}");
 }
+
+#[test]
+fn replay_across_a_topology_carries_the_hops() {
+    let o = fwdsim(&[
+        "replay",
+        "fixtures/pcaps/docker.pcapng",
+        "--topology",
+        "fixtures/topologies/docker-forwarding-on",
+        "--at",
+        "ctr/eth0",
+        "-j",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let first = &lines[0];
+    // The container's frame is sent on its eth0 (its source MAC is eth0's).
+    assert_eq!(first["direction"], "sent");
+    assert_eq!(
+        first["hops"][0],
+        serde_json::json!({"ns": "ctr", "dev": "eth0", "verdict": "sent", "drop_reason": null})
+    );
+    assert_eq!(first["hops"][1]["ns"], "host");
+    assert_eq!(first["hops"][1]["verdict"], "bridged");
+    // The top-level fields are the last hop's.
+    let last = first["hops"].as_array().unwrap().last().unwrap().clone();
+    for k in ["ns", "dev", "verdict", "drop_reason"] {
+        assert_eq!(first[k], last[k], "{k}");
+    }
+    assert!(lines.last().unwrap()["summary"].is_object());
+
+    let o = fwdsim(&[
+        "replay",
+        "fixtures/pcaps/docker.pcapng",
+        "--topology",
+        "fixtures/topologies/docker-forwarding-off",
+        "--at",
+        "host/docker0",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.starts_with("   1  172.17.0.2 > 8.8.8.8 UDP (received on host/docker0): host/docker0 drop IP_INADDRERRORS\n        host/docker0 drop IP_INADDRERRORS\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("summary: 3 drop, 1 local\n"), "{text}");
+}
+
+#[test]
+fn replay_at_a_missing_namespace_or_device_says_which_exist() {
+    let o = fwdsim(&[
+        "replay",
+        "fixtures/pcaps/docker.pcapng",
+        "--topology",
+        "fixtures/topologies/docker-forwarding-off",
+        "--at",
+        "ctr/eth7",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "fwdsim: no device \"eth7\" in namespace ctr (its devices: lo, eth0)\n"
+    );
+}
+
+/// A copy of a fixture topology, to break.
+fn copy_topology(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/topologies")
+        .join(name);
+    let st = Command::new("cp")
+        .arg("-r")
+        .arg(&src)
+        .arg(dir.path().join("t"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    dir
+}
+
+#[test]
+fn doctor_checks_the_links_between_namespaces() {
+    let o = fwdsim(&[
+        "doctor",
+        "--topology",
+        "fixtures/topologies/docker-forwarding-on",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.ends_with("links:\n  no broken link found\n"), "{text}");
+
+    let d = copy_topology("docker-forwarding-on");
+    let t = d.path().join("t");
+    // The container's gateway is not docker0's address.
+    let r = t.join("ctr/route.json");
+    let routes = std::fs::read_to_string(&r)
+        .unwrap()
+        .replace("\"gateway\":\"172.17.0.1\"", "\"gateway\":\"172.17.0.254\"");
+    std::fs::write(&r, routes).unwrap();
+    // The uplink's link is forgotten: host/eth0 and uplink/up0 have no peer.
+    let f = t.join("topology.toml");
+    let topo = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("[[link]]\na = \"host/eth0\"\nb = \"uplink/up0\"\n", "");
+    std::fs::write(&f, topo).unwrap();
+    let o = fwdsim(&["doctor", "--topology", t.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("ctr: the default gateway 172.17.0.254 (dev eth0) is not an address of the bridge host/docker0 (172.17.0.1)"), "{text}");
+    assert!(
+        text.contains("host/eth0: a veth whose peer is in no namespace of the topology"),
+        "{text}"
+    );
+    assert!(
+        text.contains("uplink/up0: a veth whose peer is in no namespace of the topology"),
+        "{text}"
+    );
+}

@@ -14,6 +14,8 @@ use clap::{Args, Parser, Subcommand};
 mod send;
 mod step;
 mod topo;
+mod topo_doctor;
+mod topo_replay;
 use fwdsim_kernel::Netns;
 use fwdsim_kernel::ipv4::rtnetlink::{RouteGetRequest, inet_rtm_getroute};
 use fwdsim_kernel::trace::{NoTrace, Recorder};
@@ -57,6 +59,9 @@ enum Cmd {
     Doctor {
         #[command(flatten)]
         sim: SimArgs,
+        /// Check a topology instead: every namespace, and the links between them.
+        #[arg(long, value_name = "DIR", conflicts_with = "host")]
+        topology: Option<PathBuf>,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Example:\n  fwdsim completions bash > /etc/bash_completion.d/fwdsim")]
@@ -110,6 +115,14 @@ struct ReplayArgs {
     /// opened before the capture are known.
     #[arg(long, value_name = "FILE")]
     conntrack: Option<PathBuf>,
+    /// Replay across a topology (a directory or a TOML topology) instead of
+    /// one host; needs --at.
+    #[arg(long, value_name = "DIR", requires = "at", conflicts_with = "host")]
+    topology: Option<PathBuf>,
+    /// With --topology: the namespace the capture was taken in, and the
+    /// device (else the capture's interface names, as with `-i any`).
+    #[arg(long, value_name = "NS[/DEV]", requires = "topology")]
+    at: Option<String>,
 }
 
 #[derive(Args)]
@@ -227,7 +240,7 @@ struct RouteGetArgs {
 struct SimArgs {
     /// The host: a snapshot directory (`fwdsim host dump`) or a TOML host file.
     #[arg(long, value_name = "PATH")]
-    host: PathBuf,
+    host: Option<PathBuf>,
     /// Set a sysctl on the loaded host as `sysctl -w KEY=VALUE` would (repeatable).
     #[arg(long = "sysctl", value_name = "KEY=VALUE")]
     sysctl: Vec<String>,
@@ -267,7 +280,10 @@ impl<E: std::fmt::Display> From<E> for Failure {
 }
 
 fn load(sim: &SimArgs) -> Result<Netns, Failure> {
-    let (mut ns, notes) = fwdsim_host::load_host_with_notes(&sim.host)?;
+    let host = sim.host.as_ref().ok_or_else(|| {
+        Failure("give the host with --host PATH (a snapshot directory or a TOML host)".into())
+    })?;
+    let (mut ns, notes) = fwdsim_host::load_host_with_notes(host)?;
     for n in notes {
         eprintln!("fwdsim: {n}");
     }
@@ -1857,7 +1873,10 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     use clap::CommandFactory;
     match cli.cmd {
         Cmd::Explain(a) => explain(&a),
-        Cmd::Doctor { sim } => {
+        Cmd::Doctor {
+            topology: Some(t), ..
+        } => topo_doctor::doctor(&t),
+        Cmd::Doctor { sim, .. } => {
             let ns = load(&sim)?;
             let findings = fwdsim_kernel::doctor::doctor(&ns);
             if findings.is_empty() {
@@ -1914,7 +1933,10 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Cmd::Topo(c) => topo::run(c),
         Cmd::Send(a) => send::run(&a),
-        Cmd::Replay(a) => replay(&a),
+        Cmd::Replay(a) => match (&a.topology, &a.at) {
+            (Some(t), Some(at)) => topo_replay::replay(&a, t, at),
+            _ => replay(&a),
+        },
         Cmd::Trace(a) => trace_packet(&a),
         Cmd::Route(RouteCmd::Get(a)) => route_get(&a),
         Cmd::Host(HostCmd::Dump { dir, netns }) => {
