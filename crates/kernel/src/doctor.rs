@@ -176,7 +176,7 @@ fn netfilter_findings(ns: &Netns, out: &mut Vec<Finding>) {
     if nf.sysctl.bridge_nf_call_iptables == Some(true) {
         out.push(Finding {
             title: "net.bridge.bridge-nf-call-iptables = 1".into(),
-            detail: "br_netfilter passes frames bridged between ports of the same bridge (container to container) through the iptables FORWARD chain: a FORWARD policy of DROP also drops traffic that never leaves the bridge unless a rule accepts it (`-m physdev --physdev-is-bridged`). The bridge itself is not simulated yet; this is what the kernel does.".into(),
+            detail: "br_netfilter passes frames bridged between ports of the same bridge (container to container) through the iptables FORWARD chain: a FORWARD policy of DROP also drops traffic that never leaves the bridge unless a rule accepts it (`-m physdev --physdev-is-bridged`). A topology (`--topology`) simulates it; on one host this is what the kernel does.".into(),
         });
     }
 }

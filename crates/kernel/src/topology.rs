@@ -28,7 +28,9 @@
 //!      POST_ROUTING, the neighbour layer), as `ping` / `nc -u` / `nc` would,
 //!      with a socket that takes the answer.
 //! 4. [`Topology::run`] delivers frames until nothing is in flight and no
-//!    timer holds a packet (ARP retries and failures run on the clock).
+//!    timer holds a packet (ARP retries and failures run on the clock);
+//!    [`Topology::run_until`]`(t)` fires no timer later than `t` (replaying
+//!    a capture: run until the next frame's time, inject it, and so on).
 //! 5. Read [`Topology::packets`]: every packet with its `hops` in order
 //!    ([`Hop`]: namespace, device, [`HopVerdict`], drop reason). Replies
 //!    and errors the destination's model made (echo reply, port
@@ -140,7 +142,9 @@ pub enum HopVerdict {
     /// other ports, and/or handed up to the bridge device (the next hop is
     /// then the bridge device's).
     Bridged,
-    /// Waiting for the next hop's ARP answer (what follows says how it ended).
+    /// Waiting for the next hop's ARP answer on this (output) device; what
+    /// follows says how it ended. A received packet's `Forward` hop comes
+    /// first.
     Queued,
     /// Sent on a device that has no link: it left the topology.
     Left,
@@ -207,6 +211,9 @@ pub struct TopoPacket {
     /// Every step, in order. A flooded frame's copies add their hops one
     /// after the other.
     pub hops: Vec<Hop>,
+    /// With [`Topology::record_steps`]: the kernel's walk of each model call
+    /// that handled the packet, under the index of the first hop it gave.
+    pub steps: Vec<(usize, Vec<crate::trace::Step>)>,
 }
 
 impl TopoPacket {
@@ -362,8 +369,46 @@ struct Waiting {
     hops: usize,
 }
 
+/// How a packet enters the topology, as data: what [`Topology::start`]
+/// replays (so a counterfactual can re-run the same packets on a changed
+/// copy, `topology::explain`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// [`Topology::inject`].
+    Received {
+        /// Namespace.
+        ns: String,
+        /// Device.
+        dev: String,
+        /// The frame (Ethernet header on).
+        frame: Vec<u8>,
+        /// When (jiffies).
+        now: u64,
+    },
+    /// [`Topology::inject_sent`].
+    Sent {
+        /// Namespace.
+        ns: String,
+        /// Device.
+        dev: String,
+        /// The frame (Ethernet header on).
+        frame: Vec<u8>,
+        /// When (jiffies).
+        now: u64,
+    },
+    /// [`Topology::send_from_stack`].
+    Stack {
+        /// Namespace.
+        ns: String,
+        /// What its stack sends.
+        req: StackSend,
+        /// When (jiffies).
+        now: u64,
+    },
+}
+
 /// Several namespaces, their links, the frames in flight and the clock.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Topology {
     names: Vec<String>,
     netns: Vec<Netns>,
@@ -379,6 +424,10 @@ pub struct Topology {
     waiting: Vec<Waiting>,
     /// Frames delivered by [`Topology::run`] before it stops (a loop guard).
     pub max_frames: usize,
+    /// Record the kernel's steps (`trace::Recorder`) of every model call
+    /// into `TopoPacket::steps` (for a trace across namespaces; off for
+    /// replays at full speed).
+    pub record_steps: bool,
 }
 
 impl Topology {
@@ -455,6 +504,43 @@ impl Topology {
             ns: id,
             dev: d.ifindex,
         })
+    }
+
+    /// A topology of `netns` (name, namespace) joined by `links`
+    /// (`ns_a, dev_a, ns_b, dev_b`), plus the veth pairs inside one namespace
+    /// ([`Topology::link_veth_peers`]).
+    pub fn build<S: AsRef<str>>(
+        netns: impl IntoIterator<Item = (String, Netns)>,
+        links: &[(S, S, S, S)],
+    ) -> Result<Topology, TopologyError> {
+        let mut t = Topology::new();
+        for (name, ns) in netns {
+            t.add_netns(&name, ns)?;
+        }
+        for (a, da, b, db) in links {
+            t.link(a.as_ref(), da.as_ref(), b.as_ref(), db.as_ref())?;
+        }
+        t.link_veth_peers();
+        Ok(t)
+    }
+
+    /// Starts a packet as `s` says.
+    pub fn start(&mut self, s: &Start) -> Result<PacketId, TopologyError> {
+        match s {
+            Start::Received {
+                ns,
+                dev,
+                frame,
+                now,
+            } => self.inject(ns, dev, frame, *now),
+            Start::Sent {
+                ns,
+                dev,
+                frame,
+                now,
+            } => self.inject_sent(ns, dev, frame, *now),
+            Start::Stack { ns, req, now } => self.send_from_stack(ns, req, *now),
+        }
     }
 
     /// Links `ns_a/dev_a` with `ns_b/dev_b` (a `[[link]]` of topology.toml).
@@ -579,6 +665,7 @@ impl Topology {
             cause,
             frame: frame.to_vec(),
             hops: Vec::new(),
+            steps: Vec::new(),
         });
         id
     }
@@ -710,13 +797,18 @@ impl Topology {
         fl4.fl4_sport = sport;
         fl4.fl4_dport = dport;
         let mut res = crate::flow::FibResult::empty();
-        let rt = crate::ipv4::route_output::ip_route_output_key_hash_rcu(
-            n,
-            &mut fl4,
-            &mut res,
-            &mut NoTrace,
-        )
-        .map_err(|errno| TopologyError::NoRoute {
+        let mut rec = crate::trace::Recorder::new();
+        let routed = if self.record_steps {
+            crate::ipv4::route_output::ip_route_output_key_hash_rcu(n, &mut fl4, &mut res, &mut rec)
+        } else {
+            crate::ipv4::route_output::ip_route_output_key_hash_rcu(
+                n,
+                &mut fl4,
+                &mut res,
+                &mut NoTrace,
+            )
+        };
+        let rt = routed.map_err(|errno| TopologyError::NoRoute {
             ns: ns.into(),
             dst: req.dst,
             errno,
@@ -750,7 +842,14 @@ impl Topology {
         self.seqs.insert((id, seq), pid);
         self.stack_seqs.insert((id, seq), pid);
         let n = &mut self.netns[id.0];
-        let r = crate::ipv4::ip_output::ip_local_out(n, &rt, &mut pkt, &mut NoTrace);
+        let r = if self.record_steps {
+            let r = crate::ipv4::ip_output::ip_local_out(n, &rt, &mut pkt, &mut rec);
+            self.packets[pid.0].steps.push((0, rec.steps));
+            r
+        } else {
+            crate::ipv4::ip_output::ip_local_out(n, &rt, &mut pkt, &mut NoTrace)
+        };
+        let n = &mut self.netns[id.0];
         let waiting = crate::core::neighbour::is_waiting(n, seq);
         if let Err(reason) = r {
             self.hop(pid, id, rt.dst.dev, HopVerdict::Drop, Some(reason));
@@ -773,6 +872,15 @@ impl Topology {
     /// (ARP retries, neighbour failure, reassembly expiry). Returns the
     /// number of frames delivered.
     pub fn run(&mut self) -> usize {
+        self.run_until(u64::MAX)
+    }
+
+    /// Delivers the frames in flight, and fires the timers due by `until`
+    /// (jiffies) with what they send, but no later ones: for a capture
+    /// replayed frame by frame, `run_until(next frame's time)` between
+    /// frames, then [`Topology::run`] at the end. Returns the number of
+    /// frames delivered.
+    pub fn run_until(&mut self, until: u64) -> usize {
         let mut n = 0;
         loop {
             while let Some(f) = self.queue.pop_front() {
@@ -790,7 +898,7 @@ impl Topology {
                 .enumerate()
                 .filter_map(|(i, ns)| next_timer(ns).map(|w| (w, i)))
                 .min();
-            let Some((w, i)) = next else {
+            let Some((w, i)) = next.filter(|&(w, _)| w <= until) else {
                 return n;
             };
             self.advance(w);
@@ -806,8 +914,17 @@ impl Topology {
         let InFlight { pid, to, mut frame } = f;
         self.sync(to.ns);
         let n = &mut self.netns[to.ns.0];
-        let o = netif_receive_skb(n, &mut frame, to.dev, &mut NoTrace);
+        let mut rec = crate::trace::Recorder::new();
+        let o = if self.record_steps {
+            netif_receive_skb(n, &mut frame, to.dev, &mut rec)
+        } else {
+            netif_receive_skb(n, &mut frame, to.dev, &mut NoTrace)
+        };
         let seq = n.rx_seq;
+        if self.record_steps {
+            let at = self.packets[pid.0].hops.len();
+            self.packets[pid.0].steps.push((at, rec.steps));
+        }
         self.seqs.insert((to.ns, seq), pid);
         let dev = if o.dev == IfIndex(0) { to.dev } else { o.dev };
         if dev != to.dev {
@@ -820,16 +937,21 @@ impl Topology {
             Verdict::Queued => HopVerdict::Queued,
             Verdict::Bridged => HopVerdict::Bridged,
         };
-        self.hop(pid, to.ns, dev, verdict, o.drop_reason);
         if verdict == HopVerdict::Queued {
+            // Forwarded, then waiting on the output device's neighbour.
+            let out = o.route.map_or(dev, |rt| rt.dst.dev);
+            self.hop(pid, to.ns, dev, HopVerdict::Forward, None);
+            self.hop(pid, to.ns, out, HopVerdict::Queued, None);
             let hops = self.packets[pid.0].hops.len();
             self.waiting.push(Waiting {
                 ns: to.ns,
                 seq,
                 pid,
-                dev,
+                dev: out,
                 hops,
             });
+        } else {
+            self.hop(pid, to.ns, dev, verdict, o.drop_reason);
         }
         self.drain_tx(to.ns);
         self.check_waiting(to.ns);
@@ -1061,6 +1183,9 @@ fn l4_csum(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, l4: &[u8]) -> u16 {
     buf.extend_from_slice(l4);
     ip_compute_csum(&buf)
 }
+
+pub mod doctor;
+pub mod explain;
 
 #[cfg(test)]
 mod tests;

@@ -250,6 +250,20 @@ kernel_fns! {
     arp_process => "net/ipv4/arp.c",
     /// `arp_error_report` (then `ipv4_link_failure`)
     arp_error_report => "net/ipv4/arp.c",
+    /// `br_handle_frame` (a bridge port's rx handler)
+    br_handle_frame => "net/bridge/br_input.c",
+    /// `br_handle_frame_finish`
+    br_handle_frame_finish => "net/bridge/br_input.c",
+    /// `br_pass_frame_up`
+    br_pass_frame_up => "net/bridge/br_input.c",
+    /// `br_fdb_update`
+    br_fdb_update => "net/bridge/br_fdb.c",
+    /// `br_forward`
+    br_forward => "net/bridge/br_forward.c",
+    /// `br_flood`
+    br_flood => "net/bridge/br_forward.c",
+    /// `br_nf_pre_routing`
+    br_nf_pre_routing => "net/bridge/br_netfilter_hooks.c",
     /// `ip_expire`
     ip_expire => "net/ipv4/ip_fragment.c",
     /// `udp_rcv` (`__udp4_lib_rcv`)
@@ -593,6 +607,25 @@ pub enum Check {
     },
     /// The output route's device.
     OutputDev { dev: IfIndex },
+    /// A bridge port's STP state (`BR_STATE_*`) as the frame meets it.
+    BrPortState { port: IfIndex, state: u8 },
+    /// A link-local group frame (01:80:c2:00:00:`group`): forwarded or
+    /// kept for the port's own protocols.
+    BrLinkLocal { group: u8, forwarded: bool },
+    /// `br_fdb_update`: the source address learned behind the port.
+    BrFdbLearn { addr: [u8; 6], port: IfIndex },
+    /// `br_fdb_find_rcu` for the destination: behind `dst` (0: the bridge
+    /// itself), local or not, or unknown.
+    BrFdbLookup {
+        addr: [u8; 6],
+        found: bool,
+        dst: IfIndex,
+        local: bool,
+    },
+    /// `should_deliver` for a port, and the copy's fate there.
+    BrDeliver { to: IfIndex, sent: bool },
+    /// The frame handed up to the bridge device's stack.
+    BrPassUp { br: IfIndex },
 }
 
 /// Where the code went: the kernel's goto labels and outcomes.

@@ -62,6 +62,14 @@ pub fn pkt_type_name(host: bool, broadcast: bool, multicast: bool) -> &'static s
     }
 }
 
+/// A MAC address as `ip` prints it.
+fn mac(a: &[u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        a[0], a[1], a[2], a[3], a[4], a[5]
+    )
+}
+
 /// One check in words, with the values it saw.
 pub fn describe(ns: &Netns, c: &Check) -> String {
     match *c {
@@ -386,6 +394,38 @@ pub fn describe(ns: &Netns, c: &Check) -> String {
             }
         ),
         Check::IcmpSent { icmp_type, code } => format!("ICMP {icmp_type}/{code} sent"),
+        Check::BrPortState { port, state } => format!(
+            "port {} state {}",
+            ns.dev_name(port),
+            fwdsim_kernel::bridge::BrPortState(state).word()
+        ),
+        Check::BrLinkLocal { group, forwarded } => format!(
+            "link-local group 01:80:c2:00:00:{group:02x}: {}",
+            if forwarded {
+                "forwarded"
+            } else {
+                "passed to the port's own protocols"
+            }
+        ),
+        Check::BrFdbLearn { addr, port } => {
+            format!("fdb: {} learned on {}", mac(&addr), ns.dev_name(port))
+        }
+        Check::BrFdbLookup {
+            addr,
+            found,
+            dst,
+            local,
+        } => match (found, local) {
+            (false, _) => format!("fdb: {} unknown", mac(&addr)),
+            (true, true) => format!("fdb: {} is local", mac(&addr)),
+            (true, false) => format!("fdb: {} is behind {}", mac(&addr), ns.dev_name(dst)),
+        },
+        Check::BrDeliver { to, sent } => format!(
+            "to {}: {}",
+            ns.dev_name(to),
+            if sent { "sent" } else { "not delivered" }
+        ),
+        Check::BrPassUp { br } => format!("up to {}", ns.dev_name(br)),
         Check::ArpRouteFailed { sip, tip, reason } => format!(
             "ip_route_input_noref(daddr {tip}, saddr {sip}) failed ({}): the request is not answered",
             reason.name()

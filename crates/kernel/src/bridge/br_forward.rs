@@ -10,7 +10,7 @@ use crate::bridge::{BrPortFlags, BrPortState, NfBridgeInfo};
 use crate::core::tx::TxKind;
 use crate::netfilter::conntrack::Nfct;
 use crate::netns::{IfIndex, Netns};
-use crate::trace::{NoTrace, Tracer};
+use crate::trace::{Branch, Check, KernelFn, NoTrace, Step, Tracer};
 
 /// Kernel: `enum br_pkt_type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +64,15 @@ pub fn br_forward<T: Tracer>(
     cb: &BrSkbCb,
     t: &mut T,
 ) -> bool {
-    should_deliver(ns, to, cb) && __br_forward(ns, br, to, frame, cb, t)
+    let sent = should_deliver(ns, to, cb) && __br_forward(ns, br, to, frame, cb, t);
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::br_forward,
+            Check::BrDeliver { to, sent },
+            Branch::Next,
+        ));
+    }
+    sent
 }
 
 /// Kernel: `br_flood`: every port of the bridge, in `port_list` order, that
@@ -73,6 +81,20 @@ pub fn br_forward<T: Tracer>(
 /// host's own frames), no `BR_PROXYARP` — and that `should_deliver`
 /// accepts. Returns how many ports the frame left by.
 pub fn br_flood<T: Tracer>(
+    ns: &mut Netns,
+    br: IfIndex,
+    pkt_type: BrPktType,
+    frame: &[u8],
+    cb: &BrSkbCb,
+    t: &mut T,
+) -> usize {
+    t.enter(KernelFn::br_flood);
+    let sent = flood(ns, br, pkt_type, frame, cb, t);
+    t.leave();
+    sent
+}
+
+fn flood<T: Tracer>(
     ns: &mut Netns,
     br: IfIndex,
     pkt_type: BrPktType,

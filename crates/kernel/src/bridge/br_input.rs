@@ -15,7 +15,7 @@ use crate::core::dropreason::SkbDropReason;
 use crate::core::skbuff::{PacketType, SkBuff};
 use crate::core::tx::TxKind;
 use crate::netns::{IfIndex, Netns};
-use crate::trace::Tracer;
+use crate::trace::{Branch, Check, KernelFn, Step, Tracer};
 use crate::uapi::DevFlags;
 
 /// Kernel: `rx_handler_result_t`.
@@ -66,6 +66,23 @@ pub fn br_handle_frame<T: Tracer>(
     skb: &mut SkBuff<'_>,
     t: &mut T,
 ) -> RxHandlerResult {
+    t.enter(KernelFn::br_handle_frame);
+    let r = handle_frame(ns, skb, t);
+    if T::ENABLED
+        && let RxHandlerResult::Consumed(o) = r
+        && let Some(reason) = o.drop_reason
+    {
+        t.step(Step::new(
+            KernelFn::br_handle_frame,
+            Check::Drop { reason },
+            Branch::out,
+        ));
+    }
+    t.leave();
+    r
+}
+
+fn handle_frame<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> RxHandlerResult {
     let port = skb.dev;
     let Some((br, p)) = port_of(ns, port) else {
         return RxHandlerResult::Pass;
@@ -87,10 +104,30 @@ pub fn br_handle_frame<T: Tracer>(
             }
             g => mask & (1 << g) != 0,
         };
+        if T::ENABLED {
+            t.step(Step::new(
+                KernelFn::br_handle_frame,
+                Check::BrLinkLocal {
+                    group: dest[5],
+                    forwarded: forward,
+                },
+                Branch::Next,
+            ));
+        }
         if !forward {
             br_handle_local_finish(ns, br, port, &src);
             return RxHandlerResult::Pass;
         }
+    }
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::br_handle_frame,
+            Check::BrPortState {
+                port,
+                state: p.state.0,
+            },
+            Branch::Next,
+        ));
     }
     match p.state {
         BrPortState::BR_STATE_FORWARDING | BrPortState::BR_STATE_LEARNING => {
@@ -125,6 +162,18 @@ pub fn br_handle_frame_finish<T: Tracer>(
     skb: &mut SkBuff<'_>,
     t: &mut T,
 ) -> RxOutcome {
+    t.enter(KernelFn::br_handle_frame_finish);
+    let o = handle_frame_finish(ns, br, skb, t);
+    t.leave();
+    o
+}
+
+fn handle_frame_finish<T: Tracer>(
+    ns: &mut Netns,
+    br: IfIndex,
+    skb: &mut SkBuff<'_>,
+    t: &mut T,
+) -> RxOutcome {
     let port = skb.dev;
     let Some((_, p)) = port_of(ns, port) else {
         return RxOutcome::drop(SkbDropReason::NOT_SPECIFIED);
@@ -136,6 +185,13 @@ pub fn br_handle_frame_finish<T: Tracer>(
     let src: [u8; 6] = skb.data[6..12].try_into().expect("eth_type_trans checked");
     if p.flags.contains(BrPortFlags::BR_LEARNING) {
         br_fdb_update(ns, br, port, &src);
+        if T::ENABLED {
+            t.step(Step::new(
+                KernelFn::br_fdb_update,
+                Check::BrFdbLearn { addr: src, port },
+                Branch::Next,
+            ));
+        }
     }
     let promisc = ns
         .dev(br)
@@ -167,6 +223,18 @@ pub fn br_handle_frame_finish<T: Tracer>(
         BrPktType::Unicast => br_fdb_find(ns, br, &dest),
         _ => None,
     };
+    if T::ENABLED && pkt_type == BrPktType::Unicast {
+        t.step(Step::new(
+            KernelFn::br_handle_frame_finish,
+            Check::BrFdbLookup {
+                addr: dest,
+                found: dst.is_some(),
+                dst: dst.and_then(|h| h.dst).unwrap_or(IfIndex(0)),
+                local: dst.is_some_and(|h| h.local),
+            },
+            Branch::Next,
+        ));
+    }
     let frame_len = skb.data.len();
     let sent = match dst {
         Some(hit) if hit.local => return br_pass_frame_up(ns, br, skb, t),
@@ -188,8 +256,10 @@ pub fn br_handle_frame_finish<T: Tracer>(
     };
     if local_rcv {
         let mut o = br_pass_frame_up(ns, br, skb, t);
-        if o.verdict == Verdict::Drop && sent > 0 && !promisc {
-            // The host refused its copy; the ports' copies went on.
+        if o.verdict == Verdict::Drop && sent > 0 {
+            // The host refused its copy (no protocol for it, or a
+            // promiscuous bridge's copy of someone else's frame: OTHERHOST);
+            // the ports' copies went on.
             o.verdict = Verdict::Bridged;
             o.drop_reason = None;
             o.dev = port;
@@ -221,6 +291,13 @@ pub fn br_pass_frame_up<T: Tracer>(
     skb: &mut SkBuff<'_>,
     t: &mut T,
 ) -> RxOutcome {
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::br_pass_frame_up,
+            Check::BrPassUp { br },
+            Branch::Next,
+        ));
+    }
     let up = PassUp {
         pkt_type: skb.pkt_type,
         nf_bridge: skb.nf_bridge.map(|b| NfBridgeInfo {

@@ -84,6 +84,18 @@ pub fn br_nf_pre_routing<T: Tracer>(
     if !br_nf_call_iptables(ns) || skb.protocol != ETH_P_IP {
         return Ok(());
     }
+    t.enter(crate::trace::KernelFn::br_nf_pre_routing);
+    let r = pre_routing(ns, br, skb, t);
+    t.leave();
+    r
+}
+
+fn pre_routing<T: Tracer>(
+    ns: &mut Netns,
+    br: IfIndex,
+    skb: &mut SkBuff<'_>,
+    t: &mut T,
+) -> Result<(), SkbDropReason> {
     br_validate_ipv4(ns, skb)?;
     skb.nf_bridge = Some(NfBridgeInfo {
         physindev: skb.dev,

@@ -24,6 +24,30 @@
 //! ports and switchdev are not modelled: multicast floods as with no
 //! querier, which is the default bridge's behaviour.
 
+//!
+//! # Loading a bridge (for `fwdsim-host`)
+//!
+//! - The bridge device: `NetDevice::kind = DevKind::Bridge(Box::new(NetBridge
+//!   { ageing_time, stp_enabled, group_fwd_mask, ..Default::default() }))`
+//!   from `ip -d -j link` (`linkinfo.info_kind` "bridge"; `info_data`:
+//!   `ageing_time` in centiseconds, so jiffies = cs × HZ / 100; `stp_state`
+//!   non-zero; `group_fwd_mask`).
+//! - Its ports: once every device is registered, [`crate::netns::Netns::br_add_if`]`(bridge,
+//!   port)` for each device whose `master` is the bridge, in ifindex order
+//!   (the kernel's port list then has the newest port first, as when they
+//!   were enslaved in that order). Then the port's state and flags from
+//!   `bridge -d -j link` (`state`: [`BrPortState::from_word`]; `hairpin`,
+//!   `learning`, `flood`, `mcast_flood`, `bcast_flood`, `isolated`,
+//!   `proxy_arp`: [`BrPortFlags::set`]) in `NetDevice::brport`.
+//! - The FDB: `bridge -j fdb show` entries with `master` a bridge:
+//!   [`br_fdb::br_fdb_add`] (`permanent` → `BR_FDB_LOCAL | BR_FDB_STATIC`,
+//!   `static` → `BR_FDB_STATIC`, `sticky` → `BR_FDB_STICKY`; an entry of
+//!   the bridge device itself has no port). Learned entries can be pushed to
+//!   `NetBridge::fdb` directly with `updated` = the snapshot's jiffies less
+//!   their age. Local entries for the bridge's and ports' own addresses are
+//!   implied and need not be loaded.
+//! - `net.bridge.bridge-nf-call-iptables` is `NfSysctl::bridge_nf_call_iptables`.
+
 pub mod br_fdb;
 pub mod br_forward;
 pub mod br_input;

@@ -172,7 +172,8 @@ fn container_ping_reaches_8_8_8_8_with_forwarding_and_masquerade() {
             "ctr/eth0 queued",
             "ctr/eth0 sent",
             "host/veth0 bridged",
-            "host/docker0 queued",
+            "host/docker0 forward",
+            "host/eth0 queued",
             "host/eth0 sent",
             "uplink/eth0 local",
         ]
@@ -892,4 +893,235 @@ fn veth_pair_inside_one_namespace_and_outside_links() {
     t.run();
     assert_eq!(hops(&t, p), ["n/va sent", "n/vb drop NOT_SPECIFIED"]);
     let _ = Ipv4Addr::UNSPECIFIED;
+}
+
+#[test]
+fn steps_are_recorded_per_hop_when_asked() {
+    use crate::trace::{Check, KernelFn};
+    let mut t = docker(false, true);
+    t.record_steps = true;
+    let p = ping(&mut t, "ctr", "8.8.8.8");
+    t.run();
+    let pk = t.packet(p);
+    let host = t.id("host").unwrap();
+    let (_, steps) = pk
+        .steps
+        .iter()
+        .find(|(at, _)| pk.hops[*at].ns == host)
+        .expect("the host's walk");
+    let funcs: Vec<KernelFn> = steps.iter().map(|s| s.func).collect();
+    for f in [
+        KernelFn::br_handle_frame,
+        KernelFn::br_handle_frame_finish,
+        KernelFn::br_pass_frame_up,
+        KernelFn::ip_rcv,
+        KernelFn::ip_error,
+    ] {
+        assert!(funcs.contains(&f), "{f:?} in {funcs:?}");
+    }
+    assert!(
+        steps
+            .iter()
+            .any(|s| matches!(s.check, Check::BrFdbLearn { addr, .. } if addr == CTR_MAC))
+    );
+    // The same run without steps gives the same hops.
+    let mut u = docker(false, true);
+    let q = ping(&mut u, "ctr", "8.8.8.8");
+    u.run();
+    assert_eq!(hops(&t, p), hops(&u, q));
+    assert!(u.packet(q).steps.is_empty());
+}
+
+#[test]
+fn one_host_replay_of_a_frame_on_a_bridge_port_goes_up_the_bridge() {
+    use crate::core::dev::{Verdict, netif_receive_skb};
+    use crate::trace::Recorder;
+    let mut ns = host(false, false);
+    let v0 = ns.dev_by_name("veth0").unwrap().ifindex;
+    let br = ns.dev_by_name("docker0").unwrap().ifindex;
+    let mut f = crate::testutil::echo_frame(DOCKER0_MAC, "172.17.0.2", "172.17.0.1", 64, 8);
+    f[6..12].copy_from_slice(&CTR_MAC);
+    let mut twin = ns.clone();
+    let mut g = f.clone();
+    let a = netif_receive_skb(&mut ns, &mut f, v0, &mut NoTrace);
+    let b = netif_receive_skb(&mut twin, &mut g, v0, &mut Recorder::new());
+    assert_eq!(a, b);
+    assert_eq!(ns.mib, twin.mib);
+    assert_eq!((a.verdict, a.dev), (Verdict::Local, br));
+    assert_eq!(ns.mib.ip.InReceives, 1);
+    assert_eq!(
+        ns.dev_stats.get(&v0).map_or(0, |s| s.rx_otherhost_dropped),
+        0
+    );
+    // The echo reply is sent on docker0 and, through the bridge, on veth0
+    // (the host has no neighbour entry for 172.17.0.2 yet: ARP first).
+    let devs: Vec<IfIndex> = ns.tx.frames.iter().map(|f| f.dev).collect();
+    assert_eq!(devs, [br, v0]);
+    assert_eq!(ns.tx.frames[0].kind, TxKind::Arp);
+}
+
+fn ping_start() -> Vec<Start> {
+    vec![Start::Stack {
+        ns: "ctr".into(),
+        req: StackSend::new("8.8.8.8".parse().unwrap(), StackProto::echo(7, 1)),
+        now: 0,
+    }]
+}
+
+#[test]
+fn explain_names_forwarding_on_the_host() {
+    let e = explain::explain(&docker(false, true), &ping_start(), 0).unwrap();
+    assert_eq!(
+        e.text,
+        "no reply: dropped on host/docker0 (IP_INADDRERRORS)"
+    );
+    let c = &e.counterfactuals[0];
+    assert_eq!(
+        (c.ns.as_str(), c.change.as_str(), c.text.as_str()),
+        (
+            "host",
+            "net.ipv4.ip_forward = 1",
+            "the reply reaches ctr after 5 hops"
+        )
+    );
+    // docker0's forwarding alone lets the request out; the reply then
+    // dies on eth0, which does not forward.
+    let c = e
+        .counterfactuals
+        .iter()
+        .find(|c| c.change == "net.ipv4.conf.docker0.forwarding = 1")
+        .unwrap();
+    assert_eq!(
+        c.text,
+        "reached uplink/eth0; the reply is dropped on host/eth0 (IP_INADDRERRORS)"
+    );
+}
+
+#[test]
+fn explain_adds_masquerade_where_a_private_source_leaves_without_nat() {
+    let e = explain::explain(&docker(true, false), &ping_start(), 0).unwrap();
+    assert_eq!(
+        e.text,
+        "no reply: reached uplink/eth0, which sent nothing back"
+    );
+    assert_eq!(e.counterfactuals.len(), 1);
+    let c = &e.counterfactuals[0];
+    assert_eq!(
+        c.change,
+        "iptables -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"
+    );
+    assert_eq!(c.text, "the reply reaches ctr after 5 hops");
+    // Forwarding off too: both changes, the first one let the packet further.
+    let e = explain::explain(&docker(false, false), &ping_start(), 0).unwrap();
+    let c = &e.counterfactuals[0];
+    assert_eq!(
+        c.change,
+        "net.ipv4.ip_forward = 1 and host: iptables -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"
+    );
+    assert!(c.outcome.reply.is_some());
+}
+
+#[test]
+fn doctor_checks_the_joints_between_namespaces() {
+    let mut t = docker(true, true);
+    assert!(
+        doctor::doctor(&t).iter().all(|f| f.dev.is_none()),
+        "{:?}",
+        doctor::doctor(&t)
+    );
+    let v0 = t.endpoint("host", "veth0").unwrap().dev;
+    t.ns_mut("host")
+        .unwrap()
+        .dev_mut(v0)
+        .unwrap()
+        .brport
+        .as_mut()
+        .unwrap()
+        .state = BrPortState::BR_STATE_BLOCKING;
+    let mut c = HostBuilder::new();
+    c = dev(c, "eth0", CTR2_MAC, veth(), "172.17.0.3/16");
+    c = default_via(c, "172.17.0.254", "eth0");
+    t.add_netns("ctr2", c.build()).unwrap();
+    let mut h = t.ns("host").unwrap().clone();
+    let mut b = HostBuilder { ns: h.clone() };
+    b = dev(b, "veth9", VETH2_MAC, veth(), "");
+    h = b.build();
+    let br = h.dev_by_name("docker0").unwrap().ifindex;
+    let v9 = h.dev_by_name("veth9").unwrap().ifindex;
+    h.br_add_if(br, v9).unwrap();
+    *t.ns_mut("host").unwrap() = h;
+    t.link("ctr2", "eth0", "host", "veth9").unwrap();
+    let mut u = dev(
+        HostBuilder::new(),
+        "eth0",
+        [2, 0, 0, 0, 0x55, 1],
+        veth(),
+        "10.1.0.1/24",
+    );
+    u = u.sysctl("net.ipv4.conf.all.forwarding", 0);
+    t.add_netns("lonely", u.build()).unwrap();
+    let titles: Vec<String> = doctor::doctor(&t)
+        .into_iter()
+        .filter(|f| f.dev.is_some())
+        .map(|f| format!("{}: {}", f.ns, f.title))
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "host: bridge port veth0 of docker0 is blocking",
+            "lonely: veth eth0 has no peer in the topology",
+            "ctr2: default gateway 172.17.0.254 of ctr2 is not an address of host/docker0",
+        ]
+    );
+}
+
+#[test]
+fn run_until_leaves_later_timers_for_later() {
+    // ctr asks for 172.17.0.9, which nobody has: ARP retries every second,
+    // then NEIGH_FAILED.
+    let mut t = docker(false, false);
+    let p = ping(&mut t, "ctr", "172.17.0.9");
+    t.run_until(crate::HZ / 2);
+    assert_eq!(hops(&t, p), ["ctr/eth0 queued"]);
+    let asked = |t: &Topology| {
+        t.packets()
+            .iter()
+            .filter(|p| p.is_arp() && p.hops[0].ns == t.id("ctr").unwrap())
+            .count()
+    };
+    assert_eq!(asked(&t), 1);
+    t.run_until(crate::HZ + crate::HZ / 2);
+    assert_eq!(asked(&t), 2);
+    t.run();
+    assert_eq!(asked(&t), 3);
+    assert_eq!(
+        hops(&t, p),
+        ["ctr/eth0 queued", "ctr/eth0 drop NEIGH_FAILED"]
+    );
+    assert_eq!(t.packet(p).last().unwrap().at, 3 * crate::HZ);
+}
+
+/// Checked on 6.18: an IPv4 frame for another port's address goes up to the
+/// bridge with the `pkt_type` it got on the ingress port (OTHERHOST), so
+/// `ip_rcv` drops it and the bridge counts it in `otherhost`; the same
+/// packet for the bridge's address is answered.
+#[test]
+fn a_frame_for_another_ports_address_goes_up_as_otherhost() {
+    let mut t = bridge_only(true);
+    let mut f = crate::testutil::echo_frame(VETH2_MAC, "172.17.0.2", "172.17.0.1", 64, 16);
+    f[6..12].copy_from_slice(&CTR_MAC);
+    let p = t.inject("host", "veth0", &f, 0).unwrap();
+    t.run();
+    assert_eq!(
+        hops(&t, p),
+        ["host/veth0 bridged", "host/docker0 drop OTHERHOST"]
+    );
+    let ns = t.ns("host").unwrap();
+    let br = ns.dev_by_name("docker0").unwrap().ifindex;
+    assert_eq!(ns.dev_stats[&br].rx_otherhost_dropped, 1);
+    assert_eq!(ns.mib.ip.InReceives, 0);
+    f[0..6].copy_from_slice(&DOCKER0_MAC);
+    let p = t.inject("host", "veth0", &f, 0).unwrap();
+    t.run();
+    assert_eq!(hops(&t, p), ["host/veth0 bridged", "host/docker0 local"]);
 }
