@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use fwdsim_kernel::topology::{HopVerdict, PacketId, StackProto, StackSend, TopoPacket, Topology};
+use fwdsim_kernel::topology::{
+    HopVerdict, PacketId, StackProto, StackSend, Start, TopoPacket, Topology,
+};
 use serde_json::{Value, json};
 
 use crate::Failure;
@@ -55,9 +57,13 @@ pub struct SendArgs {
     /// The IP TTL (as `ping -t`; default: net.ipv4.ip_default_ttl).
     #[arg(short = 't', long)]
     ttl: Option<u8>,
+    /// After the outcome, the model's walk of each hop, under a heading per
+    /// namespace and device.
+    #[arg(long, conflicts_with = "json")]
+    trace: bool,
     /// One JSON object: the request's "hops", its last hop's fields,
-    /// "reply" (its hops and fields, or null), "icmp", "errno", "outcome"
-    /// and every namespace's "counters".
+    /// "reply" (its hops and fields, or null), "icmp", "errno", "outcome",
+    /// "counterfactuals" and every namespace's "counters".
     #[arg(short = 'j', long = "json")]
     json: bool,
 }
@@ -119,6 +125,15 @@ fn icmp_error(frame: &[u8]) -> Option<(u8, u8)> {
     (proto == 1 && matches!(t, 3 | 4 | 5 | 11 | 12)).then_some((t, c))
 }
 
+/// The heading of a packet's walk: the request's words, or the reply's.
+fn reply_words_or_request(p: &TopoPacket, request: &str) -> String {
+    if p.cause.is_some() {
+        reply_words(&p.frame)
+    } else {
+        request.to_string()
+    }
+}
+
 fn hop_lines(topo: &Topology, p: &TopoPacket) -> Vec<String> {
     p.hops
         .iter()
@@ -137,26 +152,46 @@ fn fate_words(topo: &Topology, p: &TopoPacket) -> String {
     match h.verdict {
         HopVerdict::Drop => {
             let reason = h.drop_reason.map_or("NOT_SPECIFIED", |r| r.name());
-            // The input route decision explains the routing drops; others
-            // are said by their reason.
-            let routing = matches!(
-                reason,
-                "IP_INADDRERRORS"
-                    | "IP_INNOROUTES"
-                    | "IP_RPFILTER"
-                    | "IP_INVALID_SOURCE"
-                    | "IP_LOCAL_SOURCE"
-                    | "IP_INVALID_DEST"
-                    | "IP_LOCALNET"
-            );
-            let why = ip_of(&p.frame)
-                .filter(|_| routing)
-                .and_then(|(s, d, pr, _)| drop_why(topo, h, s, d, pr));
             if reason == "NEIGH_FAILED" {
                 return format!(
                     "dropped on {ns} at {dev}: NEIGH_FAILED (the next hop did not answer ARP)"
                 );
             }
+            // The walk the model recorded for this hop says why; else the
+            // input route decision, re-run, explains a routing drop.
+            let hop_index = p.hops.len() - 1;
+            let why = p
+                .steps
+                .iter()
+                .rev()
+                .find(|(i, _)| *i <= hop_index)
+                .and_then(|(_, steps)| {
+                    let st = fwdsim_kernel::explain::why(steps)?;
+                    let mut w = st.func.name().to_string();
+                    if st.branch != fwdsim_kernel::trace::Branch::Next {
+                        w += &format!(" ({})", st.branch.name());
+                    }
+                    w += &format!(
+                        ": {}",
+                        fwdsim_render::trace::describe(topo.netns(h.ns), &st.check)
+                    );
+                    Some(w)
+                })
+                .or_else(|| {
+                    let routing = matches!(
+                        reason,
+                        "IP_INADDRERRORS"
+                            | "IP_INNOROUTES"
+                            | "IP_RPFILTER"
+                            | "IP_INVALID_SOURCE"
+                            | "IP_LOCAL_SOURCE"
+                            | "IP_INVALID_DEST"
+                            | "IP_LOCALNET"
+                    );
+                    ip_of(&p.frame)
+                        .filter(|_| routing)
+                        .and_then(|(s, d, pr, _)| drop_why(topo, h, s, d, pr))
+                });
             match why {
                 Some(w) => format!("dropped on {ns} by {w} ({reason})"),
                 None => format!("dropped on {ns} at {dev}: {reason}"),
@@ -217,6 +252,8 @@ pub fn run(a: &SendArgs) -> Result<ExitCode, Failure> {
         .iter()
         .map(|n| topo.ns(n).map(|x| x.mib.clone()).unwrap_or_default())
         .collect();
+    let pristine = topo.clone();
+    topo.record_steps = true;
     let sent = topo.send_from_stack(&from_name, &req, 0);
     let what = match a.proto {
         Proto::Icmp => "ICMP echo request".to_string(),
@@ -260,7 +297,7 @@ pub fn run(a: &SendArgs) -> Result<ExitCode, Failure> {
             "reply: {} from {} reached {from_name} after {} hops",
             reply_words(&r.frame),
             ip_of(&r.frame).map_or(a.dst, |x| x.0),
-            p.hops.len() + r.hops.len()
+            r.hops.len()
         ),
         Some(r) => format!(
             "no reply: the {} was {}",
@@ -283,6 +320,18 @@ pub fn run(a: &SendArgs) -> Result<ExitCode, Failure> {
             }
             _ => format!("no reply: {}", fate_words(&topo, &p)),
         },
+    };
+    let counterfactuals = if reached {
+        Vec::new()
+    } else {
+        let start = Start::Stack {
+            ns: from_name.clone(),
+            req: req.clone(),
+            now: 0,
+        };
+        fwdsim_kernel::topology::explain::explain(&pristine, &[start], 0)
+            .map(|e| e.counterfactuals)
+            .unwrap_or_default()
     };
     if a.json {
         let last = |p: &TopoPacket| -> Value {
@@ -308,6 +357,12 @@ pub fn run(a: &SendArgs) -> Result<ExitCode, Failure> {
         };
         o["errno"] = Value::Null;
         o["outcome"] = json!(outcome);
+        o["counterfactuals"] = Value::Array(
+            counterfactuals
+                .iter()
+                .map(|c| json!({"ns": c.ns, "change": c.change, "outcome": c.text}))
+                .collect(),
+        );
         let mut counters = serde_json::Map::new();
         for (i, n) in topo.names().iter().enumerate() {
             if let Some(ns) = topo.ns(n) {
@@ -332,6 +387,24 @@ pub fn run(a: &SendArgs) -> Result<ExitCode, Failure> {
             }
         }
         println!("{outcome}");
+        for c in &counterfactuals {
+            println!("  with {}: {}: {}", c.ns, c.change, c.text);
+        }
+        if a.trace {
+            for pk in std::iter::once(&p).chain(reply.as_ref()) {
+                println!();
+                println!("{}", reply_words_or_request(pk, &what));
+                for (i, steps) in &pk.steps {
+                    if let Some(h) = pk.hops.get(*i) {
+                        println!("== {} ==", topo.hop_text(h));
+                        print!(
+                            "{}",
+                            fwdsim_render::trace::trace_text(topo.netns(h.ns), steps)
+                        );
+                    }
+                }
+            }
+        }
     }
     Ok(if reached || delivered_udp {
         ExitCode::SUCCESS
