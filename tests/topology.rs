@@ -345,3 +345,33 @@ fn doctor_checks_the_links_between_namespaces() {
         "{text}"
     );
 }
+
+#[test]
+fn trace_across_a_topology_heads_each_namespace_and_device() {
+    let o = fwdsim(&[
+        "trace",
+        "fixtures/pcaps/docker.pcapng",
+        "--packet",
+        "2",
+        "--topology",
+        "fixtures/topologies/docker-forwarding-on",
+        "--at",
+        "ctr/eth0",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.starts_with("packet 2: 172.17.0.2 > 8.8.8.8 ICMP (sent on ctr/eth0): uplink/up0 local\n== ctr/eth0 sent ==\n== host/veth3a1f2c9 bridged ==\nbr_handle_frame (net/bridge/br_input.c)\n"),
+        "{text}"
+    );
+    for heading in [
+        "== host/docker0 forward ==",
+        "== host/eth0 sent ==",
+        "== uplink/up0 local ==",
+    ] {
+        assert!(text.contains(heading), "{heading}: {text}");
+    }
+    // The reply it caused, de-NATed on its way back.
+    assert!(text.contains("caused: 8.8.8.8 > 10.0.2.15 ICMP"), "{text}");
+    assert!(text.contains("nf_nat_packet: DNAT 10.0.2.15"), "{text}");
+}

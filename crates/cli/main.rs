@@ -206,6 +206,12 @@ struct TraceArgs {
     /// Start conntrack from the connections of this `conntrack -L` output.
     #[arg(long, value_name = "FILE")]
     conntrack: Option<PathBuf>,
+    /// Walk the packet across a topology instead of one host; needs --at.
+    #[arg(long, value_name = "DIR", requires = "at", conflicts_with = "host")]
+    topology: Option<PathBuf>,
+    /// With --topology: the namespace the capture was taken in, and the device.
+    #[arg(long, value_name = "NS[/DEV]", requires = "topology")]
+    at: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -1937,7 +1943,10 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             (Some(t), Some(at)) => topo_replay::replay(&a, t, at),
             _ => replay(&a),
         },
-        Cmd::Trace(a) => trace_packet(&a),
+        Cmd::Trace(a) => match (&a.topology, &a.at) {
+            (Some(t), Some(at)) => topo_replay::trace(&a, t, at),
+            _ => trace_packet(&a),
+        },
         Cmd::Route(RouteCmd::Get(a)) => route_get(&a),
         Cmd::Host(HostCmd::Dump { dir, netns }) => {
             fwdsim_host::dump(&dir, netns.as_deref())?;

@@ -18,7 +18,7 @@ use fwdsim_kernel::topology::{HopVerdict, TopoPacket, Topology};
 use serde_json::json;
 
 use crate::topo::hop_json;
-use crate::{Failure, ReplayArgs};
+use crate::{Failure, ReplayArgs, TraceArgs};
 
 /// The device of NS a packet was captured on: `--at NS/DEV`, else the
 /// pcapng interface name, else the SLL2 ifindex.
@@ -80,28 +80,39 @@ fn fate(topo: &Topology, p: &TopoPacket) -> String {
     }
 }
 
-/// Runs `replay --topology`.
-pub fn replay(a: &ReplayArgs, path: &std::path::Path, at: &str) -> Result<ExitCode, Failure> {
-    let t = crate::topo::load(path)?;
-    let mut topo = crate::topo::engine(t)?;
-    let (ns, dev) = crate::topo::at(&topo, at)?;
-    let ns_name = topo.name(ns).to_string();
-    let mut r = fwdsim_pcap::CaptureReader::open(&a.capture)
-        .map_err(|e| Failure(format!("{}: {e}", a.capture.display())))?;
-    let mut summary: BTreeMap<&'static str, u64> = BTreeMap::new();
+/// One frame of the capture, ready to start: where, which way, when.
+struct Frame {
+    index: u64,
+    dev: String,
+    sent: bool,
+    now: u64,
+    frame: Vec<u8>,
+}
+
+/// Reads the capture: every frame with the device of NS it was taken on,
+/// its direction and its time in jiffies from the first frame. Frames that
+/// cannot be placed are reported on stderr; the bool says whether any was.
+fn read_frames(
+    topo: &Topology,
+    ns: fwdsim_kernel::topology::NsId,
+    dev: Option<&str>,
+    capture: &std::path::Path,
+) -> Result<(Vec<Frame>, bool), Failure> {
+    let mut r = fwdsim_pcap::CaptureReader::open(capture)
+        .map_err(|e| Failure(format!("{}: {e}", capture.display())))?;
+    let mut out = Vec::new();
     let mut failed = false;
     let mut first_ts: Option<i128> = None;
-    let mut frame = Vec::new();
     while let Some(p) = r.next_packet() {
         let p = match p {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("fwdsim: {}: {e}", a.capture.display());
+                eprintln!("fwdsim: {}: {e}", capture.display());
                 failed = true;
                 continue;
             }
         };
-        let d = match capture_dev(&topo, ns, dev.as_deref(), &p) {
+        let d = match capture_dev(topo, ns, dev, &p) {
             Ok(d) => d,
             Err(e) => {
                 eprintln!("fwdsim: packet {}: {e}", p.index);
@@ -114,11 +125,12 @@ pub fn replay(a: &ReplayArgs, path: &std::path::Path, at: &str) -> Result<ExitCo
             .dev_by_name(&d)
             .map(|x| x.dev_addr)
             .unwrap_or_default();
-        frame.clear();
-        frame.extend_from_slice(p.frame);
+        let mut frame = p.frame.to_vec();
         if p.dst_is_placeholder() && frame.len() >= 6 {
             frame[..6].copy_from_slice(&dev_addr);
         }
+        // The capture's direction, else the rule for captures without one:
+        // a frame from the device's own address was sent by it.
         let sent = match p.pkt_type {
             Some(t) => t == fwdsim_pcap::PACKET_OUTGOING,
             None => frame.len() >= 12 && frame[6..12] == dev_addr,
@@ -126,13 +138,59 @@ pub fn replay(a: &ReplayArgs, path: &std::path::Path, at: &str) -> Result<ExitCo
         let t0 = *first_ts.get_or_insert(p.ts_nanos);
         let now =
             ((p.ts_nanos - t0).max(0) as u128 * fwdsim_kernel::HZ as u128 / 1_000_000_000) as u64;
-        let id = if sent {
-            topo.inject_sent(&ns_name, &d, &frame, now)
-        } else {
-            topo.inject(&ns_name, &d, &frame, now)
-        }?;
-        topo.run();
-        let pk = topo.packet(id).clone();
+        out.push(Frame {
+            index: p.index,
+            dev: d,
+            sent,
+            now,
+            frame,
+        });
+    }
+    Ok((out, failed))
+}
+
+/// Starts frame `f` in NS and runs the topology until the next frame's
+/// time (to the end after the last).
+fn play(
+    topo: &mut Topology,
+    ns_name: &str,
+    f: &Frame,
+    next: Option<u64>,
+) -> Result<fwdsim_kernel::topology::PacketId, Failure> {
+    let id = if f.sent {
+        topo.inject_sent(ns_name, &f.dev, &f.frame, f.now)
+    } else {
+        topo.inject(ns_name, &f.dev, &f.frame, f.now)
+    }?;
+    match next {
+        Some(t) => topo.run_until(t),
+        None => topo.run(),
+    };
+    Ok(id)
+}
+
+/// Runs `replay --topology`.
+pub fn replay(a: &ReplayArgs, path: &std::path::Path, at: &str) -> Result<ExitCode, Failure> {
+    let t = crate::topo::load(path)?;
+    let mut topo = crate::topo::engine(t)?;
+    let (ns, dev) = crate::topo::at(&topo, at)?;
+    let ns_name = topo.name(ns).to_string();
+    let (frames, failed) = read_frames(&topo, ns, dev.as_deref(), &a.capture)?;
+    let mut summary: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut ids = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        ids.push(play(
+            &mut topo,
+            &ns_name,
+            f,
+            frames.get(i + 1).map(|n| n.now),
+        )?);
+    }
+    // Printed once all ran: a packet waiting for ARP gets its fate later.
+    for (f, id) in frames.iter().zip(ids) {
+        let pk = topo.packet(id);
+        let sent = f.sent;
+        let d = &f.dev;
         let verdict = pk.last().map_or("none", |h| h.verdict.word());
         *summary.entry(verdict).or_default() += 1;
         if a.json {
@@ -140,7 +198,7 @@ pub fn replay(a: &ReplayArgs, path: &std::path::Path, at: &str) -> Result<ExitCo
                 Some(h) => hop_json(&topo, h),
                 None => json!({"ns": ns_name, "dev": d, "verdict": null, "drop_reason": null}),
             };
-            o["index"] = json!(p.index);
+            o["index"] = json!(f.index);
             o["captured"] = json!(format!("{ns_name}/{d}"));
             o["direction"] = json!(if sent { "sent" } else { "received" });
             o["hops"] =
@@ -149,10 +207,10 @@ pub fn replay(a: &ReplayArgs, path: &std::path::Path, at: &str) -> Result<ExitCo
         } else {
             println!(
                 "{:>4}  {} ({} {ns_name}/{d}): {}",
-                p.index,
-                frame_words(&frame),
+                f.index,
+                frame_words(&f.frame),
                 if sent { "sent on" } else { "received on" },
-                fate(&topo, &pk)
+                fate(&topo, pk)
             );
             for h in &pk.hops {
                 println!("        {}", topo.hop_text(h));
@@ -160,8 +218,8 @@ pub fn replay(a: &ReplayArgs, path: &std::path::Path, at: &str) -> Result<ExitCo
         }
         if pk.last().is_some_and(|h| h.verdict == HopVerdict::Queued) {
             eprintln!(
-                "fwdsim: packet {}: still waiting for a neighbour when the capture ended its run",
-                p.index
+                "fwdsim: packet {}: still waiting for a neighbour at the end",
+                f.index
             );
         }
     }
@@ -176,4 +234,82 @@ pub fn replay(a: &ReplayArgs, path: &std::path::Path, at: &str) -> Result<ExitCo
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Runs `trace CAPTURE --packet N --topology DIR --at NS[/DEV]`: the
+/// packets before N run as in `replay`, then packet N with the model's
+/// walk recorded, printed under a heading per namespace and device (the
+/// hop it gave), and the replies it caused the same way.
+pub fn trace(a: &TraceArgs, path: &std::path::Path, at: &str) -> Result<ExitCode, Failure> {
+    let t = crate::topo::load(path)?;
+    let mut topo = crate::topo::engine(t)?;
+    let (ns, dev) = crate::topo::at(&topo, at)?;
+    let ns_name = topo.name(ns).to_string();
+    let (frames, _) = read_frames(&topo, ns, dev.as_deref(), &a.capture)?;
+    let Some(k) = frames.iter().position(|f| f.index == a.packet) else {
+        return Err(Failure(format!(
+            "{}: no packet {} (it has {} frames)",
+            a.capture.display(),
+            a.packet,
+            frames.len()
+        )));
+    };
+    for (i, f) in frames[..k].iter().enumerate() {
+        play(&mut topo, &ns_name, f, frames.get(i + 1).map(|n| n.now))?;
+    }
+    topo.record_steps = true;
+    let f = &frames[k];
+    let id = play(&mut topo, &ns_name, f, None)?;
+    let pk = topo.packet(id).clone();
+    if a.json {
+        let walk = |p: &fwdsim_kernel::topology::TopoPacket| -> serde_json::Value {
+            serde_json::Value::Array(
+                p.steps
+                    .iter()
+                    .filter_map(|(i, steps)| {
+                        let h = p.hops.get(*i)?;
+                        let mut o = hop_json(&topo, h);
+                        o["steps"] = fwdsim_render::trace::trace_json(topo.netns(h.ns), steps);
+                        Some(o)
+                    })
+                    .collect(),
+            )
+        };
+        let replies: Vec<serde_json::Value> = topo
+            .replies_to(id)
+            .map(|r| json!({"hops": r.hops.iter().map(|h| hop_json(&topo, h)).collect::<Vec<_>>(), "walk": walk(r)}))
+            .collect();
+        println!(
+            "{}",
+            json!({"index": f.index, "hops": pk.hops.iter().map(|h| hop_json(&topo, h)).collect::<Vec<_>>(),
+                   "walk": walk(&pk), "caused": replies})
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "packet {}: {} ({} {ns_name}/{}): {}",
+        f.index,
+        frame_words(&f.frame),
+        if f.sent { "sent on" } else { "received on" },
+        f.dev,
+        fate(&topo, &pk)
+    );
+    let print_walk = |p: &fwdsim_kernel::topology::TopoPacket| {
+        for (i, h) in p.hops.iter().enumerate() {
+            println!("== {} ==", topo.hop_text(h));
+            for (_, steps) in p.steps.iter().filter(|(j, _)| *j == i) {
+                print!(
+                    "{}",
+                    fwdsim_render::trace::trace_text(topo.netns(h.ns), steps)
+                );
+            }
+        }
+    };
+    print_walk(&pk);
+    for r in topo.replies_to(id) {
+        println!();
+        println!("caused: {} : {}", frame_words(&r.frame), fate(&topo, r));
+        print_walk(r);
+    }
+    Ok(ExitCode::SUCCESS)
 }
