@@ -37,6 +37,31 @@
 //!    unreachable, RST, ICMP errors) and ARP exchanges are packets of their
 //!    own, with `cause` naming the packet that made them.
 //!
+//! [`Topology::build`] does 1 and 2 at once from `(name, Netns)` pairs and
+//! `(ns_a, dev_a, ns_b, dev_b)` links. [`Start`] holds a start as data, so
+//! `explain::explain` can re-run the same starts over a changed copy
+//! (counterfactuals); `explain::why` names the condition behind a drop
+//! (with [`Topology::record_steps`]), `doctor::doctor` checks the
+//! namespaces and their joints.
+//!
+//! # Hops
+//!
+//! In the order they happen, each `{ns, dev, verdict, drop_reason}`:
+//!
+//! - a frame sent: `sent` on the device it leaves by, then `left` if that
+//!   device has no link; a frame the host sends on a bridge: `sent` on the
+//!   bridge, then `sent` on each port it goes out of;
+//! - a frame received: the verdict at the device (`local`, `forward`,
+//!   `drop` with the reason); on a bridge port `bridged` there, then — when
+//!   the bridge handed it up — the bridge device's verdict (`host/veth0
+//!   bridged`, `host/docker0 forward`); a frame only bridged on ends with
+//!   `bridged`, its copies' hops follow;
+//! - a forwarded packet waiting for ARP: `forward` at the input device,
+//!   `queued` on the output device, then `sent` there, or `drop
+//!   NEIGH_FAILED` when nobody answered;
+//! - a frame the link refuses (peer down, larger than its MTU): `drop` at
+//!   the peer.
+//!
 //! Jiffies are the topology's clock (`now`, HZ = 250); each namespace's
 //! `jiffies` follows it when it handles a frame. Frames cross a link in no
 //! time. Ageing (bridge FDB, conntrack) and neighbour timers run on it.
@@ -644,12 +669,16 @@ impl Topology {
         s
     }
 
-    /// Forgets the packets (keeps the namespaces' state: neighbours, FDB,
-    /// conntrack), for the next batch.
+    /// Forgets the packets, and the frames still in flight, for the next
+    /// batch; the namespaces keep their state (neighbours, FDB, conntrack,
+    /// packets queued on a neighbour, whose later frames become packets of
+    /// their own).
     pub fn clear_packets(&mut self) {
         self.packets.clear();
         self.seqs.clear();
         self.stack_seqs.clear();
+        self.waiting.clear();
+        self.queue.clear();
     }
 
     fn new_packet(
@@ -980,9 +1009,9 @@ impl Topology {
         if n.tx.frames.is_empty() {
             return;
         }
-        let tx = std::mem::take(&mut n.tx);
-        n.tx.bytes = Vec::with_capacity(tx.bytes.capacity());
-        n.tx.seq = tx.seq;
+        // Taken while its frames go on their way (which sends nothing in
+        // this namespace), then given back emptied.
+        let mut tx = std::mem::take(&mut n.tx);
         // The copies a bridge sends out of its ports belong to the frame
         // sent on the bridge just before them.
         let mut bridge: Option<(IfIndex, TxKind, u64, PacketId)> = None;
@@ -1008,12 +1037,8 @@ impl Topology {
             }
             self.transmit(pid, Endpoint { ns, dev: f.dev }, bytes, is_bridge);
         }
-        let n = &mut self.netns[ns.0];
-        let mut tx = tx;
         tx.clear();
-        if n.tx.frames.is_empty() {
-            n.tx = tx;
-        }
+        self.netns[ns.0].tx = tx;
     }
 
     /// A frame sent on `from`: onto its link, back in on `lo`, or out of

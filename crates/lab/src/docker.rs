@@ -30,8 +30,8 @@
 //! (`iptables-save -c` after minus before against `--save-counters`).
 //!
 //! The container's frames reach docker0's `ip_rcv` through the bridge
-//! (`br_handle_frame` passes frames for the bridge's own MAC up); fwdsim
-//! has no bridge yet and takes them as received on docker0 directly, which
+//! (`br_handle_frame` passes frames for the bridge's own MAC up); the
+//! replay takes them as received on docker0, where the tap saw them, which
 //! is the same for frames addressed to docker0's MAC. The namespace keeps
 //! its default `net.bridge.bridge-nf-call-iptables = 1` (as Docker sets
 //! it): the container's frames meet the IPv4 PRE_ROUTING hooks in the

@@ -7,6 +7,7 @@
 
 use crate::bridge::br_fdb::br_fdb_find;
 use crate::bridge::{BrPortFlags, BrPortState, NfBridgeInfo};
+use crate::core::dropreason::SkbDropReason;
 use crate::core::tx::TxKind;
 use crate::netfilter::conntrack::Nfct;
 use crate::netns::{IfIndex, Netns};
@@ -55,7 +56,9 @@ pub fn should_deliver(ns: &Netns, to: IfIndex, cb: &BrSkbCb) -> bool {
 }
 
 /// Kernel: `br_forward` to port `to`: `__br_forward` when `should_deliver`
-/// says so. Returns whether the frame left by `to`.
+/// says so. Err: why the frame did not leave by `to` (`NOT_SPECIFIED` when
+/// `should_deliver` refused, as `br_forward` frees it; `NETFILTER_DROP`
+/// from br_netfilter's hooks).
 pub fn br_forward<T: Tracer>(
     ns: &mut Netns,
     br: IfIndex,
@@ -63,23 +66,41 @@ pub fn br_forward<T: Tracer>(
     frame: &[u8],
     cb: &BrSkbCb,
     t: &mut T,
-) -> bool {
-    let sent = should_deliver(ns, to, cb) && __br_forward(ns, br, to, frame, cb, t);
+) -> Result<(), SkbDropReason> {
+    let r = if should_deliver(ns, to, cb) {
+        __br_forward(ns, br, to, frame, cb, t)
+    } else {
+        Err(SkbDropReason::NOT_SPECIFIED)
+    };
     if T::ENABLED {
         t.step(Step::new(
             KernelFn::br_forward,
-            Check::BrDeliver { to, sent },
+            Check::BrDeliver {
+                to,
+                sent: r.is_ok(),
+            },
             Branch::Next,
         ));
     }
-    sent
+    r
+}
+
+/// What a flood did: how many ports the frame left by, and why the last
+/// port that should have had it did not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct BrFlooded {
+    /// Copies sent.
+    pub sent: usize,
+    /// The last refusal after `should_deliver` (a hook's drop, a port down).
+    pub reason: Option<SkbDropReason>,
 }
 
 /// Kernel: `br_flood`: every port of the bridge, in `port_list` order, that
 /// takes this kind of frame — unknown unicast needs `BR_FLOOD`, multicast
 /// `BR_MCAST_FLOOD` and broadcast `BR_BCAST_FLOOD` (both waived for the
 /// host's own frames), no `BR_PROXYARP` — and that `should_deliver`
-/// accepts. Returns how many ports the frame left by.
+/// accepts. In the kernel the last of them gets the frame itself and the
+/// others clones, so a frame no port took ends with the last one's reason.
 pub fn br_flood<T: Tracer>(
     ns: &mut Netns,
     br: IfIndex,
@@ -87,7 +108,7 @@ pub fn br_flood<T: Tracer>(
     frame: &[u8],
     cb: &BrSkbCb,
     t: &mut T,
-) -> usize {
+) -> BrFlooded {
     t.enter(KernelFn::br_flood);
     let sent = flood(ns, br, pkt_type, frame, cb, t);
     t.leave();
@@ -101,12 +122,12 @@ fn flood<T: Tracer>(
     frame: &[u8],
     cb: &BrSkbCb,
     t: &mut T,
-) -> usize {
+) -> BrFlooded {
     let ports = match ns.dev(br).and_then(|d| d.bridge()) {
         Some(b) => b.ports.clone(),
-        None => return 0,
+        None => return BrFlooded::default(),
     };
-    let mut sent = 0;
+    let mut out = BrFlooded::default();
     for p in ports {
         let Some(flags) = ns.dev(p).and_then(|d| d.brport.as_ref()).map(|x| x.flags) else {
             continue;
@@ -119,11 +140,15 @@ fn flood<T: Tracer>(
         if !takes || flags.contains(BrPortFlags::BR_PROXYARP) {
             continue;
         }
-        if br_forward(ns, br, p, frame, cb, t) {
-            sent += 1;
+        if !should_deliver(ns, p, cb) {
+            continue;
+        }
+        match br_forward(ns, br, p, frame, cb, t) {
+            Ok(()) => out.sent += 1,
+            Err(r) => out.reason = Some(r),
         }
     }
-    sent
+    out
 }
 
 /// Kernel: `__br_forward` → `br_forward_finish` → `br_dev_queue_push_xmit`:
@@ -138,7 +163,7 @@ fn __br_forward<T: Tracer>(
     frame: &[u8],
     cb: &BrSkbCb,
     t: &mut T,
-) -> bool {
+) -> Result<(), SkbDropReason> {
     let mut buf = ns.skb_pool.pop().unwrap_or_default();
     buf.clear();
     buf.extend_from_slice(frame);
@@ -150,13 +175,17 @@ fn __br_forward<T: Tracer>(
     let fits = ns
         .dev(to)
         .is_some_and(|d| d.is_up() && buf.len() <= d.mtu as usize + 14 + 4);
-    let sent = passed && fits;
-    if sent {
+    let r = if !passed {
+        Err(SkbDropReason::NETFILTER_DROP)
+    } else if !fits {
+        Err(SkbDropReason::NOT_SPECIFIED)
+    } else {
         let at = ns.jiffies;
         ns.tx.push(to, cb.kind, at, |b| b.extend_from_slice(&buf));
-    }
+        Ok(())
+    };
     ns.skb_pool.push(buf);
-    sent
+    r
 }
 
 /// Kernel: `br_dev_xmit`: the host sends frame `f` of `ns.tx` on bridge
@@ -192,7 +221,7 @@ pub fn br_dev_xmit(ns: &mut Netns, br: IfIndex, f: usize) {
         match br_fdb_find(ns, br, &dest) {
             Some(hit) => {
                 if let Some(to) = hit.dst {
-                    br_forward(ns, br, to, &frame, &cb, t);
+                    let _ = br_forward(ns, br, to, &frame, &cb, t);
                 }
             }
             None => {

@@ -5,7 +5,7 @@
 //! the bridge).
 
 use crate::bridge::br_fdb::{br_fdb_find, br_fdb_update};
-use crate::bridge::br_forward::{BrPktType, BrSkbCb, br_flood, br_forward};
+use crate::bridge::br_forward::{BrFlooded, BrPktType, BrSkbCb, br_flood, br_forward};
 use crate::bridge::{
     BrPortFlags, BrPortState, NfBridgeInfo, is_broadcast_ether_addr, is_link_local_ether_addr,
     is_multicast_ether_addr, is_valid_ether_addr,
@@ -248,15 +248,24 @@ fn handle_frame_finish<T: Tracer>(
                 e.used = now;
             }
             match hit.dst {
-                Some(to) => br_forward(ns, br, to, &skb.data[..frame_len], &cb, t) as usize,
-                None => 0,
+                Some(to) => match br_forward(ns, br, to, &skb.data[..frame_len], &cb, t) {
+                    Ok(()) => BrFlooded {
+                        sent: 1,
+                        reason: None,
+                    },
+                    Err(r) => BrFlooded {
+                        sent: 0,
+                        reason: Some(r),
+                    },
+                },
+                None => BrFlooded::default(),
             }
         }
         None => br_flood(ns, br, pkt_type, &skb.data[..frame_len], &cb, t),
     };
     if local_rcv {
         let mut o = br_pass_frame_up(ns, br, skb, t);
-        if o.verdict == Verdict::Drop && sent > 0 {
+        if o.verdict == Verdict::Drop && sent.sent > 0 {
             // The host refused its copy (no protocol for it, or a
             // promiscuous bridge's copy of someone else's frame: OTHERHOST);
             // the ports' copies went on.
@@ -267,10 +276,10 @@ fn handle_frame_finish<T: Tracer>(
         return o;
     }
     put_nfct(ns, skb);
-    if sent > 0 {
+    if sent.sent > 0 {
         RxOutcome::of(Verdict::Bridged)
     } else {
-        RxOutcome::drop(SkbDropReason::NOT_SPECIFIED)
+        RxOutcome::drop(sent.reason.unwrap_or(SkbDropReason::NOT_SPECIFIED))
     }
 }
 

@@ -30,7 +30,7 @@
 //! - The bridge device: `NetDevice::kind = DevKind::Bridge(Box::new(NetBridge
 //!   { ageing_time, stp_enabled, group_fwd_mask, ..Default::default() }))`
 //!   from `ip -d -j link` (`linkinfo.info_kind` "bridge"; `info_data`:
-//!   `ageing_time` in centiseconds, so jiffies = cs × HZ / 100; `stp_state`
+//!   `ageing_time` in `USER_HZ` ticks: [`clock_t_to_jiffies`]; `stp_state`
 //!   non-zero; `group_fwd_mask`).
 //! - Its ports: once every device is registered, [`crate::netns::Netns::br_add_if`]`(bridge,
 //!   port)` for each device whose `master` is the bridge, in ifindex order
@@ -189,6 +189,13 @@ pub struct NetBridgeFdbEntry {
 
 /// `BR_DEFAULT_AGEING_TIME`: 300 s.
 pub const BR_DEFAULT_AGEING_TIME: u64 = 300 * crate::HZ;
+
+/// Kernel: `clock_t_to_jiffies` for the bridge's netlink times
+/// (`IFLA_BR_AGEING_TIME`, `ip -d -j link`'s `ageing_time`), which are in
+/// `USER_HZ` (100) ticks: 30000 is 300 s.
+pub const fn clock_t_to_jiffies(t: u64) -> u64 {
+    t * crate::HZ / 100
+}
 
 /// Kernel: `struct net_bridge` (the bridge device's private part).
 #[derive(Clone, Debug, PartialEq, Eq)]

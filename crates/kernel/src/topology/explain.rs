@@ -86,6 +86,31 @@ pub fn outcome_text(t: &Topology, o: &TopoOutcome) -> String {
     }
 }
 
+/// Why packet `pid` (or, when it was delivered, its first reply that was
+/// lost) was dropped: the hop and the deciding step of the walk there
+/// (`crate::explain::why`: for a failed route decision, the condition that
+/// sent it to `no_route`, e.g. `IN_DEV_FORWARD(docker0) = 0`). Needs
+/// [`Topology::record_steps`] on when the topology ran.
+pub fn why(t: &Topology, pid: PacketId) -> Option<(Hop, crate::trace::Step)> {
+    let o = outcome(t, pid);
+    let (p, hop) = match o.last {
+        Some(h) if h.verdict == HopVerdict::Drop => (pid, h),
+        _ => {
+            let lost = o.reply_lost.filter(|h| h.verdict == HopVerdict::Drop)?;
+            let r = t
+                .replies_to(pid)
+                .find(|r| !r.is_arp() && r.last() == Some(&lost))?;
+            (r.id, lost)
+        }
+    };
+    let pk = t.packet(p);
+    let i = pk.hops.iter().rposition(|h| *h == hop)?;
+    // The walk of the model call that gave this hop: the last one recorded
+    // at or before it.
+    let (_, steps) = pk.steps.iter().rev().find(|(at, _)| *at <= i)?;
+    crate::explain::why(steps).map(|s| (hop, s))
+}
+
 /// A change to one namespace and what the same starts give with it.
 #[derive(Clone, Debug)]
 pub struct TopoCounterfactual {

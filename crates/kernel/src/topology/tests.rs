@@ -751,7 +751,7 @@ fn br_netfilter_passes_bridged_frames_through_forward() {
         [
             "ctr/eth0 queued",
             "ctr/eth0 sent",
-            "host/veth0 drop NOT_SPECIFIED"
+            "host/veth0 drop NETFILTER_DROP"
         ]
     );
     let nf = t.ns("host").unwrap().nf.as_ref().unwrap();
@@ -1124,4 +1124,51 @@ fn a_frame_for_another_ports_address_goes_up_as_otherhost() {
     let p = t.inject("host", "veth0", &f, 0).unwrap();
     t.run();
     assert_eq!(hops(&t, p), ["host/veth0 bridged", "host/docker0 local"]);
+}
+
+#[test]
+fn why_names_the_deciding_condition_in_the_namespace_that_dropped() {
+    use crate::trace::{Branch, Check, KernelFn};
+    let mut t = docker(false, true);
+    t.record_steps = true;
+    let p = ping(&mut t, "ctr", "8.8.8.8");
+    t.run();
+    let (hop, step) = explain::why(&t, p).unwrap();
+    assert_eq!(t.hop_text(&hop), "host/docker0 drop IP_INADDRERRORS");
+    let docker0 = t.endpoint("host", "docker0").unwrap().dev;
+    assert_eq!(step.func, KernelFn::ip_route_input_slow);
+    assert_eq!(
+        step.check,
+        Check::InDevForward {
+            dev: docker0,
+            value: false
+        }
+    );
+    assert_eq!(step.branch, Branch::no_route);
+    // Nothing dropped: no answer.
+    let mut t = docker(true, true);
+    t.record_steps = true;
+    let p = ping(&mut t, "ctr", "8.8.8.8");
+    t.run();
+    assert!(explain::why(&t, p).is_none());
+}
+
+#[test]
+fn clear_packets_keeps_what_the_namespaces_learned() {
+    let mut t = docker(true, true);
+    ping(&mut t, "ctr", "8.8.8.8");
+    // Cleared while the request still waits for ARP: its frames go on as
+    // packets of their own, nothing refers to the forgotten ids.
+    t.clear_packets();
+    t.run();
+    t.clear_packets();
+    let p = ping(&mut t, "ctr", "8.8.8.8");
+    t.run();
+    assert_eq!(p, PacketId(0));
+    // Neighbours, FDB and conntrack were kept: no ARP this time.
+    assert!(t.packets().iter().all(|p| !p.is_arp()));
+    assert_eq!(
+        hops(&t, reply(&t, p)).last().map(String::as_str),
+        Some("ctr/eth0 local")
+    );
 }
