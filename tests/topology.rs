@@ -361,7 +361,7 @@ fn trace_across_a_topology_heads_each_namespace_and_device() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
-        text.starts_with("packet 2: 172.17.0.2 > 8.8.8.8 ICMP (sent on ctr/eth0): uplink/up0 local\n== ctr/eth0 sent ==\n== host/veth3a1f2c9 bridged ==\nbr_handle_frame (net/bridge/br_input.c)\n"),
+        text.starts_with("packet 2: 172.17.0.2 > 8.8.8.8 ICMP (sent on ctr/eth0): uplink/up0 local\n== ctr/eth0 sent ==\n== host/veth3a1f2c9 bridged ==\n  br_handle_frame (net/bridge/br_input.c)\n"),
         "{text}"
     );
     for heading in [

@@ -394,15 +394,7 @@ pub fn run(a: &SendArgs) -> Result<ExitCode, Failure> {
             for pk in std::iter::once(&p).chain(reply.as_ref()) {
                 println!();
                 println!("{}", reply_words_or_request(pk, &what));
-                for (i, steps) in &pk.steps {
-                    if let Some(h) = pk.hops.get(*i) {
-                        println!("== {} ==", topo.hop_text(h));
-                        print!(
-                            "{}",
-                            fwdsim_render::trace::trace_text(topo.netns(h.ns), steps)
-                        );
-                    }
-                }
+                print!("{}", fwdsim_render::topology::walk_text(&topo, pk));
             }
         }
     }

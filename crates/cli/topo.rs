@@ -102,33 +102,23 @@ pub fn run(cmd: TopoCmd) -> Result<ExitCode, Failure> {
 }
 
 /// Builds the model's topology from a loaded one: every namespace by its
-/// name, every link, and the veth pairs inside one namespace.
+/// name, every link, and the veth pairs inside one namespace
+/// (`Topology::build`).
 pub fn engine(t: fwdsim_host::Topology) -> Result<fwdsim_kernel::topology::Topology, Failure> {
-    let names = t.names();
     let ends: Vec<(String, String, String, String)> = t
         .links
         .iter()
         .map(|l| {
-            let (a, b) = (t.end_name(l.a), t.end_name(l.b));
-            let split = |s: &str| {
-                let (n, d) = s.split_once('/').unwrap_or((s, ""));
+            let split = |s: String| {
+                let (n, d) = s.split_once('/').unwrap_or((&s, ""));
                 (n.to_string(), d.to_string())
             };
-            let ((na, da), (nb, db)) = (split(&a), split(&b));
+            let ((na, da), (nb, db)) = (split(t.end_name(l.a)), split(t.end_name(l.b)));
             (na, da, nb, db)
         })
         .collect();
     let (parts, _) = t.into_parts();
-    let mut topo = fwdsim_kernel::topology::Topology::new();
-    for (name, ns) in parts {
-        topo.add_netns(&name, ns)?;
-    }
-    for (na, da, nb, db) in &ends {
-        topo.link(na, da, nb, db)?;
-    }
-    topo.link_veth_peers();
-    debug_assert_eq!(topo.names(), names.as_slice());
-    Ok(topo)
+    Ok(fwdsim_kernel::topology::Topology::build(parts, &ends)?)
 }
 
 /// `--at NS[/DEV]` or `--from NS`: a namespace of the topology and maybe
@@ -164,18 +154,7 @@ pub fn at(
     Ok((id, dev))
 }
 
-/// One hop as JSON: `{"ns", "dev", "verdict", "drop_reason"}`.
-pub fn hop_json(
-    topo: &fwdsim_kernel::topology::Topology,
-    h: &fwdsim_kernel::topology::Hop,
-) -> serde_json::Value {
-    serde_json::json!({
-        "ns": topo.name(h.ns),
-        "dev": topo.netns(h.ns).dev_name(h.dev),
-        "verdict": h.verdict.word(),
-        "drop_reason": h.drop_reason.map(|r| r.name()),
-    })
-}
+pub use fwdsim_render::topology::hop_json;
 
 /// Why a packet was dropped at hop `h`, when the route decision explains
 /// it: the input route lookup of `src -> dst` from the hop's device (its

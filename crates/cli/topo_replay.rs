@@ -294,22 +294,11 @@ pub fn trace(a: &TraceArgs, path: &std::path::Path, at: &str) -> Result<ExitCode
         f.dev,
         fate(&topo, &pk)
     );
-    let print_walk = |p: &fwdsim_kernel::topology::TopoPacket| {
-        for (i, h) in p.hops.iter().enumerate() {
-            println!("== {} ==", topo.hop_text(h));
-            for (_, steps) in p.steps.iter().filter(|(j, _)| *j == i) {
-                print!(
-                    "{}",
-                    fwdsim_render::trace::trace_text(topo.netns(h.ns), steps)
-                );
-            }
-        }
-    };
-    print_walk(&pk);
+    print!("{}", fwdsim_render::topology::walk_text(&topo, &pk));
     for r in topo.replies_to(id) {
         println!();
         println!("caused: {} : {}", frame_words(&r.frame), fate(&topo, r));
-        print_walk(r);
+        print!("{}", fwdsim_render::topology::walk_text(&topo, r));
     }
     Ok(ExitCode::SUCCESS)
 }
