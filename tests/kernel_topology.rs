@@ -139,7 +139,7 @@ fn topo_dump_finds_every_link_built() {
 }
 
 #[test]
-#[ignore = "fwdsim send does not agree with the kernel yet: it cannot write the frames of every device (--out), its TCP SYN has no options, a packet to a local address is dropped IP_LOCAL_SOURCE instead of looping through lo, and ICMP output counters are not counted; run with --ignored (FWDSIM_TOPO_FRAMES=0 leaves the frames out)"]
+#[ignore = "fwdsim send does not agree with the kernel yet: it cannot write the frames of every device (--out); a packet to one of the sender's own addresses is dropped IP_LOCAL_SOURCE instead of looping through lo; its TCP SYN has no options; the sender's ICMP output counters are not counted; some port unreachables do not come back. Run with --ignored; FWDSIM_TOPO_FRAMES=0 leaves the frames out"]
 fn packets_through_topologies_match_the_kernel() {
     run(
         "kernel_topology::packets_through_topologies_match_the_kernel",

@@ -300,7 +300,9 @@ impl TopoSpec {
         for node in &mut nodes {
             node.forward = rng.gen_bool(0.8);
             node.rp_filter = rng.gen_range(0..=2);
-            node.listens = rng.gen_bool(0.5);
+            // A snapshot records no sockets, so no namespace listens: every
+            // port is closed on both sides.
+            node.listens = false;
             if rng.gen_bool(0.3) {
                 let rule = match rng.gen_range(0..5) {
                     0 => format!("-A FORWARD -p udp --dport {UDP_PORT} -j DROP"),
@@ -319,6 +321,28 @@ impl TopoSpec {
             nodes,
             cables,
         }
+    }
+
+    /// Each namespace's distance in links from namespace `from`, by name.
+    pub fn distances(&self, from: usize) -> BTreeMap<String, usize> {
+        let mut d = vec![usize::MAX; self.nodes.len()];
+        d[from] = 0;
+        let mut queue = std::collections::VecDeque::from([from]);
+        while let Some(x) = queue.pop_front() {
+            for ((a, _), (b, _)) in &self.cables {
+                for (p, q) in [(*a, *b), (*b, *a)] {
+                    if p == x && d[q] == usize::MAX {
+                        d[q] = d[x] + 1;
+                        queue.push_back(q);
+                    }
+                }
+            }
+        }
+        self.nodes
+            .iter()
+            .zip(d)
+            .map(|(n, v)| (n.name.clone(), v))
+            .collect()
     }
 
     /// Every address of the topology.
@@ -410,9 +434,15 @@ impl LabTopo {
         let mut netns = Vec::new();
         for _ in &spec.nodes {
             let ns = Netns::new()?;
+            // No ICMP rate limit: every probe meets full buckets in the
+            // kernel as in a fresh `fwdsim send`; ping sockets for root.
             ns.sysctl(&[
                 ("net.ipv6.conf.all.disable_ipv6", "1"),
                 ("net.ipv6.conf.default.disable_ipv6", "1"),
+                ("net.ipv4.icmp_ratelimit", "0"),
+                ("net.ipv4.icmp_msgs_per_sec", "100000"),
+                ("net.ipv4.icmp_msgs_burst", "100000"),
+                ("net.ipv4.ping_group_range", "0 0"),
             ])?;
             netns.push(ns);
         }
@@ -570,18 +600,51 @@ pub struct KernelObs {
 }
 
 impl KernelObs {
-    /// The namespace and device that last received a frame of the probe
-    /// (where its fate was decided), with the frame.
-    pub fn last_received(&self) -> Option<(&str, &[u8])> {
+    /// The namespace and device that last received the probe itself (its
+    /// IPv4 destination and ID, as it left the sender; NAT may change the
+    /// source), where its fate was decided; the sender's when it never
+    /// left.
+    /// `dist` is each namespace's distance from the sender in links: the
+    /// farthest receiver is the last (a packet's copies keep one
+    /// timestamp across namespaces, so time alone cannot order them).
+    pub fn last_received(
+        &self,
+        from: &str,
+        dist: &BTreeMap<String, usize>,
+    ) -> Option<(String, Vec<u8>)> {
+        let key = |f: &[u8]| -> Option<([u8; 4], [u8; 2])> {
+            (f.len() >= 34 && f[12] == 0x08 && f[13] == 0)
+                .then(|| ([f[30], f[31], f[32], f[33]], [f[18], f[19]]))
+        };
+        let prefix = format!("{from}/");
+        let probe = self
+            .frames
+            .iter()
+            .filter(|(d, _)| d.starts_with(&prefix))
+            .flat_map(|(_, fs)| fs.iter().filter(|c| c.sent))
+            .filter_map(|c| Some((c.ts, key(&c.frame)?)))
+            .min_by_key(|x| x.0)
+            .map(|x| x.1);
+        let Some(probe) = probe else {
+            return Some((from.to_string(), Vec::new()));
+        };
         self.frames
             .iter()
             .flat_map(|(d, fs)| {
                 fs.iter()
-                    .filter(|c| !c.sent)
-                    .map(move |c| (c.ts, d.as_str(), c.frame.as_slice()))
+                    .filter(|c| !c.sent && key(&c.frame) == Some(probe))
+                    .map(move |c| {
+                        let ns = d.split('/').next().unwrap_or("");
+                        (
+                            (dist.get(ns).copied().unwrap_or(0), c.ts),
+                            d.clone(),
+                            c.frame.clone(),
+                        )
+                    })
             })
             .max_by_key(|x| x.0)
-            .map(|(_, d, f)| (d, f))
+            .map(|(_, d, f)| (d.split('/').next().unwrap_or("").to_string(), f))
+            .or_else(|| Some((from.to_string(), Vec::new())))
     }
 }
 
@@ -632,13 +695,15 @@ impl Wire {
                         w.captures
                             .push((format!("{}/{}", node.name, f.name), packet_socket(&f.name)?));
                     }
+                    // A ping socket (as `ping` uses), so that the echo reply
+                    // has a socket to go to, as with `fwdsim send icmp`.
                     let raw = socket(
                         AddressFamily::Inet,
-                        SockType::Raw,
+                        SockType::Datagram,
                         SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
                         SockProtocol::Icmp,
                     )
-                    .map_err(|e| lab_err("raw ICMP socket", e))?;
+                    .map_err(|e| lab_err("ping socket", e))?;
                     w.icmp.push(raw);
                     let io = |what: &str, source| LabError::Io {
                         path: what.to_string(),
@@ -749,9 +814,15 @@ impl Wire {
                 m[2..4].copy_from_slice(&c.to_be_bytes());
                 let to = SockaddrIn::from(SocketAddrV4::new(p.dst, 0));
                 // An error of the stack (no route) is the probe's fate.
-                let r = sendto(self.icmp[p.from].as_raw_fd(), &m, &to, MsgFlags::empty());
+                let fd = self.icmp[p.from].as_raw_fd();
+                let r = sendto(fd, &m, &to, MsgFlags::empty());
+                // The ping socket's port is the echo identifier.
+                let sport = nix::sys::socket::getsockname::<SockaddrIn>(fd)
+                    .ok()
+                    .map(|a| a.port())
+                    .filter(|&p| p != 0);
                 Ok(Sent {
-                    sport: None,
+                    sport,
                     errno: r.err().map(|e| format!("{e:?}")),
                 })
             }
@@ -1021,18 +1092,18 @@ pub fn compare_with_fwdsim(
             obs.errno
         ));
     }
-    // The fate and where.
-    let k_reason = obs.drops.first().map(|d| d.reason.clone());
-    let f_reason = v["drop_reason"].as_str().map(str::to_string);
-    if k_reason != f_reason {
-        bad.push(format!(
-            "drop reason: kernel {k_reason:?}, fwdsim {f_reason:?}"
-        ));
-    }
-    if k_reason.is_some() {
+    // The fate and where: the drops of the packet and of its reply, in
+    // order, and where the packet itself was dropped.
+    let k_drops: Vec<String> = obs.drops.iter().map(|d| d.reason.clone()).collect();
+    let f_req = v["drop_reason"].as_str().map(str::to_string);
+    let f_reply = v["reply"]["drop_reason"].as_str().map(str::to_string);
+    let f_drops: Vec<String> = f_req.iter().chain(f_reply.iter()).cloned().collect();
+    if k_drops != f_drops {
+        bad.push(format!("drops: kernel {k_drops:?}, fwdsim {f_drops:?}"));
+    } else if f_req.is_some() {
         let k_ns = obs
-            .last_received()
-            .map(|(d, _)| d.split('/').next().unwrap_or("").to_string());
+            .last_received(&spec.nodes[probe.from].name, &spec.distances(probe.from))
+            .map(|(ns, _)| ns);
         let f_ns = v["ns"].as_str().map(str::to_string);
         if k_ns != f_ns {
             bad.push(format!("dropped in: kernel {k_ns:?}, fwdsim {f_ns:?}"));
