@@ -375,3 +375,16 @@ fn trace_across_a_topology_heads_each_namespace_and_device() {
     assert!(text.contains("caused: 8.8.8.8 > 10.0.2.15 ICMP"), "{text}");
     assert!(text.contains("nf_nat_packet: DNAT 10.0.2.15"), "{text}");
 }
+
+#[test]
+fn the_hand_written_docker_bridge_answers_like_the_dumped_one() {
+    let hops = |t: &str| {
+        let (code, out) = send(&["icmp", "8.8.8.8", "--from", "ctr", "--topology", t]);
+        assert_eq!(code, Some(0), "{out}");
+        out
+    };
+    assert_eq!(
+        hops("fixtures/topologies/docker-by-hand.toml"),
+        hops("fixtures/topologies/docker-forwarding-on")
+    );
+}

@@ -180,6 +180,19 @@ struct TopoToml {
     namespace: BTreeMap<String, toml::Spanned<toml::Table>>,
     #[serde(default)]
     link: Vec<LinkToml>,
+    #[serde(default)]
+    bridge: Vec<BridgeToml>,
+}
+
+/// One `[[bridge]]`: a device of a namespace made a bridge, with its ports
+/// (for hosts written in TOML, whose interfaces are plain Ethernet
+/// devices; a snapshot says it in link.json or addr.json).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct BridgeToml {
+    dev: toml::Spanned<String>,
+    #[serde(default)]
+    ports: Vec<String>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -370,6 +383,53 @@ pub fn load_topology_str(
             }
         }
         topo.links.push(TopoLink { a, b, line });
+    }
+    for br in &t.bridge {
+        let line = line_of(text, br.dev.span().start);
+        let e = end(&topo, file, line, br.dev.get_ref())?;
+        let ns = &mut topo.namespaces[e.ns].netns;
+        if let Some(d) = ns.dev_mut(e.dev)
+            && d.bridge().is_none()
+        {
+            d.kind = fwdsim_kernel::netns::DevKind::Bridge(Box::default());
+        }
+        for p in &br.ports {
+            let Some(port) = ns.dev_by_name(p).map(|d| d.ifindex) else {
+                return Err(topo_err(
+                    file,
+                    line,
+                    format!(
+                        "bridge {:?}: no port {p} in its namespace (its devices: {})",
+                        br.dev.get_ref(),
+                        dev_names(ns).join(", ")
+                    ),
+                ));
+            };
+            if port == e.dev {
+                return Err(topo_err(
+                    file,
+                    line,
+                    format!(
+                        "bridge {:?}: a bridge is not its own port",
+                        br.dev.get_ref()
+                    ),
+                ));
+            }
+            ns.br_add_if(e.dev, port).map_err(|err| {
+                topo_err(file, line, format!("bridge {:?}: {err}", br.dev.get_ref()))
+            })?;
+        }
+    }
+    // A TOML host's interfaces are Ethernet devices: those on a link are
+    // veths (what they send, the far end receives).
+    for l in &topo.links {
+        for e in [l.a, l.b] {
+            if let Some(d) = topo.namespaces[e.ns].netns.dev_mut(e.dev)
+                && matches!(d.kind, fwdsim_kernel::netns::DevKind::Ether)
+            {
+                d.kind = fwdsim_kernel::netns::DevKind::Veth { peer: None };
+            }
+        }
     }
     Ok(topo)
 }
@@ -594,6 +654,22 @@ b = "ctr/eth0"
                 .unwrap_err()
                 .contains("its devices: lo, eth0")
         );
+    }
+
+    #[test]
+    fn a_bridge_of_a_toml_host_gets_its_ports() {
+        let text = TOPO.replace(
+            "[[link]]",
+            "[[namespace.host.interface]]\nname = \"docker0\"\naddresses = [\"172.17.0.1/16\"]\n\n[[bridge]]\ndev = \"host/docker0\"\nports = [\"veth0\"]\n\n[[link]]",
+        );
+        let t = load(&text).unwrap();
+        let host = &t.namespaces[t.ns_index("host").unwrap()].netns;
+        let br = host.dev_by_name("docker0").unwrap();
+        assert!(br.bridge().is_some());
+        assert_eq!(host.dev_by_name("veth0").unwrap().master, Some(br.ifindex));
+        let bad = text.replace("ports = [\"veth0\"]", "ports = [\"veth9\"]");
+        let e = load(&bad).unwrap_err().to_string();
+        assert!(e.contains("bridge \"host/docker0\": no port veth9"), "{e}");
     }
 
     #[test]
