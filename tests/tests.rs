@@ -9,6 +9,7 @@ mod kernel_packet;
 mod kernel_route;
 mod kernel_toml;
 mod kernel_topology;
+mod kernel_topology_docker;
 mod netfilter_cli;
 mod replay;
 mod step;

@@ -871,6 +871,18 @@ impl Topology {
         self.seqs.insert((id, seq), pid);
         self.stack_seqs.insert((id, seq), pid);
         let n = &mut self.netns[id.0];
+        // The socket layer's counts: __ip_make_skb counts an ICMP message
+        // of an ICMP socket (icmp_out_count) as it builds it; UDP and TCP
+        // count the datagram or segment they hand to IP.
+        match req.proto {
+            StackProto::IcmpEcho { .. } => {
+                n.mib.icmp.OutMsgs += 1;
+                n.mib.icmp.OutEchos += 1;
+                n.mib.icmp_msg.OutType8 += 1;
+            }
+            StackProto::Udp { .. } => n.mib.udp.OutDatagrams += 1,
+            StackProto::TcpSyn { .. } => n.mib.tcp.OutSegs += 1,
+        }
         let r = if self.record_steps {
             let r = crate::ipv4::ip_output::ip_local_out(n, &rt, &mut pkt, &mut rec);
             self.packets[pid.0].steps.push((0, rec.steps));

@@ -105,6 +105,7 @@ mib! {
         OutTimeExcds = "OutTimeExcds",
         OutParmProbs = "OutParmProbs",
         OutRedirects = "OutRedirects",
+        OutEchos = "OutEchos",
         OutEchoReps = "OutEchoReps",
     }
 }
@@ -134,6 +135,7 @@ mib! {
         OutType0 = "OutType0",
         OutType3 = "OutType3",
         OutType5 = "OutType5",
+        OutType8 = "OutType8",
         OutType11 = "OutType11",
         OutType12 = "OutType12",
     }
