@@ -62,7 +62,8 @@ pub struct SendArgs {
     #[arg(long, conflicts_with = "json")]
     trace: bool,
     /// One JSON object: the request's "hops", its last hop's fields,
-    /// "reply" (its hops and fields, or null), "icmp", "errno", "outcome",
+    /// "reply" (its hops and fields, or null), "icmp" (the ICMP error that
+    /// came back to the sender's device), "errno", "outcome",
     /// "counterfactuals" and every namespace's "counters".
     #[arg(short = 'j', long = "json")]
     json: bool,
@@ -351,8 +352,15 @@ pub fn run(a: &SendArgs) -> Result<ExitCode, Failure> {
             }
             None => Value::Null,
         };
+        // The ICMP error that came back to the sender's device (whatever
+        // the sender's stack then did with it).
+        let back = reply.as_ref().is_some_and(|r| {
+            r.hops
+                .iter()
+                .any(|h| h.ns == from && h.verdict != HopVerdict::Sent)
+        });
         o["icmp"] = match reply.as_ref().and_then(|r| icmp_error(&r.frame)) {
-            Some((t, c)) if reached => json!({"type": t, "code": c}),
+            Some((t, c)) if back => json!({"type": t, "code": c}),
             _ => Value::Null,
         };
         o["errno"] = Value::Null;
