@@ -158,3 +158,61 @@ fn packets_through_topologies_match_the_kernel() {
         },
     );
 }
+
+/// A namespace no name points at (a container's, found through
+/// `/proc/PID/ns/net`): `topo dump` names it `pid-N`, dumps it with
+/// `nsenter`, and finds its veth to a named namespace by the pair itself.
+#[test]
+fn topo_dump_finds_a_process_namespace_and_its_veth() {
+    let test = "kernel_topology::topo_dump_finds_a_process_namespace_and_its_veth";
+    if !fwdsim_lab::harness::require_netns(test) {
+        return;
+    }
+    let lab = fwdsim_lab::Netns::new().expect("netns");
+    let mut child = std::process::Command::new("unshare")
+        .args(["--net", "sleep", "30"])
+        .spawn()
+        .expect("unshare --net");
+    // The child is in its own namespace once its ns/net differs from ours.
+    let ours = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let path = format!("/proc/{}/ns/net", child.id());
+    for _ in 0..200 {
+        if std::fs::read_link(&path).is_ok_and(|l| l != ours) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let pid = child.id().to_string();
+    let r = lab.ip(&[
+        "link", "add", "va", "type", "veth", "peer", "name", "vc", "netns", &pid,
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("t");
+    let out = r.ok().map(|_| {
+        std::process::Command::new(bin())
+            .args(["topo", "dump"])
+            .arg(&dir)
+            .args([
+                "--netns",
+                &format!("pid-{pid}=ctr"),
+                &format!("{}=lab", lab.name()),
+            ])
+            .output()
+            .expect("run fwdsim")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = out.expect("a veth into the process's namespace");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("ctr: process {pid}\n")), "{text}");
+    assert!(
+        text.contains("link ctr/vc <-> lab/va\n") || text.contains("link lab/va <-> ctr/vc\n"),
+        "{text}"
+    );
+    assert!(dir.join("ctr/addr.json").is_file() && dir.join("ctr/link.json").is_file());
+}
