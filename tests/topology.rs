@@ -388,3 +388,35 @@ fn the_hand_written_docker_bridge_answers_like_the_dumped_one() {
         hops("fixtures/topologies/docker-forwarding-on")
     );
 }
+
+#[test]
+fn a_sysctl_set_in_one_namespace_changes_the_outcome() {
+    let (code, out) = send(&[
+        "icmp",
+        "8.8.8.8",
+        "--from",
+        "ctr",
+        "--topology",
+        "fixtures/topologies/docker-forwarding-off",
+        "--sysctl",
+        "host:net.ipv4.ip_forward=1",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.ends_with("reply: ICMP echo reply from 8.8.8.8 reached ctr after 5 hops\n"),
+        "{out}"
+    );
+    let o = fwdsim(&[
+        "send",
+        "icmp",
+        "8.8.8.8",
+        "--from",
+        "ctr",
+        "--topology",
+        "fixtures/topologies/docker-forwarding-off",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("name the namespace: NS:KEY=VALUE"));
+}

@@ -57,6 +57,10 @@ pub struct SendArgs {
     /// The IP TTL (as `ping -t`; default: net.ipv4.ip_default_ttl).
     #[arg(short = 't', long)]
     ttl: Option<u8>,
+    /// Set a sysctl in one namespace first, as `sysctl -w KEY=VALUE` would
+    /// there (repeatable): `--sysctl host:net.ipv4.ip_forward=1`.
+    #[arg(long = "sysctl", value_name = "NS:KEY=VALUE")]
+    sysctl: Vec<String>,
     /// After the outcome, the model's walk of each hop, under a heading per
     /// namespace and device.
     #[arg(long, conflicts_with = "json")]
@@ -214,7 +218,7 @@ fn reply_of(topo: &Topology, id: PacketId) -> Option<&TopoPacket> {
 
 /// Runs `send`.
 pub fn run(a: &SendArgs) -> Result<ExitCode, Failure> {
-    let t = crate::topo::load(&a.topology)?;
+    let t = crate::topo::load_with_sysctls(&a.topology, &a.sysctl)?;
     let mut topo = crate::topo::engine(t)?;
     let (from, _) = crate::topo::at(&topo, &a.from)?;
     let from_name = topo.name(from).to_string();

@@ -50,6 +50,31 @@ pub fn load(path: &std::path::Path) -> Result<fwdsim_host::Topology, Failure> {
     Ok(t)
 }
 
+/// [`load`], then each `--sysctl NS:KEY=VALUE` applied to namespace NS as
+/// `sysctl -w KEY=VALUE` would.
+pub fn load_with_sysctls(
+    path: &std::path::Path,
+    sysctls: &[String],
+) -> Result<fwdsim_host::Topology, Failure> {
+    let mut t = load(path)?;
+    for kv in sysctls {
+        let Some((ns, assign)) = kv.split_once(':') else {
+            return Err(Failure(format!(
+                "--sysctl {kv}: with --topology, name the namespace: NS:KEY=VALUE (e.g. host:net.ipv4.ip_forward=1)"
+            )));
+        };
+        let Some(i) = t.ns_index(ns) else {
+            return Err(Failure(format!(
+                "--sysctl {kv}: no namespace {ns:?} in the topology (its namespaces: {})",
+                t.names().join(", ")
+            )));
+        };
+        fwdsim_host::apply_sysctl_override(&mut t.namespaces[i].netns, assign)
+            .map_err(|e| Failure(format!("--sysctl {kv}: {e}")))?;
+    }
+    Ok(t)
+}
+
 /// Runs a `topo` command.
 pub fn run(cmd: TopoCmd) -> Result<ExitCode, Failure> {
     match cmd {

@@ -171,7 +171,7 @@ fn play(
 
 /// Runs `replay --topology`.
 pub fn replay(a: &ReplayArgs, path: &std::path::Path, at: &str) -> Result<ExitCode, Failure> {
-    let t = crate::topo::load(path)?;
+    let t = crate::topo::load_with_sysctls(path, &a.sim.sysctl)?;
     let mut topo = crate::topo::engine(t)?;
     let (ns, dev) = crate::topo::at(&topo, at)?;
     let ns_name = topo.name(ns).to_string();
@@ -241,7 +241,7 @@ pub fn replay(a: &ReplayArgs, path: &std::path::Path, at: &str) -> Result<ExitCo
 /// walk recorded, printed under a heading per namespace and device (the
 /// hop it gave), and the replies it caused the same way.
 pub fn trace(a: &TraceArgs, path: &std::path::Path, at: &str) -> Result<ExitCode, Failure> {
-    let t = crate::topo::load(path)?;
+    let t = crate::topo::load_with_sysctls(path, &a.sim.sysctl)?;
     let mut topo = crate::topo::engine(t)?;
     let (ns, dev) = crate::topo::at(&topo, at)?;
     let ns_name = topo.name(ns).to_string();
