@@ -12,9 +12,11 @@ mod kernel_packet;
 mod kernel_route;
 mod kernel_toml;
 mod kernel_topology;
+mod kernel_topology_docker;
 mod netfilter_cli;
 mod replay;
 mod step;
+mod topology;
 
 /// Held by the tests that read the global `skb:kfree_skb` tracepoint or
 /// make the kernel free packets, so that no test's drops land in another's

@@ -12,7 +12,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod capture;
+mod send;
 mod step;
+mod topo;
+mod topo_doctor;
+mod topo_replay;
 use fwdsim_kernel::Netns;
 use fwdsim_kernel::ipv4::rtnetlink::{RouteGetRequest, inet_rtm_getroute};
 use fwdsim_kernel::trace::{NoTrace, Recorder};
@@ -56,6 +60,9 @@ enum Cmd {
     Doctor {
         #[command(flatten)]
         sim: SimArgs,
+        /// Check a topology instead: every namespace, and the links between them.
+        #[arg(long, value_name = "DIR", conflicts_with = "host")]
+        topology: Option<PathBuf>,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
@@ -76,6 +83,15 @@ enum Cmd {
         after_help = "Example:\n  fwdsim trace fixtures/pcaps/docker.pcapng --packet 1 --host fixtures/hosts/docker-forwarding-off.toml   (the first packet's walk to ip_error)"
     )]
     Trace(TraceArgs),
+    /// Send a packet from a namespace's own stack across a topology, as
+    /// ping, `nc -u` or `nc` would, and follow it and its reply hop by hop.
+    #[command(
+        after_help = "Examples:\n  fwdsim send icmp 8.8.8.8 --from ctr --topology fixtures/topologies/docker-forwarding-off\n  fwdsim send tcp 10.0.2.2 --port 80 --from a --topology fixtures/topologies/two-routers.toml -j"
+    )]
+    Send(send::SendArgs),
+    /// Topologies: several namespaces and the links between them (dump one of this machine, show one).
+    #[command(subcommand)]
+    Topo(topo::TopoCmd),
 }
 
 #[derive(Args)]
@@ -102,6 +118,14 @@ struct ReplayArgs {
     /// opened before the capture are known.
     #[arg(long, value_name = "FILE")]
     conntrack: Option<PathBuf>,
+    /// Replay across a topology (a directory or a TOML topology) instead of
+    /// one host; needs --at.
+    #[arg(long, value_name = "DIR", requires = "at", conflicts_with = "host")]
+    topology: Option<PathBuf>,
+    /// With --topology: the namespace the capture was taken in, and the
+    /// device (else the capture's interface names, as with `-i any`).
+    #[arg(long, value_name = "NS[/DEV]", requires = "topology")]
+    at: Option<String>,
 }
 
 #[derive(Args)]
@@ -185,6 +209,12 @@ struct TraceArgs {
     /// Start conntrack from the connections of this `conntrack -L` output.
     #[arg(long, value_name = "FILE")]
     conntrack: Option<PathBuf>,
+    /// Walk the packet across a topology instead of one host; needs --at.
+    #[arg(long, value_name = "DIR", requires = "at", conflicts_with = "host")]
+    topology: Option<PathBuf>,
+    /// With --topology: the namespace the capture was taken in, and the device.
+    #[arg(long, value_name = "NS[/DEV]", requires = "topology")]
+    at: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -219,7 +249,7 @@ struct RouteGetArgs {
 struct SimArgs {
     /// The host: a snapshot directory (`fwdsim host dump`) or a TOML host file.
     #[arg(long, value_name = "PATH")]
-    host: PathBuf,
+    host: Option<PathBuf>,
     /// Set a sysctl on the loaded host as `sysctl -w KEY=VALUE` would (repeatable).
     #[arg(long = "sysctl", value_name = "KEY=VALUE")]
     sysctl: Vec<String>,
@@ -261,14 +291,17 @@ impl<E: std::fmt::Display> From<E> for Failure {
 }
 
 fn load(sim: &SimArgs) -> Result<Netns, Failure> {
-    let (mut ns, notes) = fwdsim_host::load_host_with_notes(&sim.host)?;
+    let host = sim.host.as_ref().ok_or_else(|| {
+        Failure("give the host with --host PATH (a snapshot directory or a TOML host)".into())
+    })?;
+    let (mut ns, notes) = fwdsim_host::load_host_with_notes(host)?;
     for n in notes {
         eprintln!("fwdsim: {n}");
     }
     if ns.sysctl.fib_multipath_hash_policy == 3 {
         eprintln!(
             "fwdsim: {}: net.ipv4.fib_multipath_hash_policy = 3 (custom fields) is not modelled exactly: a multipath route may choose another path than the kernel's",
-            sim.host.display()
+            host.display()
         );
     }
     for kv in &sim.sysctl {
@@ -2138,7 +2171,10 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     use clap::CommandFactory;
     match cli.cmd {
         Cmd::Explain(a) => explain(&a),
-        Cmd::Doctor { sim } => {
+        Cmd::Doctor {
+            topology: Some(t), ..
+        } => topo_doctor::doctor(&t),
+        Cmd::Doctor { sim, .. } => {
             let ns = load(&sim)?;
             let findings = fwdsim_kernel::doctor::doctor(&ns);
             if findings.is_empty() {
@@ -2196,8 +2232,16 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             println!("wrote {}", host.display());
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Replay(a) => replay(&a),
-        Cmd::Trace(a) => trace_packet(&a),
+        Cmd::Topo(c) => topo::run(c),
+        Cmd::Send(a) => send::run(&a),
+        Cmd::Replay(a) => match (&a.topology, &a.at) {
+            (Some(t), Some(at)) => topo_replay::replay(&a, t, at),
+            _ => replay(&a),
+        },
+        Cmd::Trace(a) => match (&a.topology, &a.at) {
+            (Some(t), Some(at)) => topo_replay::trace(&a, t, at),
+            _ => trace_packet(&a),
+        },
         Cmd::Route(RouteCmd::Get(a)) => route_get(&a),
         Cmd::Host(HostCmd::Dump { dir, netns }) => {
             fwdsim_host::dump(&dir, netns.as_deref())?;

@@ -19,20 +19,46 @@ pub const SNAPSHOT_COMMANDS: [(&str, &[&str]); 5] = [
     ("sysctl.txt", &["sysctl", "net.ipv4"]),
 ];
 
+/// The network namespace a command runs in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NsRef {
+    /// The one this process runs in.
+    Current,
+    /// A named namespace (`ip netns list`).
+    Named(String),
+    /// The namespace of a process (`/proc/PID/ns/net`), entered with
+    /// `nsenter --net=`.
+    Pid(u32),
+}
+
 /// The command line for one snapshot file: `ip -n NAME ...` and
 /// `ip netns exec NAME sysctl net.ipv4` when a namespace is named.
+#[cfg(test)]
 pub fn command_for(base: &[&str], netns: Option<&str>) -> Vec<String> {
+    match netns {
+        Some(n) => command_at(base, &NsRef::Named(n.to_string())),
+        None => command_at(base, &NsRef::Current),
+    }
+}
+
+/// [`command_for`] for any namespace: a process's one is entered with
+/// `nsenter --net=/proc/PID/ns/net`.
+pub fn command_at(base: &[&str], at: &NsRef) -> Vec<String> {
     let mut v: Vec<String> = Vec::new();
-    match (netns, base[0]) {
-        (Some(n), "ip") => {
-            v.extend(["ip".to_string(), "-n".into(), n.into()]);
+    match (at, base[0]) {
+        (NsRef::Named(n), "ip") => {
+            v.extend(["ip".to_string(), "-n".into(), n.clone()]);
             v.extend(base[1..].iter().map(|s| s.to_string()));
         }
-        (Some(n), _) => {
+        (NsRef::Named(n), _) => {
             v.extend(["ip", "netns", "exec", n].map(String::from));
             v.extend(base.iter().map(|s| s.to_string()));
         }
-        (None, _) => v.extend(base.iter().map(|s| s.to_string())),
+        (NsRef::Pid(pid), _) => {
+            v.extend(["nsenter".to_string(), format!("--net=/proc/{pid}/ns/net")]);
+            v.extend(base.iter().map(|s| s.to_string()));
+        }
+        (NsRef::Current, _) => v.extend(base.iter().map(|s| s.to_string())),
     }
     v
 }
@@ -77,7 +103,7 @@ fn installed(cmd: &str) -> bool {
 }
 
 /// Runs `argv`; the error names `file` and the command.
-fn run(file: &Path, argv: &[String]) -> Result<std::process::Output, HostError> {
+pub(crate) fn run(file: &Path, argv: &[String]) -> Result<std::process::Output, HostError> {
     Command::new(&argv[0])
         .args(&argv[1..])
         .output()
@@ -88,7 +114,7 @@ fn run(file: &Path, argv: &[String]) -> Result<std::process::Output, HostError> 
         })
 }
 
-fn failed(file: &Path, argv: &[String], out: &std::process::Output) -> HostError {
+pub(crate) fn failed(file: &Path, argv: &[String], out: &std::process::Output) -> HostError {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let first = stderr.lines().next().unwrap_or("").trim();
     HostError::Command {
@@ -98,7 +124,7 @@ fn failed(file: &Path, argv: &[String], out: &std::process::Output) -> HostError
     }
 }
 
-fn write(file: &Path, bytes: &[u8]) -> Result<(), HostError> {
+pub(crate) fn write(file: &Path, bytes: &[u8]) -> Result<(), HostError> {
     std::fs::write(file, bytes).map_err(|e| HostError::Io {
         file: file.to_path_buf(),
         source: e,
@@ -112,13 +138,21 @@ fn write(file: &Path, bytes: &[u8]) -> Result<(), HostError> {
 /// exactly as the commands printed them; then the netfilter files of
 /// [`NETFILTER_COMMANDS`].
 pub fn dump(dir: &Path, netns: Option<&str>) -> Result<(), HostError> {
+    match netns {
+        Some(n) => dump_at(dir, &NsRef::Named(n.to_string())),
+        None => dump_at(dir, &NsRef::Current),
+    }
+}
+
+/// [`dump`] for any namespace ([`NsRef`]).
+pub fn dump_at(dir: &Path, netns: &NsRef) -> Result<(), HostError> {
     std::fs::create_dir_all(dir).map_err(|e| HostError::Io {
         file: dir.to_path_buf(),
         source: e,
     })?;
     for (name, base) in SNAPSHOT_COMMANDS {
         let file = dir.join(name);
-        let argv = command_for(base, netns);
+        let argv = command_at(base, netns);
         let out = run(&file, &argv)?;
         if !out.status.success() {
             return Err(failed(&file, &argv, &out));
@@ -127,7 +161,7 @@ pub fn dump(dir: &Path, netns: Option<&str>) -> Result<(), HostError> {
         if name == "sysctl.txt" {
             for tree in NETFILTER_SYSCTLS {
                 // Absent trees (no br_netfilter, no conntrack) fail: skip them.
-                let argv = command_for(&["sysctl", tree], netns);
+                let argv = command_at(&["sysctl", tree], netns);
                 if let Ok(o) = run(&file, &argv)
                     && o.status.success()
                 {
@@ -145,7 +179,7 @@ pub fn dump(dir: &Path, netns: Option<&str>) -> Result<(), HostError> {
             }
             continue;
         }
-        let argv = command_for(base, netns);
+        let argv = command_at(base, netns);
         let out = run(&file, &argv)?;
         match when {
             NfDump::Always if !out.status.success() => return Err(failed(&file, &argv, &out)),
@@ -187,5 +221,8 @@ mod tests {
         assert_eq!(n(3, None), "nft -j list ruleset");
         assert_eq!(n(0, Some("r1")), "ip netns exec r1 iptables-save");
         assert_eq!(n(3, Some("r1")), "ip netns exec r1 nft -j list ruleset");
+        let p = |i: usize| command_at(SNAPSHOT_COMMANDS[i].1, &NsRef::Pid(42)).join(" ");
+        assert_eq!(p(0), "nsenter --net=/proc/42/ns/net ip -j addr show");
+        assert_eq!(p(4), "nsenter --net=/proc/42/ns/net sysctl net.ipv4");
     }
 }

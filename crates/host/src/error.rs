@@ -164,6 +164,18 @@ pub enum HostError {
         /// What was wrong.
         msg: String,
     },
+    /// A topology whose parts do not fit together: a link naming a
+    /// namespace or device that is not there, a device in two links, a
+    /// namespace given twice.
+    #[error("{}:{line}: {msg}", file.display())]
+    Topology {
+        /// The topology file (`topology.toml` or the TOML topology).
+        file: PathBuf,
+        /// 1-based line of the entry that is wrong (0 when none).
+        line: usize,
+        /// What was wrong, and what is allowed.
+        msg: String,
+    },
     /// A command of `host dump` could not run or failed.
     #[error("{}: `{command}` failed: {msg}", file.display())]
     Command {
@@ -197,6 +209,7 @@ impl HostError {
             | HostError::BadRule { file, .. }
             | HostError::Config { file, .. }
             | HostError::Netfilter { file, .. }
+            | HostError::Topology { file, .. }
             | HostError::Command { file, .. } => file,
         }
     }
@@ -355,6 +368,14 @@ mod tests {
                     msg: "exit status 1: Cannot open network namespace \"x\"".into(),
                 },
                 "d/addr.json: `ip -n x -j addr show` failed: exit status 1: Cannot open network namespace \"x\"",
+            ),
+            (
+                HostError::Topology {
+                    file: p("t/topology.toml"),
+                    line: 3,
+                    msg: "link end \"ctr/eth9\": no device eth9 in namespace ctr".into(),
+                },
+                "t/topology.toml:3: link end \"ctr/eth9\": no device eth9 in namespace ctr",
             ),
         ];
         for (e, want) in cases {

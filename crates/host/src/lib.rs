@@ -33,13 +33,16 @@ mod sysctl;
 pub mod sysctl_edit;
 pub mod sysctl_origin;
 mod toml_host;
+pub mod topo_dump;
+mod topo_links;
+pub mod topology;
 
 use std::path::Path;
 
 use fwdsim_kernel::Netns;
 
 pub use crate::conntrack_list::load_conntrack_list;
-pub use crate::dump::dump;
+pub use crate::dump::{NsRef, dump, dump_at};
 pub use crate::error::HostError;
 pub use crate::netfilter::save_counters;
 pub use crate::parse::{parse_address, parse_route, parse_rule};
@@ -49,6 +52,9 @@ pub use crate::sysctl::{OVERRIDE_FILE, apply_sysctl_override};
 pub use crate::toml_host::{
     load_toml, load_toml_str, load_toml_str_with_notes, load_toml_with_notes,
 };
+pub use crate::topo_dump::{TopoDump, topo_dump};
+pub use crate::topo_links::apply_link_details;
+pub use crate::topology::{LinkEnd, TopoLink, TopoNs, Topology, load_topology};
 
 /// Loads `--host PATH`: a directory is a snapshot ([`load_snapshot`]), a
 /// file is a TOML host ([`load_toml`]).

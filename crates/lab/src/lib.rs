@@ -17,6 +17,8 @@
 //! - [`divergence`] — `fixtures/kernel-divergences.toml`;
 //! - [`routeset`] — route-table comparison for `host show`;
 //! - [`harness`] — the differential runs used by `tests/kernel_*.rs`;
+//! - [`topo_lab`] — random topologies of several namespaces, dumped with
+//!   `fwdsim topo dump`, and packets from their own stacks;
 //! - [`packet`] — frames through a real router (three namespaces,
 //!   `AF_PACKET` injection, `skb:kfree_skb`) against `fwdsim replay`.
 
@@ -37,6 +39,7 @@ pub mod query;
 pub mod routeset;
 pub mod selftests;
 pub mod spec;
+pub mod topo_lab;
 
 pub use answer::{Answer, ErrorAnswer, RouteAnswer};
 pub use build::{Dropped, LabHost};

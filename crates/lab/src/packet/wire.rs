@@ -89,7 +89,7 @@ pub struct Endpoints {
     netstat: File,
 }
 
-fn lab_err(what: &str, e: impl std::fmt::Display) -> LabError {
+pub(crate) fn lab_err(what: &str, e: impl std::fmt::Display) -> LabError {
     LabError::Parse {
         what: what.to_string(),
         msg: e.to_string(),
@@ -97,7 +97,7 @@ fn lab_err(what: &str, e: impl std::fmt::Display) -> LabError {
 }
 
 /// Enters the namespace `name` (this thread only).
-fn enter(name: &str) -> Result<()> {
+pub(crate) fn enter(name: &str) -> Result<()> {
     let path = format!("/run/netns/{name}");
     let f = File::open(&path).map_err(|source| LabError::Io {
         path: path.clone(),
@@ -109,7 +109,7 @@ fn enter(name: &str) -> Result<()> {
 /// A non-blocking `AF_PACKET`/`SOCK_RAW`/`ETH_P_ALL` socket bound to
 /// `dev` of the current thread's namespace. The address comes from
 /// `getifaddrs` (its `AF_PACKET` entry, protocol 0 = keep `ETH_P_ALL`).
-fn packet_socket(dev: &str) -> Result<OwnedFd> {
+pub(crate) fn packet_socket(dev: &str) -> Result<OwnedFd> {
     let what = format!("packet socket on {dev}");
     let fd = socket(
         AddressFamily::Packet,

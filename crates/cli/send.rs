@@ -1,0 +1,418 @@
+//! `fwdsim send icmp|udp|tcp DST [--port N] --from NS --topology DIR`: a
+//! packet sent by a namespace's own stack, as `ping -c1`, `nc -u` or `nc`
+//! would send it, followed through every namespace it reaches, and the
+//! reply the destination's model makes followed back. Prints each hop and
+//! ends with the outcome.
+//!
+//! Exit status: 0 when a reply reached the sender (or a UDP datagram was
+//! delivered), 2 when none did (dropped, left the topology, no route), 1
+//! for bad input.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use fwdsim_kernel::topology::{
+    HopVerdict, PacketId, StackProto, StackSend, Start, TopoPacket, Topology,
+};
+use serde_json::{Value, json};
+
+use crate::Failure;
+use crate::topo::{drop_why, hop_json};
+
+/// What `send` sends.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Proto {
+    /// An ICMP echo request (`ping -c1 DST`).
+    Icmp,
+    /// A UDP datagram (`nc -u DST PORT`).
+    Udp,
+    /// A TCP SYN (`nc DST PORT`, `connect()`).
+    Tcp,
+}
+
+/// `fwdsim send ...`.
+#[derive(Args)]
+pub struct SendArgs {
+    /// icmp, udp or tcp.
+    proto: Proto,
+    /// The destination address.
+    dst: Ipv4Addr,
+    /// The destination port (udp, tcp).
+    #[arg(short = 'p', long)]
+    port: Option<u16>,
+    /// The namespace whose stack sends (`ctr`, `host`, ...).
+    #[arg(long, value_name = "NS")]
+    from: String,
+    /// The topology: a directory (`fwdsim topo dump`) or a TOML topology.
+    #[arg(long, value_name = "DIR")]
+    topology: PathBuf,
+    /// The source address (as `ping -I ADDR`; default: the route's).
+    #[arg(short = 'I', long = "src", value_name = "ADDR")]
+    src: Option<Ipv4Addr>,
+    /// The source port (udp, tcp; default 40000) or echo identifier (icmp; default 1).
+    #[arg(long, value_name = "N")]
+    sport: Option<u16>,
+    /// The IP TTL (as `ping -t`; default: net.ipv4.ip_default_ttl).
+    #[arg(short = 't', long)]
+    ttl: Option<u8>,
+    /// Set a sysctl in one namespace first, as `sysctl -w KEY=VALUE` would
+    /// there (repeatable): `--sysctl host:net.ipv4.ip_forward=1`.
+    #[arg(long = "sysctl", value_name = "NS:KEY=VALUE")]
+    sysctl: Vec<String>,
+    /// After the outcome, the model's walk of each hop, under a heading per
+    /// namespace and device.
+    #[arg(long, conflicts_with = "json")]
+    trace: bool,
+    /// One JSON object: the request's "hops", its last hop's fields,
+    /// "reply" (its hops and fields, or null), "icmp" (the ICMP error that
+    /// came back to the sender's device), "errno", "outcome",
+    /// "counterfactuals" and every namespace's "counters".
+    #[arg(short = 'j', long = "json")]
+    json: bool,
+}
+
+/// The IPv4 header fields of a frame: (src, dst, protocol, transport bytes).
+fn ip_of(frame: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8, &[u8])> {
+    let ip = frame.get(14..)?;
+    if ip.len() < 20 || ip[0] >> 4 != 4 {
+        return None;
+    }
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+    let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+    Some((src, dst, ip[9], ip.get(ihl..).unwrap_or(&[])))
+}
+
+/// What a reply is, in words: "ICMP echo reply", "ICMP port unreachable",
+/// "TCP SYN-ACK", "TCP RST".
+fn reply_words(frame: &[u8]) -> String {
+    let Some((_, _, proto, l4)) = ip_of(frame) else {
+        return "a frame".into();
+    };
+    match (proto, l4.first(), l4.get(1)) {
+        (1, Some(0), _) => "ICMP echo reply".into(),
+        (1, Some(3), Some(c)) => format!(
+            "ICMP destination unreachable ({})",
+            match c {
+                0 => "net unreachable",
+                1 => "host unreachable",
+                2 => "protocol unreachable",
+                3 => "port unreachable",
+                4 => "fragmentation needed",
+                9 | 10 | 13 => "administratively prohibited",
+                _ => "other",
+            }
+        ),
+        (1, Some(11), _) => "ICMP time exceeded".into(),
+        (1, Some(5), _) => "ICMP redirect".into(),
+        (1, Some(t), _) => format!("ICMP type {t}"),
+        (6, _, _) if l4.len() >= 14 => {
+            let flags = l4[13];
+            if flags & 0x04 != 0 {
+                "TCP RST".into()
+            } else if flags & 0x12 == 0x12 {
+                "TCP SYN-ACK".into()
+            } else {
+                format!("TCP flags 0x{flags:02x}")
+            }
+        }
+        (17, _, _) => "UDP".into(),
+        (p, _, _) => format!("IP protocol {p}"),
+    }
+}
+
+/// The ICMP error of a reply: (type, code).
+fn icmp_error(frame: &[u8]) -> Option<(u8, u8)> {
+    let (_, _, proto, l4) = ip_of(frame)?;
+    let (t, c) = (*l4.first()?, *l4.get(1)?);
+    (proto == 1 && matches!(t, 3 | 4 | 5 | 11 | 12)).then_some((t, c))
+}
+
+/// The heading of a packet's walk: the request's words, or the reply's.
+fn reply_words_or_request(p: &TopoPacket, request: &str) -> String {
+    if p.cause.is_some() {
+        reply_words(&p.frame)
+    } else {
+        request.to_string()
+    }
+}
+
+fn hop_lines(topo: &Topology, p: &TopoPacket) -> Vec<String> {
+    p.hops
+        .iter()
+        .map(|h| format!("  {}", topo.hop_text(h)))
+        .collect()
+}
+
+/// The outcome of a packet whose fate is its last hop, in words: where it
+/// was dropped and why, or where it left.
+fn fate_words(topo: &Topology, p: &TopoPacket) -> String {
+    let Some(h) = p.last() else {
+        return "nothing happened to it".into();
+    };
+    let ns = topo.name(h.ns);
+    let dev = topo.netns(h.ns).dev_name(h.dev);
+    match h.verdict {
+        HopVerdict::Drop => {
+            let reason = h.drop_reason.map_or("NOT_SPECIFIED", |r| r.name());
+            if reason == "NEIGH_FAILED" {
+                return format!(
+                    "dropped on {ns} at {dev}: NEIGH_FAILED (the next hop did not answer ARP)"
+                );
+            }
+            // The walk the model recorded for this hop says why; else the
+            // input route decision, re-run, explains a routing drop.
+            let hop_index = p.hops.len() - 1;
+            let why = p
+                .steps
+                .iter()
+                .rev()
+                .find(|(i, _)| *i <= hop_index)
+                .and_then(|(_, steps)| {
+                    let st = fwdsim_kernel::explain::why(steps)?;
+                    let mut w = st.func.name().to_string();
+                    if st.branch != fwdsim_kernel::trace::Branch::Next {
+                        w += &format!(" ({})", st.branch.name());
+                    }
+                    w += &format!(
+                        ": {}",
+                        fwdsim_render::trace::describe(topo.netns(h.ns), &st.check)
+                    );
+                    Some(w)
+                })
+                .or_else(|| {
+                    let routing = matches!(
+                        reason,
+                        "IP_INADDRERRORS"
+                            | "IP_INNOROUTES"
+                            | "IP_RPFILTER"
+                            | "IP_INVALID_SOURCE"
+                            | "IP_LOCAL_SOURCE"
+                            | "IP_INVALID_DEST"
+                            | "IP_LOCALNET"
+                    );
+                    ip_of(&p.frame)
+                        .filter(|_| routing)
+                        .and_then(|(s, d, pr, _)| drop_why(topo, h, s, d, pr))
+                });
+            match why {
+                Some(w) => format!("dropped on {ns} by {w} ({reason})"),
+                None => format!("dropped on {ns} at {dev}: {reason}"),
+            }
+        }
+        HopVerdict::Left => {
+            format!("left the topology on {ns}/{dev} (nothing beyond it is modelled)")
+        }
+        HopVerdict::Queued => format!("still waiting on {ns}/{dev} for the neighbour"),
+        HopVerdict::Local => format!("delivered on {ns}"),
+        v => format!("last seen on {ns}/{dev} ({})", v.word()),
+    }
+}
+
+/// The packet the request caused that went back (not ARP).
+fn reply_of(topo: &Topology, id: PacketId) -> Option<&TopoPacket> {
+    topo.replies_to(id).find(|p| !p.is_arp())
+}
+
+/// Runs `send`.
+pub fn run(a: &SendArgs) -> Result<ExitCode, Failure> {
+    let t = crate::topo::load_with_sysctls(&a.topology, &a.sysctl)?;
+    let mut topo = crate::topo::engine(t)?;
+    let (from, _) = crate::topo::at(&topo, &a.from)?;
+    let from_name = topo.name(from).to_string();
+    let proto = match a.proto {
+        Proto::Icmp => StackProto::echo(a.sport.unwrap_or(1), 1),
+        Proto::Udp | Proto::Tcp => {
+            let dport = a.port.ok_or_else(|| {
+                Failure(
+                    format!(
+                        "send {:?}: give the destination port with --port N",
+                        a.proto
+                    )
+                    .to_lowercase(),
+                )
+            })?;
+            let sport = a.sport.unwrap_or(40000);
+            match a.proto {
+                Proto::Udp => StackProto::Udp {
+                    sport,
+                    dport,
+                    payload_len: 5,
+                },
+                _ => StackProto::TcpSyn {
+                    sport,
+                    dport,
+                    seq: 1,
+                },
+            }
+        }
+    };
+    let mut req = StackSend::new(a.dst, proto);
+    req.src = a.src;
+    req.ttl = a.ttl;
+    let before: Vec<_> = topo
+        .names()
+        .iter()
+        .map(|n| topo.ns(n).map(|x| x.mib.clone()).unwrap_or_default())
+        .collect();
+    let pristine = topo.clone();
+    topo.record_steps = true;
+    let sent = topo.send_from_stack(&from_name, &req, 0);
+    let what = match a.proto {
+        Proto::Icmp => "ICMP echo request".to_string(),
+        Proto::Udp => format!("UDP to port {}", a.port.unwrap_or(0)),
+        Proto::Tcp => format!("TCP SYN to port {}", a.port.unwrap_or(0)),
+    };
+    let id = match sent {
+        Ok(id) => id,
+        Err(fwdsim_kernel::topology::TopologyError::NoRoute { errno, .. }) => {
+            let msg = errno.message();
+            if a.json {
+                println!(
+                    "{}",
+                    json!({"hops": [], "ns": from_name, "dev": null, "verdict": "error",
+                           "drop_reason": null, "reply": null, "icmp": null,
+                           "errno": errno.to_string(), "outcome": format!("connect: {msg}")})
+                );
+            } else {
+                println!("{what} from {from_name} to {}", a.dst);
+                println!(
+                    "no reply: connect: {msg} (the route lookup on {from_name} failed; nothing was sent)"
+                );
+            }
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    topo.run();
+    let p = topo.packet(id).clone();
+    let reply = reply_of(&topo, id).cloned();
+    let reached = reply
+        .as_ref()
+        .and_then(|r| r.last())
+        .is_some_and(|h| h.verdict == HopVerdict::Local && h.ns == from);
+    let delivered_udp = matches!(a.proto, Proto::Udp)
+        && reply.is_none()
+        && p.last().is_some_and(|h| h.verdict == HopVerdict::Local);
+    let src = ip_of(&p.frame).map_or(Ipv4Addr::UNSPECIFIED, |x| x.0);
+    let outcome = match &reply {
+        Some(r) if reached => format!(
+            "reply: {} from {} reached {from_name} after {} hops",
+            reply_words(&r.frame),
+            ip_of(&r.frame).map_or(a.dst, |x| x.0),
+            r.hops.len()
+        ),
+        Some(r) => format!(
+            "no reply: the {} was {}",
+            reply_words(&r.frame),
+            fate_words(&topo, r)
+        ),
+        None if delivered_udp => format!(
+            "delivered on {} (UDP gives no answer to a delivered datagram)",
+            p.last().map_or("?", |h| topo.name(h.ns))
+        ),
+        None => match p.last() {
+            Some(h) if h.verdict == HopVerdict::Local => {
+                let ns = topo.name(h.ns);
+                match crate::topo::no_route_back(&topo, h.ns, src) {
+                    Some(why) => format!(
+                        "no reply: delivered on {ns}, whose answer to {src} has no route: {why}"
+                    ),
+                    None => format!("no reply: delivered on {ns}, which did not answer"),
+                }
+            }
+            _ => format!("no reply: {}", fate_words(&topo, &p)),
+        },
+    };
+    let counterfactuals = if reached {
+        Vec::new()
+    } else {
+        let start = Start::Stack {
+            ns: from_name.clone(),
+            req: req.clone(),
+            now: 0,
+        };
+        fwdsim_kernel::topology::explain::explain(&pristine, &[start], 0)
+            .map(|e| e.counterfactuals)
+            .unwrap_or_default()
+    };
+    if a.json {
+        let last = |p: &TopoPacket| -> Value {
+            match p.last() {
+                Some(h) => hop_json(&topo, h),
+                None => json!({"ns": null, "dev": null, "verdict": null, "drop_reason": null}),
+            }
+        };
+        let mut o = last(&p);
+        o["hops"] = Value::Array(p.hops.iter().map(|h| hop_json(&topo, h)).collect());
+        o["reply"] = match &reply {
+            Some(r) => {
+                let mut v = last(r);
+                v["hops"] = Value::Array(r.hops.iter().map(|h| hop_json(&topo, h)).collect());
+                v["what"] = json!(reply_words(&r.frame));
+                v
+            }
+            None => Value::Null,
+        };
+        // The ICMP error that came back to the sender's device (whatever
+        // the sender's stack then did with it).
+        let back = reply.as_ref().is_some_and(|r| {
+            r.hops
+                .iter()
+                .any(|h| h.ns == from && h.verdict != HopVerdict::Sent)
+        });
+        o["icmp"] = match reply.as_ref().and_then(|r| icmp_error(&r.frame)) {
+            Some((t, c)) if back => json!({"type": t, "code": c}),
+            _ => Value::Null,
+        };
+        o["errno"] = Value::Null;
+        o["outcome"] = json!(outcome);
+        o["counterfactuals"] = Value::Array(
+            counterfactuals
+                .iter()
+                .map(|c| json!({"ns": c.ns, "change": c.change, "outcome": c.text}))
+                .collect(),
+        );
+        let mut counters = serde_json::Map::new();
+        for (i, n) in topo.names().iter().enumerate() {
+            if let Some(ns) = topo.ns(n) {
+                counters.insert(
+                    n.clone(),
+                    fwdsim_render::replay::snmp_delta(&before[i], &ns.mib),
+                );
+            }
+        }
+        o["counters"] = Value::Object(counters);
+        println!("{o}");
+    } else {
+        println!("{what} from {from_name} {src} to {}", a.dst);
+        for l in hop_lines(&topo, &p) {
+            println!("{l}");
+        }
+        if let Some(r) = &reply {
+            let (rs, rd) = ip_of(&r.frame).map_or((a.dst, src), |x| (x.0, x.1));
+            println!("{} from {rs} to {rd}", reply_words(&r.frame));
+            for l in hop_lines(&topo, r) {
+                println!("{l}");
+            }
+        }
+        println!("{outcome}");
+        for c in &counterfactuals {
+            println!("  with {}: {}: {}", c.ns, c.change, c.text);
+        }
+        if a.trace {
+            for pk in std::iter::once(&p).chain(reply.as_ref()) {
+                println!();
+                println!("{}", reply_words_or_request(pk, &what));
+                print!("{}", fwdsim_render::topology::walk_text(&topo, pk));
+            }
+        }
+    }
+    Ok(if reached || delivered_udp {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
