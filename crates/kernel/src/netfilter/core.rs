@@ -335,6 +335,17 @@ fn run_hook<T: Tracer>(
                 // A packet already tracked (LOCAL_OUT after a REJECT's reply) keeps its entry.
                 return NfVerdict::Accept;
             }
+            // nf_defrag_ipv4 reassembles fragments before conntrack sees
+            // them; the model tracks them one by one: say so.
+            if pkt.data.len() >= 20 && u16::from_be_bytes([pkt.data[6], pkt.data[7]]) & 0x3fff != 0
+            {
+                nf.trail.push(NfEvent {
+                    hook: state.hook,
+                    kind: NfEventKind::NotModelled(
+                        "nf_defrag_ipv4: conntrack (and NAT) see the reassembled datagram, the model each fragment",
+                    ),
+                });
+            }
             let v = conntrack::nf_conntrack_in(
                 &mut nf.ct, &nf.sysctl, pkt.data, state.hook, ns.jiffies, pkt.nfct,
             );

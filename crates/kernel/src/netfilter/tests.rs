@@ -777,3 +777,30 @@ fn an_error_about_a_dnated_packet_is_translated_back_as_conntrack_attaches_it() 
     assert_eq!(crate::ipv4::ip_hdr::ip_compute_csum(&ip[..20]), 0);
     assert_eq!(crate::ipv4::ip_hdr::ip_compute_csum(&ip[20..]), 0);
 }
+
+#[test]
+fn a_fragment_under_conntrack_is_marked_as_not_modelled() {
+    let nat = table(
+        TableName::Nat,
+        vec![chain(
+            "POSTROUTING",
+            Some(Policy::Accept),
+            vec![entry(
+                2,
+                "-A POSTROUTING -o r1 -j MASQUERADE",
+                IptIp {
+                    outiface: iface("r1"),
+                    ..Default::default()
+                },
+                vec![],
+                XtTarget::Masquerade(NatRange::default()),
+            )],
+        )],
+    );
+    let mut ns = with_tables(forwarding_router(), vec![nat]);
+    let mut f = udp_frame([10, 0, 1, 2], [10, 0, 2, 2], 4000, 53);
+    f[14 + 6] = 0x20; // MF
+    crate::testutil::fix_csum(&mut f);
+    let _ = rx(&mut ns, &mut f);
+    assert!(ns.nf.as_ref().unwrap().trail.unmodelled());
+}
