@@ -584,3 +584,89 @@ fn frames_on_a_bridge_port_go_through_the_bridge() {
     ), "{out}");
     assert!(!out.contains("OTHERHOST"), "{out}");
 }
+
+/// A pcap record of a UDP datagram from the container to 8.8.8.8.
+fn pcap_record(i: u32) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ethernet2(
+        [0x02, 0x42, 0xac, 0x11, 0x00, 0x02],
+        [0x02, 0x42, 0xac, 0x11, 0x00, 0x01],
+    )
+    .ipv4([172, 17, 0, 2], [8, 8, 8, 8], 64)
+    .udp(40000, 53);
+    let mut f = Vec::new();
+    b.write(&mut f, &i.to_be_bytes()).unwrap();
+    let mut r = Vec::new();
+    r.extend_from_slice(&(1_764_115_200 + i).to_le_bytes());
+    r.extend_from_slice(&0u32.to_le_bytes());
+    r.extend_from_slice(&(f.len() as u32).to_le_bytes());
+    r.extend_from_slice(&(f.len() as u32).to_le_bytes());
+    r.extend_from_slice(&f);
+    r
+}
+
+/// Ctrl-C during a replay: it stops after the packet in hand, prints the
+/// summary and counters of what it simulated, and exits 130. The capture
+/// is long (a million datagrams) so that the interrupt lands mid-replay.
+#[test]
+fn ctrl_c_prints_the_summary_so_far_and_exits_130() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.pcap");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    // pcap global header: microsecond magic, v2.4, snaplen, Ethernet.
+    w.write_all(&0xa1b2c3d4u32.to_le_bytes()).unwrap();
+    w.write_all(&2u16.to_le_bytes()).unwrap();
+    w.write_all(&4u16.to_le_bytes()).unwrap();
+    w.write_all(&[0; 8]).unwrap();
+    w.write_all(&65535u32.to_le_bytes()).unwrap();
+    w.write_all(&1u32.to_le_bytes()).unwrap();
+    let rec = pcap_record(0);
+    for _ in 0..1_000_000 {
+        w.write_all(&rec).unwrap();
+    }
+    drop(w);
+    let child = Command::new(env!("CARGO_BIN_EXE_fwdsim"))
+        .args([
+            "replay",
+            path.to_str().unwrap(),
+            "--host",
+            ON,
+            "--iif",
+            "docker0",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    let n: u64 = err
+        .split("fwdsim: interrupted: ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no interrupt line: {err}"));
+    assert!(0 < n && n < 1_000_000, "{n} packets");
+    assert!(
+        out.contains(&format!("\n{n} packets\n  forward: {n}\n")),
+        "summary missing"
+    );
+    assert!(
+        out.contains(&format!(
+            r#"{{"snmp":{{"Ip":{{"InReceives":{n},"ForwDatagrams":{n}"#
+        )),
+        "counters missing"
+    );
+}

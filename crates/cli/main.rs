@@ -516,7 +516,13 @@ fn load_frame(
     }
 }
 
+/// Set by Ctrl-C during a replay.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
+    // Ctrl-C stops after the packet in hand; the summary and counters of
+    // what was simulated still print, and the exit status is 130.
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst));
     use fwdsim_kernel::core::dev::netif_receive_skb;
     use fwdsim_render::replay as out;
     use std::io::Write;
@@ -575,10 +581,6 @@ fn replay(a: &ReplayArgs) -> Result<ExitCode, Failure> {
         .unwrap_or(0)
         .max(1);
     let mut last_progress = started;
-    // Ctrl-C stops after the packet in hand; the summary and counters of
-    // what was simulated still print, and the exit status is 130.
-    static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst));
     let mut interrupted = false;
     while let Some(r) = reader.next_packet() {
         if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
