@@ -115,11 +115,11 @@ pub fn require(test: &str) -> Option<KfreeTrace> {
     match KfreeTrace::open() {
         Ok(t) => Some(t),
         Err(why) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{test}: CI=true but the skb:kfree_skb tracepoint cannot be used: {why}");
+            if crate::harness::is_ci() {
+                panic!("{test}: CI is set but the skb:kfree_skb tracepoint cannot be used: {why}");
             }
             eprintln!(
-                "{test}: SKIPPED: the skb:kfree_skb tracepoint cannot be used here: {why} (run as root; with CI=true this fails)"
+                "{test}: SKIPPED: the skb:kfree_skb tracepoint cannot be used here: {why} (run as root; with CI set this fails)"
             );
             None
         }

@@ -79,7 +79,7 @@ fn env_usize(k: &str) -> Option<usize> {
 }
 
 fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
+    crate::harness::is_ci()
 }
 
 /// Whether the suite can run: [`crate::packet::run::require`] and an
