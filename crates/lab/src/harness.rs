@@ -526,7 +526,11 @@ impl Report {
 
     /// Whether the run fails.
     pub fn failed(&self) -> bool {
-        self.unlisted() > 0 || self.problems() > 0 || self.divergence_error.is_some()
+        // A run that compared nothing (no host, no query) proves nothing.
+        self.unlisted() > 0
+            || self.problems() > 0
+            || self.divergence_error.is_some()
+            || self.queries() == 0
     }
 
     /// The replay line.
@@ -694,8 +698,9 @@ impl Report {
         }
         if self.failed() {
             panic!(
-                "{}: {} disagreements not listed in {}, {} host problems{}\n{}",
+                "{}: {} queries, {} disagreements not listed in {}, {} host problems{}\n{}",
                 self.test,
+                self.queries(),
                 self.unlisted(),
                 env.divergences_path.display(),
                 self.problems(),

@@ -521,7 +521,11 @@ impl Report {
 
     /// Whether the run fails.
     pub fn failed(&self) -> bool {
-        self.unlisted() > 0 || self.problems() > 0 || self.divergence_error.is_some()
+        // A run that compared no frame proves nothing.
+        self.unlisted() > 0
+            || self.problems() > 0
+            || self.divergence_error.is_some()
+            || self.frames() == 0
     }
 
     /// The replay line.
@@ -656,8 +660,9 @@ impl Report {
         }
         if self.failed() {
             panic!(
-                "{}: {} disagreements not listed in {}, {} router problems{}\n{}",
+                "{}: {} frames, {} disagreements not listed in {}, {} router problems{}\n{}",
                 self.test,
+                self.frames(),
                 self.unlisted(),
                 env.divergences_path.display(),
                 self.problems(),
