@@ -1427,8 +1427,10 @@ fn explanation_lines(
                 out.push(format!("netfilter: {words}"));
             }
             if w.starts_with("; no NAT rule matched")
-                && let Some((change, alt)) = with_masquerade(ns, iif, req.src, r.dev)
+                && let Some((rule, alt)) =
+                    fwdsim_kernel::topology::explain::with_masquerade(ns, iif, req.src)
             {
+                let change = format!("iptables {rule}");
                 let (o2, after2) = fwdsim_kernel::doctor::probe(&alt, iif, req.src, req.dst);
                 out.push("what would change it:".into());
                 out.push(format!(
@@ -1440,77 +1442,6 @@ fn explanation_lines(
         }
     }
     out
-}
-
-/// The host with Docker's MASQUERADE rule for the source's subnet added
-/// (`-s SUBNET ! -o IN -j MASQUERADE` in nat POSTROUTING, the nat table
-/// made if there is none), and the rule as an iptables command.
-fn with_masquerade(
-    ns: &Netns,
-    iif: fwdsim_kernel::IfIndex,
-    src: Ipv4Addr,
-    _out: fwdsim_kernel::IfIndex,
-) -> Option<(String, Netns)> {
-    use fwdsim_kernel::netfilter::xtables::ip_tables::*;
-    let ifa = ns.in_dev(iif)?.ifa_list.iter().find(|a| a.matches(src))?;
-    let subnet = format!("{}/{}", ifa.prefix(), ifa.ifa_prefixlen);
-    let indev = ns.dev_name(iif).to_string();
-    let text = format!("-A POSTROUTING -s {subnet} ! -o {indev} -j MASQUERADE");
-    let rule = IptEntry {
-        ip: IptIp {
-            src: Some((subnet.parse().ok()?, false)),
-            outiface: Some(IfaceMatch {
-                name: indev,
-                wildcard: false,
-                invert: true,
-            }),
-            ..Default::default()
-        },
-        matches: Vec::new(),
-        target: XtTarget::Masquerade(NatRange::default()),
-        origin: RuleOrigin {
-            file: std::sync::Arc::from("(suggested)"),
-            line: 0,
-            text: std::sync::Arc::from(text.as_str()),
-        },
-        saved: XtCounters::default(),
-        counters: XtCounters::default(),
-        unmodelled: false,
-    };
-    let mut alt = ns.clone();
-    let nf = alt.nf.as_mut()?;
-    let ti = match nf
-        .tables
-        .iter()
-        .position(|t| t.name == TableName::Nat && t.backend == XtBackend::Nft)
-    {
-        Some(i) => i,
-        None => {
-            let chain = |name: &str| IptChain {
-                name: name.into(),
-                policy: Some(Policy::Accept),
-                rules: Vec::new(),
-                saved: XtCounters::default(),
-                counters: XtCounters::default(),
-                line: 0,
-                hooked: true,
-            };
-            nf.tables.push(IptTable {
-                name: TableName::Nat,
-                backend: XtBackend::Nft,
-                file: std::sync::Arc::from("iptables.txt"),
-                chains: ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"]
-                    .into_iter()
-                    .map(chain)
-                    .collect(),
-            });
-            nf.tables.len() - 1
-        }
-    };
-    let post = nf.tables[ti].chain_index("POSTROUTING")?;
-    nf.tables[ti].chains[post].rules.push(rule);
-    nf.register_hooks();
-    Some((format!("iptables -t nat {}", text), alt))
 }
 
 /// What netfilter did to a probe that the route decision forwards, as the
