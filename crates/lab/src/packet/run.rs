@@ -455,40 +455,15 @@ pub fn run(cfg: &Config, env: &Env, trace: &mut KfreeTrace) -> Report {
         }
         reports.push(run_router(env, i, host_seed(seed, cfg.stream, i), trace));
     }
-    let mut uses = vec![0usize; divergences.divergence.len()];
-    for rep in &mut reports {
-        let host = rep.description.clone();
-        for d in &mut rep.disagreements {
-            let case = Case {
-                suite: SUITE,
-                fields: d.diffs.iter().map(|f| f.field.as_str()).collect(),
-                query: &d.query,
-                dst: d.dst,
-                src: d.src,
-                kernel: &d.kernel_word,
-                fwdsim: &d.fwdsim_word,
-                host: &host,
-            };
-            if let Some((i, div)) = divergences.find(&case) {
-                uses[i] += 1;
-                d.listed = Some(div.description.clone());
-            }
-        }
-    }
-    Report {
-        test: cfg.test,
-        seed,
-        seed_from_env,
-        routers: reports,
-        elapsed: start.elapsed(),
+    Report::assemble(
+        cfg.test,
+        SUITE,
+        (seed, seed_from_env),
+        reports,
+        start,
+        &divergences,
         divergence_error,
-        divergence_uses: divergences
-            .divergence
-            .iter()
-            .map(|d| d.description.clone())
-            .zip(uses)
-            .collect(),
-    }
+    )
 }
 
 /// `k n, k n, ...`.
@@ -500,6 +475,54 @@ fn join<K: std::fmt::Display>(m: &BTreeMap<K, usize>) -> String {
 }
 
 impl Report {
+    /// The report of a run: each disagreement matched against the
+    /// divergence file of `suite` (what is listed, and how often each entry
+    /// was used).
+    pub fn assemble(
+        test: &'static str,
+        suite: &str,
+        (seed, seed_from_env): (u64, bool),
+        mut reports: Vec<RouterReport>,
+        start: Instant,
+        divergences: &Divergences,
+        divergence_error: Option<String>,
+    ) -> Report {
+        let mut uses = vec![0usize; divergences.divergence.len()];
+        for rep in &mut reports {
+            let host = rep.description.clone();
+            for d in &mut rep.disagreements {
+                let case = Case {
+                    suite,
+                    fields: d.diffs.iter().map(|f| f.field.as_str()).collect(),
+                    query: &d.query,
+                    dst: d.dst,
+                    src: d.src,
+                    kernel: &d.kernel_word,
+                    fwdsim: &d.fwdsim_word,
+                    host: &host,
+                };
+                if let Some((i, div)) = divergences.find(&case) {
+                    uses[i] += 1;
+                    d.listed = Some(div.description.clone());
+                }
+            }
+        }
+        Report {
+            test,
+            seed,
+            seed_from_env,
+            routers: reports,
+            elapsed: start.elapsed(),
+            divergence_error,
+            divergence_uses: divergences
+                .divergence
+                .iter()
+                .map(|d| d.description.clone())
+                .zip(uses)
+                .collect(),
+        }
+    }
+
     /// Disagreements not listed in the divergence file.
     pub fn unlisted(&self) -> usize {
         self.routers

@@ -25,7 +25,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::answer::FieldDiff;
-use crate::divergence::{Case, Divergences};
+use crate::divergence::Divergences;
 use crate::harness::{Env, host_seed, master_seed};
 use crate::netns::{run_checked, run_program};
 use crate::packet::compare::{self, KernelView, PacketDisagreement, compare_frames_by, icmp_error};
@@ -994,38 +994,13 @@ pub fn run(cfg: &Config, env: &Env, trace: &mut KfreeTrace) -> Report {
             ));
         }
     }
-    let mut uses = vec![0usize; divergences.divergence.len()];
-    for rep in &mut reports {
-        let host = rep.description.clone();
-        for d in &mut rep.disagreements {
-            let case = Case {
-                suite: SUITE,
-                fields: d.diffs.iter().map(|f| f.field.as_str()).collect(),
-                query: &d.query,
-                dst: d.dst,
-                src: d.src,
-                kernel: &d.kernel_word,
-                fwdsim: &d.fwdsim_word,
-                host: &host,
-            };
-            if let Some((i, div)) = divergences.find(&case) {
-                uses[i] += 1;
-                d.listed = Some(div.description.clone());
-            }
-        }
-    }
-    Report {
-        test: cfg.test,
-        seed,
-        seed_from_env,
-        routers: reports,
-        elapsed: start.elapsed(),
+    Report::assemble(
+        cfg.test,
+        SUITE,
+        (seed, seed_from_env),
+        reports,
+        start,
+        &divergences,
         divergence_error,
-        divergence_uses: divergences
-            .divergence
-            .iter()
-            .map(|d| d.description.clone())
-            .zip(uses)
-            .collect(),
-    }
+    )
 }
