@@ -343,17 +343,9 @@ pub fn kernel_detail(view: &KernelView, obs: &KernelObs) -> String {
     s
 }
 
-/// Compares one packet; `fwdsim_egress` are fwdsim's frames with this
-/// packet's timestamp. Returns the disagreement on verdict, drop reason,
-/// ICMP and egress (counters are compared by [`compare_counters`]).
-pub fn compare_packet(
-    index: usize,
-    probe: &Probe,
-    obs: &KernelObs,
-    out: &PacketOut,
-    fwdsim_egress: &[&EgressFrame],
-) -> Option<PacketDisagreement> {
-    let view = kernel_view(probe, obs);
+/// The verdict, drop reason (fwdsim's only when it dropped) and ICMP of a
+/// packet, kernel against fwdsim.
+pub fn outcome_diffs(view: &KernelView, out: &PacketOut) -> Vec<FieldDiff> {
     let mut diffs = Vec::new();
     let mut d = |field: &str, k: String, f: String| {
         if k != f {
@@ -376,20 +368,16 @@ pub fn compare_packet(
         fwdsim_reason.unwrap_or_else(|| "null".into()),
     );
     d("icmp", icmp_text(view.icmp), icmp_text(out.icmp));
-    let on = |dev: &str| -> Vec<&[u8]> {
-        fwdsim_egress
-            .iter()
-            .filter(|e| e.dev == dev)
-            .map(|e| &e.frame[..])
-            .collect()
-    };
-    let mut egress = Vec::new();
-    if let Some(e) = compare_frames("r1", &probe.frame, &obs.to_server, &on("r1")) {
-        egress.push(e);
-    }
-    if let Some(e) = compare_frames("r0", &probe.frame, &obs.to_client, &on("r0")) {
-        egress.push(e);
-    }
+    diffs
+}
+
+/// The `egress` difference: the frame comparisons of r0 and r1 that
+/// failed, and any fwdsim frame on another device.
+pub fn push_egress_diff(
+    diffs: &mut Vec<FieldDiff>,
+    mut egress: Vec<String>,
+    fwdsim_egress: &[&EgressFrame],
+) {
     let elsewhere: Vec<&str> = fwdsim_egress
         .iter()
         .filter(|e| e.dev != "r0" && e.dev != "r1")
@@ -405,6 +393,35 @@ pub fn compare_packet(
             fwdsim: egress.join("; "),
         });
     }
+}
+
+/// Compares one packet; `fwdsim_egress` are fwdsim's frames with this
+/// packet's timestamp. Returns the disagreement on verdict, drop reason,
+/// ICMP and egress (counters are compared by [`compare_counters`]).
+pub fn compare_packet(
+    index: usize,
+    probe: &Probe,
+    obs: &KernelObs,
+    out: &PacketOut,
+    fwdsim_egress: &[&EgressFrame],
+) -> Option<PacketDisagreement> {
+    let view = kernel_view(probe, obs);
+    let mut diffs = outcome_diffs(&view, out);
+    let on = |dev: &str| -> Vec<&[u8]> {
+        fwdsim_egress
+            .iter()
+            .filter(|e| e.dev == dev)
+            .map(|e| &e.frame[..])
+            .collect()
+    };
+    let mut egress = Vec::new();
+    if let Some(e) = compare_frames("r1", &probe.frame, &obs.to_server, &on("r1")) {
+        egress.push(e);
+    }
+    if let Some(e) = compare_frames("r0", &probe.frame, &obs.to_client, &on("r0")) {
+        egress.push(e);
+    }
+    push_egress_diff(&mut diffs, egress, fwdsim_egress);
     if diffs.is_empty() {
         return None;
     }

@@ -454,28 +454,7 @@ fn compare_frame(
     egress: &[&crate::packet::capture::EgressFrame],
 ) -> Option<PacketDisagreement> {
     let view = kernel_view(p, o);
-    let mut diffs = Vec::new();
-    let mut d = |field: &str, k: String, f: String| {
-        if k != f {
-            diffs.push(FieldDiff {
-                field: field.into(),
-                kernel: k,
-                fwdsim: f,
-            });
-        }
-    };
-    d("verdict", view.verdict.to_string(), out.verdict.clone());
-    let fr = if out.verdict == "drop" {
-        out.drop_reason.clone()
-    } else {
-        None
-    };
-    d(
-        "drop_reason",
-        view.drop_reason.clone().unwrap_or_else(|| "null".into()),
-        fr.unwrap_or_else(|| "null".into()),
-    );
-    d("icmp", icmp_text(view.icmp), icmp_text(out.icmp));
+    let mut diffs = compare::outcome_diffs(&view, out);
     let on = |dev: &str| -> Vec<&[u8]> {
         egress
             .iter()
@@ -495,21 +474,7 @@ fn compare_frame(
     if let Some(e) = compare_frames_by("r0", &to_client, &on("r0"), &is_packet) {
         eg.push(e);
     }
-    let elsewhere: Vec<&str> = egress
-        .iter()
-        .filter(|e| e.dev != "r0" && e.dev != "r1")
-        .map(|e| e.dev.as_str())
-        .collect();
-    if !elsewhere.is_empty() {
-        eg.push(format!("fwdsim frames on {}", elsewhere.join(", ")));
-    }
-    if !eg.is_empty() {
-        diffs.push(FieldDiff {
-            field: "egress".into(),
-            kernel: "(see the frames)".into(),
-            fwdsim: eg.join("; "),
-        });
-    }
+    compare::push_egress_diff(&mut diffs, eg, egress);
     if diffs.is_empty() {
         return None;
     }
