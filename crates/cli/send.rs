@@ -36,15 +36,17 @@ pub enum Proto {
 #[derive(Args)]
 pub struct SendArgs {
     /// icmp, udp or tcp.
-    proto: Proto,
+    #[arg(required_unless_present = "script")]
+    proto: Option<Proto>,
     /// The destination address.
-    dst: Ipv4Addr,
+    #[arg(required_unless_present = "script")]
+    dst: Option<Ipv4Addr>,
     /// The destination port (udp, tcp).
     #[arg(short = 'p', long)]
     port: Option<u16>,
     /// The namespace whose stack sends (`ctr`, `host`, ...).
-    #[arg(long, value_name = "NS")]
-    from: String,
+    #[arg(long, value_name = "NS", required_unless_present = "script")]
+    from: Option<String>,
     /// The topology: a directory (`fwdsim topo dump`) or a TOML topology.
     #[arg(long, value_name = "DIR")]
     topology: PathBuf,
@@ -57,6 +59,15 @@ pub struct SendArgs {
     /// The IP TTL (as `ping -t`; default: net.ipv4.ip_default_ttl).
     #[arg(short = 't', long)]
     ttl: Option<u8>,
+    /// Send every line of FILE in turn, in one topology whose state
+    /// (neighbours, bridge FDBs, conntrack, ICMP rate limits) carries from
+    /// one line to the next: `[@SECONDS] PROTO DST [--port N] --from NS
+    /// [--sport N] [-I ADDR] [-t TTL]`, or `[@SECONDS] neigh flush` (as
+    /// `ip neigh flush all` in every namespace); `#` starts a comment.
+    /// `@SECONDS` is the time since the first line (default: the line
+    /// before's). Prints one answer per send.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["proto", "dst", "from", "trace"])]
+    script: Option<PathBuf>,
     /// Set a sysctl in one namespace first, as `sysctl -w KEY=VALUE` would
     /// there (repeatable): `--sysctl host:net.ipv4.ip_forward=1`.
     #[arg(long = "sysctl", value_name = "NS:KEY=VALUE")]
@@ -65,12 +76,128 @@ pub struct SendArgs {
     /// namespace and device.
     #[arg(long, conflicts_with = "json")]
     trace: bool,
-    /// One JSON object: the request's "hops", its last hop's fields,
-    /// "reply" (its hops and fields, or null), "icmp" (the ICMP error that
-    /// came back to the sender's device), "errno", "outcome",
-    /// "counterfactuals" and every namespace's "counters".
+    /// Write every frame each device of the topology sent or received, as
+    /// `tcpdump -i DEV` on it would see them, to a pcapng with one
+    /// interface per device named `NS/DEV` (directions in `epb_flags`).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// One JSON object per send: the request's "hops", its last hop's
+    /// fields, "reply" (its hops and fields, or null), "icmp" (the ICMP
+    /// error that came back to the sender's device), "errno", "outcome",
+    /// "counterfactuals" and every namespace's "counters" (with --script,
+    /// also "line" and "at", one object a line).
     #[arg(short = 'j', long = "json")]
     json: bool,
+}
+
+/// One line of a `--script`.
+#[derive(clap::Parser)]
+#[command(no_binary_name = true)]
+struct ScriptSend {
+    proto: Proto,
+    dst: Ipv4Addr,
+    #[arg(short = 'p', long)]
+    port: Option<u16>,
+    #[arg(long)]
+    from: String,
+    #[arg(short = 'I', long = "src")]
+    src: Option<Ipv4Addr>,
+    #[arg(long)]
+    sport: Option<u16>,
+    #[arg(short = 't', long)]
+    ttl: Option<u8>,
+}
+
+/// One send: who, what, when.
+struct OneSend {
+    proto: Proto,
+    dst: Ipv4Addr,
+    port: Option<u16>,
+    from: String,
+    src: Option<Ipv4Addr>,
+    sport: Option<u16>,
+    ttl: Option<u8>,
+    /// When (jiffies since the start).
+    at: u64,
+}
+
+/// A step of a script.
+enum Action {
+    Send(OneSend),
+    NeighFlush { at: u64 },
+}
+
+/// A script's steps with their line numbers, and its unreadable lines.
+type Script = (Vec<(usize, Action)>, Vec<String>);
+
+/// Reads a `--script`: its steps with their line numbers, and the lines
+/// that could not be read (`FILE:LINE: what`), which are left out.
+fn read_script(path: &std::path::Path) -> Result<Script, Failure> {
+    use clap::Parser;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+    let (mut out, mut bad) = (Vec::new(), Vec::new());
+    let mut now = 0u64;
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut words: Vec<&str> = line.split_whitespace().collect();
+        if let Some(t) = words[0].strip_prefix('@') {
+            match t.parse::<f64>() {
+                Ok(secs) if secs.is_finite() && secs >= 0.0 => {
+                    let at = (secs * fwdsim_kernel::HZ as f64).round() as u64;
+                    if at < now {
+                        bad.push(format!(
+                            "{}:{n}: @{t} is earlier than the line before (times only go forward)",
+                            path.display()
+                        ));
+                        continue;
+                    }
+                    now = at;
+                }
+                _ => {
+                    bad.push(format!(
+                        "{}:{n}: @{t}: not a time in seconds (e.g. @0.25)",
+                        path.display()
+                    ));
+                    continue;
+                }
+            }
+            words.remove(0);
+        }
+        if words == ["neigh", "flush"] {
+            out.push((n, Action::NeighFlush { at: now }));
+            continue;
+        }
+        match ScriptSend::try_parse_from(&words) {
+            Ok(s) => out.push((
+                n,
+                Action::Send(OneSend {
+                    proto: s.proto,
+                    dst: s.dst,
+                    port: s.port,
+                    from: s.from,
+                    src: s.src,
+                    sport: s.sport,
+                    ttl: s.ttl,
+                    at: now,
+                }),
+            )),
+            Err(e) => {
+                let msg = e.to_string();
+                let first = msg
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("")
+                    .trim_start_matches("error: ");
+                bad.push(format!("{}:{n}: {first}", path.display()));
+            }
+        }
+    }
+    Ok((out, bad))
 }
 
 /// The IPv4 header fields of a frame: (src, dst, protocol, transport bytes).
@@ -220,22 +347,97 @@ fn reply_of(topo: &Topology, id: PacketId) -> Option<&TopoPacket> {
 pub fn run(a: &SendArgs) -> Result<ExitCode, Failure> {
     let t = crate::topo::load_with_sysctls(&a.topology, &a.sysctl)?;
     let mut topo = crate::topo::engine(t)?;
-    let (from, _) = crate::topo::at(&topo, &a.from)?;
+    if a.out.is_some() {
+        topo.capture = Some(Vec::new());
+    }
+    let (actions, bad) = match &a.script {
+        Some(path) => read_script(path)?,
+        None => (
+            vec![(
+                0,
+                Action::Send(OneSend {
+                    proto: a.proto.unwrap_or(Proto::Icmp),
+                    dst: a.dst.unwrap_or(Ipv4Addr::UNSPECIFIED),
+                    port: a.port,
+                    from: a.from.clone().unwrap_or_default(),
+                    src: a.src,
+                    sport: a.sport,
+                    ttl: a.ttl,
+                    at: 0,
+                }),
+            )],
+            Vec::new(),
+        ),
+    };
+    let script = a.script.is_some();
+    let mut all_answered = true;
+    let mut failed = Vec::new();
+    // Where each script line's frames start in the capture.
+    let mut marks: Vec<(usize, usize)> = Vec::new();
+    for (line, action) in &actions {
+        let s = match action {
+            Action::NeighFlush { at } => {
+                topo.now = topo.now.max(*at);
+                for i in 0..topo.names().len() {
+                    let id = fwdsim_kernel::topology::NsId(i);
+                    fwdsim_kernel::core::neighbour::neigh_flush(topo.netns_mut(id));
+                }
+                continue;
+            }
+            Action::Send(s) => s,
+        };
+        marks.push((topo.capture.as_ref().map_or(0, Vec::len), *line));
+        match send_one(&mut topo, s, a, script.then_some(*line)) {
+            Ok(answered) => all_answered &= answered,
+            Err(e) if script => {
+                let where_ = a.script.as_deref().unwrap_or(std::path::Path::new("-"));
+                failed.push(format!("{}:{line}: {}", where_.display(), e.0));
+            }
+            Err(e) => return Err(e),
+        }
+        topo.clear_packets();
+    }
+    if let Some(path) = &a.out {
+        write_frames(&topo, path, script.then_some(&marks[..]))?;
+    }
+    let errors: Vec<String> = bad.into_iter().chain(failed).collect();
+    for e in &errors {
+        eprintln!("fwdsim: {e}");
+    }
+    Ok(if !errors.is_empty() {
+        ExitCode::from(1)
+    } else if all_answered {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+/// Sends `s` in `topo` and prints its answer (`line`: its script line).
+/// Returns whether it was answered (a reply reached the sender, or a UDP
+/// datagram was delivered).
+fn send_one(
+    topo: &mut Topology,
+    s: &OneSend,
+    a: &SendArgs,
+    line: Option<usize>,
+) -> Result<bool, Failure> {
+    let (from, _) = crate::topo::at(topo, &s.from)?;
     let from_name = topo.name(from).to_string();
-    let proto = match a.proto {
-        Proto::Icmp => StackProto::echo(a.sport.unwrap_or(1), 1),
+    let proto = match s.proto {
+        Proto::Icmp => StackProto::echo(s.sport.unwrap_or(1), 1),
         Proto::Udp | Proto::Tcp => {
-            let dport = a.port.ok_or_else(|| {
+            let dport = s.port.ok_or_else(|| {
                 Failure(
                     format!(
                         "send {:?}: give the destination port with --port N",
-                        a.proto
+                        s.proto
                     )
                     .to_lowercase(),
                 )
             })?;
-            let sport = a.sport.unwrap_or(40000);
-            match a.proto {
+            let sport = s.sport.unwrap_or(40000);
+            match s.proto {
                 Proto::Udp => StackProto::Udp {
                     sport,
                     dport,
@@ -249,51 +451,62 @@ pub fn run(a: &SendArgs) -> Result<ExitCode, Failure> {
             }
         }
     };
-    let mut req = StackSend::new(a.dst, proto);
-    req.src = a.src;
-    req.ttl = a.ttl;
+    let mut req = StackSend::new(s.dst, proto);
+    req.src = s.src;
+    req.ttl = s.ttl;
     let before: Vec<_> = topo
         .names()
         .iter()
         .map(|n| topo.ns(n).map(|x| x.mib.clone()).unwrap_or_default())
         .collect();
-    let pristine = topo.clone();
+    // The state the send starts from, for the counterfactuals (without the
+    // frames captured so far).
+    let mut pristine = topo.clone();
+    pristine.capture = None;
+    pristine.record_steps = false;
     topo.record_steps = true;
-    let sent = topo.send_from_stack(&from_name, &req, 0);
-    let what = match a.proto {
+    let at = s.at.max(topo.now);
+    let sent = topo.send_from_stack(&from_name, &req, at);
+    let what = match s.proto {
         Proto::Icmp => "ICMP echo request".to_string(),
-        Proto::Udp => format!("UDP to port {}", a.port.unwrap_or(0)),
-        Proto::Tcp => format!("TCP SYN to port {}", a.port.unwrap_or(0)),
+        Proto::Udp => format!("UDP to port {}", s.port.unwrap_or(0)),
+        Proto::Tcp => format!("TCP SYN to port {}", s.port.unwrap_or(0)),
+    };
+    let stamp = |o: &mut Value| {
+        if let Some(l) = line {
+            o["line"] = json!(l);
+            o["at"] = json!(at as f64 / fwdsim_kernel::HZ as f64);
+        }
     };
     let id = match sent {
         Ok(id) => id,
         Err(fwdsim_kernel::topology::TopologyError::NoRoute { errno, .. }) => {
             let msg = errno.message();
             if a.json {
-                println!(
-                    "{}",
-                    json!({"hops": [], "ns": from_name, "dev": null, "verdict": "error",
-                           "drop_reason": null, "reply": null, "icmp": null,
-                           "errno": errno.to_string(), "outcome": format!("connect: {msg}")})
-                );
+                let mut o = json!({"hops": [], "ns": from_name, "dev": null, "verdict": "error",
+                       "drop_reason": null, "reply": null, "icmp": null,
+                       "errno": errno.to_string(), "outcome": format!("connect: {msg}")});
+                o["counters"] = counters_json(topo, &before);
+                stamp(&mut o);
+                println!("{o}");
             } else {
-                println!("{what} from {from_name} to {}", a.dst);
+                println!("{what} from {from_name} to {}", s.dst);
                 println!(
                     "no reply: connect: {msg} (the route lookup on {from_name} failed; nothing was sent)"
                 );
             }
-            return Ok(ExitCode::from(2));
+            return Ok(false);
         }
         Err(e) => return Err(e.into()),
     };
     topo.run();
     let p = topo.packet(id).clone();
-    let reply = reply_of(&topo, id).cloned();
+    let reply = reply_of(topo, id).cloned();
     let reached = reply
         .as_ref()
         .and_then(|r| r.last())
         .is_some_and(|h| h.verdict == HopVerdict::Local && h.ns == from);
-    let delivered_udp = matches!(a.proto, Proto::Udp)
+    let delivered_udp = matches!(s.proto, Proto::Udp)
         && reply.is_none()
         && p.last().is_some_and(|h| h.verdict == HopVerdict::Local);
     let src = ip_of(&p.frame).map_or(Ipv4Addr::UNSPECIFIED, |x| x.0);
@@ -301,13 +514,13 @@ pub fn run(a: &SendArgs) -> Result<ExitCode, Failure> {
         Some(r) if reached => format!(
             "reply: {} from {} reached {from_name} after {} hops",
             reply_words(&r.frame),
-            ip_of(&r.frame).map_or(a.dst, |x| x.0),
+            ip_of(&r.frame).map_or(s.dst, |x| x.0),
             r.hops.len()
         ),
         Some(r) => format!(
             "no reply: the {} was {}",
             reply_words(&r.frame),
-            fate_words(&topo, r)
+            fate_words(topo, r)
         ),
         None if delivered_udp => format!(
             "delivered on {} (UDP gives no answer to a delivered datagram)",
@@ -316,23 +529,23 @@ pub fn run(a: &SendArgs) -> Result<ExitCode, Failure> {
         None => match p.last() {
             Some(h) if h.verdict == HopVerdict::Local => {
                 let ns = topo.name(h.ns);
-                match crate::topo::no_route_back(&topo, h.ns, src) {
+                match crate::topo::no_route_back(topo, h.ns, src) {
                     Some(why) => format!(
                         "no reply: delivered on {ns}, whose answer to {src} has no route: {why}"
                     ),
                     None => format!("no reply: delivered on {ns}, which did not answer"),
                 }
             }
-            _ => format!("no reply: {}", fate_words(&topo, &p)),
+            _ => format!("no reply: {}", fate_words(topo, &p)),
         },
     };
-    let counterfactuals = if reached {
+    let counterfactuals = if reached || delivered_udp {
         Vec::new()
     } else {
         let start = Start::Stack {
             ns: from_name.clone(),
             req: req.clone(),
-            now: 0,
+            now: at,
         };
         fwdsim_kernel::topology::explain::explain(&pristine, &[start], 0)
             .map(|e| e.counterfactuals)
@@ -341,16 +554,16 @@ pub fn run(a: &SendArgs) -> Result<ExitCode, Failure> {
     if a.json {
         let last = |p: &TopoPacket| -> Value {
             match p.last() {
-                Some(h) => hop_json(&topo, h),
+                Some(h) => hop_json(topo, h),
                 None => json!({"ns": null, "dev": null, "verdict": null, "drop_reason": null}),
             }
         };
         let mut o = last(&p);
-        o["hops"] = Value::Array(p.hops.iter().map(|h| hop_json(&topo, h)).collect());
+        o["hops"] = Value::Array(p.hops.iter().map(|h| hop_json(topo, h)).collect());
         o["reply"] = match &reply {
             Some(r) => {
                 let mut v = last(r);
-                v["hops"] = Value::Array(r.hops.iter().map(|h| hop_json(&topo, h)).collect());
+                v["hops"] = Value::Array(r.hops.iter().map(|h| hop_json(topo, h)).collect());
                 v["what"] = json!(reply_words(&r.frame));
                 v
             }
@@ -375,26 +588,21 @@ pub fn run(a: &SendArgs) -> Result<ExitCode, Failure> {
                 .map(|c| json!({"ns": c.ns, "change": c.change, "outcome": c.text}))
                 .collect(),
         );
-        let mut counters = serde_json::Map::new();
-        for (i, n) in topo.names().iter().enumerate() {
-            if let Some(ns) = topo.ns(n) {
-                counters.insert(
-                    n.clone(),
-                    fwdsim_render::replay::snmp_delta(&before[i], &ns.mib),
-                );
-            }
-        }
-        o["counters"] = Value::Object(counters);
+        o["counters"] = counters_json(topo, &before);
+        stamp(&mut o);
         println!("{o}");
     } else {
-        println!("{what} from {from_name} {src} to {}", a.dst);
-        for l in hop_lines(&topo, &p) {
+        if let Some(l) = line {
+            println!("line {l}:");
+        }
+        println!("{what} from {from_name} {src} to {}", s.dst);
+        for l in hop_lines(topo, &p) {
             println!("{l}");
         }
         if let Some(r) = &reply {
-            let (rs, rd) = ip_of(&r.frame).map_or((a.dst, src), |x| (x.0, x.1));
+            let (rs, rd) = ip_of(&r.frame).map_or((s.dst, src), |x| (x.0, x.1));
             println!("{} from {rs} to {rd}", reply_words(&r.frame));
-            for l in hop_lines(&topo, r) {
+            for l in hop_lines(topo, r) {
                 println!("{l}");
             }
         }
@@ -406,13 +614,58 @@ pub fn run(a: &SendArgs) -> Result<ExitCode, Failure> {
             for pk in std::iter::once(&p).chain(reply.as_ref()) {
                 println!();
                 println!("{}", reply_words_or_request(pk, &what));
-                print!("{}", fwdsim_render::topology::walk_text(&topo, pk));
+                print!("{}", fwdsim_render::topology::walk_text(topo, pk));
             }
         }
     }
-    Ok(if reached || delivered_udp {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
+    Ok(reached || delivered_udp)
+}
+
+/// Writes the frames the topology's devices saw (`Topology::capture`) to a
+/// pcapng at `path`: one interface per device `NS/DEV`, in the order the
+/// devices first saw a frame, each frame with its direction and, for a
+/// script (`marks`: where each line's frames start), the comment `line N`.
+fn write_frames(
+    topo: &Topology,
+    path: &std::path::Path,
+    marks: Option<&[(usize, usize)]>,
+) -> Result<(), Failure> {
+    use fwdsim_pcap::{Direction, LinkType, PcapngWriter};
+    let err = |e: &dyn std::fmt::Display| Failure(format!("{}: {e}", path.display()));
+    let mut w = PcapngWriter::create(path).map_err(|e| err(&e))?;
+    let mut comment = String::new();
+    for (i, f) in topo.capture.as_deref().unwrap_or(&[]).iter().enumerate() {
+        let name = format!("{}/{}", topo.name(f.ns), topo.netns(f.ns).dev_name(f.dev));
+        let id = w
+            .add_interface(&name, LinkType::ETHERNET)
+            .map_err(|e| err(&e))?;
+        let ts = i128::from(f.at) * 1_000_000_000 / i128::from(fwdsim_kernel::HZ);
+        let dir = if f.outgoing {
+            Direction::Outbound
+        } else {
+            Direction::Inbound
+        };
+        let line = marks.and_then(|m| m.iter().rev().find(|(start, _)| *start <= i));
+        if let Some((_, l)) = line {
+            comment.clear();
+            comment.push_str(&format!("line {l}"));
+        }
+        w.write_packet_with_options(id, ts, &f.frame, Some(dir), line.map(|_| comment.as_str()))
+            .map_err(|e| err(&e))?;
+    }
+    w.flush().map_err(|e| err(&e))
+}
+
+/// Every namespace's counter deltas since `before`: `{NS: {"snmp": ...}}`.
+fn counters_json(topo: &Topology, before: &[fwdsim_kernel::ipv4::snmp::IpMib]) -> Value {
+    let mut counters = serde_json::Map::new();
+    for (i, n) in topo.names().iter().enumerate() {
+        if let Some(ns) = topo.ns(n) {
+            counters.insert(
+                n.clone(),
+                fwdsim_render::replay::snmp_delta(&before[i], &ns.mib),
+            );
+        }
+    }
+    Value::Object(counters)
 }

@@ -116,7 +116,7 @@ use std::net::Ipv4Addr;
 
 use thiserror::Error;
 
-use crate::core::dev::{Verdict, netif_receive_skb};
+use crate::core::dev::{Verdict, netif_receive_skb, netif_receive_skb_dst};
 use crate::core::dropreason::SkbDropReason;
 use crate::core::tx::TxKind;
 use crate::ipv4::ip_hdr::ip_compute_csum;
@@ -382,6 +382,8 @@ struct InFlight {
     pid: PacketId,
     to: Endpoint,
     frame: Vec<u8>,
+    /// The route a frame looped through `lo` keeps.
+    dst: Option<crate::core::dst::Rtable>,
 }
 
 /// A packet waiting on a neighbour of a namespace.
@@ -453,6 +455,27 @@ pub struct Topology {
     /// into `TopoPacket::steps` (for a trace across namespaces; off for
     /// replays at full speed).
     pub record_steps: bool,
+    /// When `Some`, every frame a device sends or receives, in order, as a
+    /// packet socket bound to that device sees it (`tcpdump -i DEV`):
+    /// `dev_queue_xmit_nit` for sent frames, `__netif_receive_skb_core`
+    /// for received ones (a bridge port's frame, then the bridge device's
+    /// when the bridge hands it up). Off (`None`) by default.
+    pub capture: Option<Vec<TapFrame>>,
+}
+
+/// One frame seen by a device ([`Topology::capture`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TapFrame {
+    /// The namespace.
+    pub ns: NsId,
+    /// The device.
+    pub dev: IfIndex,
+    /// Sent by the device (`PACKET_OUTGOING`), else received.
+    pub outgoing: bool,
+    /// When (the topology's jiffies).
+    pub at: u64,
+    /// The bytes, Ethernet header on.
+    pub frame: Vec<u8>,
 }
 
 impl Topology {
@@ -754,6 +777,7 @@ impl Topology {
             pid,
             to,
             frame: frame.to_vec(),
+            dst: None,
         });
         Ok(pid)
     }
@@ -837,14 +861,31 @@ impl Topology {
                 &mut NoTrace,
             )
         };
-        let rt = routed.map_err(|errno| TopologyError::NoRoute {
-            ns: ns.into(),
-            dst: req.dst,
-            errno,
-        })?;
+        let rt = match routed {
+            Ok(rt) => rt,
+            Err(errno) => {
+                // udp_sendmsg, ping_v4_sendmsg and tcp_v4_connect count a
+                // failed route lookup for ENETUNREACH.
+                if errno == Errno::ENETUNREACH {
+                    n.mib.ip.OutNoRoutes += 1;
+                }
+                return Err(TopologyError::NoRoute {
+                    ns: ns.into(),
+                    dst: req.dst,
+                    errno,
+                });
+            }
+        };
         let saddr = fl4.saddr;
         let ttl = req.ttl.unwrap_or(n.sysctl.ip_default_ttl as u8);
-        let mut pkt = build_packet(saddr, req, ttl);
+        // ipv4_default_advmss: the route's MTU less the IP and TCP headers.
+        let mtu = if rt.mtu_metric != 0 {
+            rt.mtu_metric
+        } else {
+            n.dev(rt.dst.dev).map_or(1500, |d| d.mtu)
+        };
+        let advmss = mtu.saturating_sub(40).clamp(256, 65535 - 40) as u16;
+        let mut pkt = build_packet(saddr, req, ttl, advmss);
         let port = match req.proto {
             StackProto::IcmpEcho { id, .. } => id,
             _ => sport,
@@ -951,15 +992,38 @@ impl Topology {
         }
     }
 
+    /// Records a frame a device saw, when capturing.
+    fn tap(&mut self, ns: NsId, dev: IfIndex, outgoing: bool, frame: &[u8]) {
+        if let Some(c) = self.capture.as_mut() {
+            c.push(TapFrame {
+                ns,
+                dev,
+                outgoing,
+                at: self.now,
+                frame: frame.to_vec(),
+            });
+        }
+    }
+
     fn receive(&mut self, f: InFlight) {
-        let InFlight { pid, to, mut frame } = f;
+        let InFlight {
+            pid,
+            to,
+            mut frame,
+            dst,
+        } = f;
         self.sync(to.ns);
+        let original = self.capture.is_some().then(|| frame.clone());
+        if let Some(b) = &original {
+            self.tap(to.ns, to.dev, false, b);
+        }
         let n = &mut self.netns[to.ns.0];
         let mut rec = crate::trace::Recorder::new();
-        let o = if self.record_steps {
-            netif_receive_skb(n, &mut frame, to.dev, &mut rec)
-        } else {
-            netif_receive_skb(n, &mut frame, to.dev, &mut NoTrace)
+        let o = match (dst, self.record_steps) {
+            (None, true) => netif_receive_skb(n, &mut frame, to.dev, &mut rec),
+            (None, false) => netif_receive_skb(n, &mut frame, to.dev, &mut NoTrace),
+            (Some(_), true) => netif_receive_skb_dst(n, &mut frame, to.dev, dst, &mut rec),
+            (Some(_), false) => netif_receive_skb_dst(n, &mut frame, to.dev, dst, &mut NoTrace),
         };
         let seq = n.rx_seq;
         if self.record_steps {
@@ -970,6 +1034,10 @@ impl Topology {
         let dev = if o.dev == IfIndex(0) { to.dev } else { o.dev };
         if dev != to.dev {
             self.hop(pid, to.ns, to.dev, HopVerdict::Bridged, None);
+            // br_pass_frame_up: the frame is received again, on the bridge.
+            if let Some(b) = &original {
+                self.tap(to.ns, dev, false, b);
+            }
         }
         let verdict = match o.verdict {
             Verdict::Forward => HopVerdict::Forward,
@@ -1047,7 +1115,7 @@ impl Topology {
             if is_bridge {
                 bridge = Some((f.dev, f.kind, f.seq, pid));
             }
-            self.transmit(pid, Endpoint { ns, dev: f.dev }, bytes, is_bridge);
+            self.transmit(pid, Endpoint { ns, dev: f.dev }, bytes, is_bridge, f.dst);
         }
         tx.clear();
         self.netns[ns.0].tx = tx;
@@ -1055,8 +1123,16 @@ impl Topology {
 
     /// A frame sent on `from`: onto its link, back in on `lo`, or out of
     /// the topology. A bridge's own frame already went to its ports.
-    fn transmit(&mut self, pid: PacketId, from: Endpoint, frame: &[u8], is_bridge: bool) {
+    fn transmit(
+        &mut self,
+        pid: PacketId,
+        from: Endpoint,
+        frame: &[u8],
+        is_bridge: bool,
+        dst: Option<crate::core::dst::Rtable>,
+    ) {
         self.hop(pid, from.ns, from.dev, HopVerdict::Sent, None);
+        self.tap(from.ns, from.dev, true, frame);
         if is_bridge {
             return;
         }
@@ -1065,11 +1141,12 @@ impl Topology {
             return;
         };
         if d.is_loopback() {
-            // loopback_xmit: the frame comes back in on lo.
+            // loopback_xmit: the frame comes back in on lo, with its route.
             self.queue.push_back(InFlight {
                 pid,
                 to: from,
                 frame: frame.to_vec(),
+                dst,
             });
             return;
         }
@@ -1084,6 +1161,7 @@ impl Topology {
                 pid,
                 to,
                 frame: frame.to_vec(),
+                dst: None,
             }),
             Err(reason) => {
                 let at = if reason == SkbDropReason::DEV_READY {
@@ -1146,8 +1224,11 @@ fn next_timer(ns: &Netns) -> Option<u64> {
 }
 
 /// The IPv4 datagram a stack sends: DF set and IP ID 0 (an unconnected
-/// socket's `ip_select_ident`), checksums filled.
-fn build_packet(saddr: Ipv4Addr, req: &StackSend, ttl: u8) -> Vec<u8> {
+/// socket's `ip_select_ident`), checksums filled. A TCP SYN carries the
+/// options `tcp_syn_options` writes with the default sysctls (MSS `advmss`,
+/// SACK permitted, timestamps with TSval 0, window scale 7) and the window
+/// `tcp_select_initial_window` offers (65535 rounded down to the MSS).
+fn build_packet(saddr: Ipv4Addr, req: &StackSend, ttl: u8, advmss: u16) -> Vec<u8> {
     let mut l4 = Vec::new();
     match req.proto {
         StackProto::IcmpEcho {
@@ -1180,9 +1261,15 @@ fn build_packet(saddr: Ipv4Addr, req: &StackSend, ttl: u8) -> Vec<u8> {
             l4.extend_from_slice(&sport.to_be_bytes());
             l4.extend_from_slice(&dport.to_be_bytes());
             l4.extend_from_slice(&seq.to_be_bytes());
-            l4.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x02]);
-            l4.extend_from_slice(&64240u16.to_be_bytes());
+            l4.extend_from_slice(&[0, 0, 0, 0, 0xa0, 0x02]);
+            let window = 65535 / advmss * advmss;
+            l4.extend_from_slice(&window.to_be_bytes());
             l4.extend_from_slice(&[0, 0, 0, 0]);
+            // MSS, SACK permitted + timestamps (TSval, TSecr 0), NOP +
+            // window scale.
+            l4.extend_from_slice(&[2, 4]);
+            l4.extend_from_slice(&advmss.to_be_bytes());
+            l4.extend_from_slice(&[4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, 7]);
             let c = l4_csum(saddr, req.dst, 6, &l4);
             l4[16..18].copy_from_slice(&c.to_be_bytes());
         }

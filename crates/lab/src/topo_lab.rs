@@ -549,6 +549,7 @@ impl LabTopo {
     ) -> std::result::Result<Vec<KernelObs>, String> {
         let mut w = Wire::open(self).map_err(|e| format!("opening the sockets: {e}"))?;
         let mut out = Vec::new();
+        let start = std::time::Instant::now();
         for (i, p) in probes.iter().enumerate() {
             for ns in &self.netns {
                 ns.ip(&["neigh", "flush", "all"])
@@ -557,6 +558,7 @@ impl LabTopo {
             w.drain_all();
             trace.drain_all();
             let before = w.counters();
+            let at = start.elapsed();
             let sent = w.send(p).map_err(|e| format!("probe {i} ({p:?}): {e}"))?;
             std::thread::sleep(Duration::from_millis(2));
             let frames = w.drain_all();
@@ -569,6 +571,7 @@ impl LabTopo {
                 .map(|(b, a)| snmp::delta(b, a))
                 .collect();
             out.push(KernelObs {
+                at,
                 sport: sent.sport,
                 errno: sent.errno,
                 frames,
@@ -586,6 +589,8 @@ impl LabTopo {
 /// What the kernel did with one probe.
 #[derive(Clone, Debug, Default)]
 pub struct KernelObs {
+    /// When it was sent, since the first probe.
+    pub at: Duration,
     /// The source port the kernel chose (UDP, TCP).
     pub sport: Option<u16>,
     /// The error the sending call returned (`ENETUNREACH`, ...): the
@@ -691,9 +696,10 @@ impl Wire {
                 };
                 for (name, node) in names.iter().zip(&spec.nodes) {
                     enter(name)?;
-                    for f in &node.ifaces {
+                    // lo too: what the namespace sends itself.
+                    for f in node.ifaces.iter().map(|f| f.name.as_str()).chain(["lo"]) {
                         w.captures
-                            .push((format!("{}/{}", node.name, f.name), packet_socket(&f.name)?));
+                            .push((format!("{}/{f}", node.name), packet_socket(f)?));
                     }
                     // A ping socket (as `ping` uses), so that the echo reply
                     // has a socket to go to, as with `fwdsim send icmp`.
@@ -1037,53 +1043,107 @@ pub fn icmp_back(obs: &KernelObs, from: &str) -> Option<(u8, u8)> {
         })
 }
 
-/// Runs `fwdsim send` for `probe` on the dump in `dir` and compares its
-/// answer with the kernel's. `Err` when fwdsim could not answer in the
-/// contract's form (the command is missing, failed, or printed something
-/// else); `Ok` holds the disagreements, one line each.
+/// Runs every probe of a topology with one `fwdsim send --script` on the
+/// dump in `dir`, as the lab sent them (each after `neigh flush`, at the
+/// time it was sent, so that the state the kernel kept from one probe to
+/// the next, bridge FDBs and ICMP rate limits, is kept by fwdsim too), and
+/// compares each answer with the kernel's. `Err` when fwdsim could not
+/// answer in the contract's form; `Ok` holds each probe's disagreements,
+/// one line each.
 ///
-/// The form expected of `fwdsim send ... --topology DIR -j --out FILE`:
-/// one JSON object with `"hops"` (`[{"ns", "dev", "verdict",
-/// "drop_reason"}]`), the last hop's fields at top level, `"icmp"`
-/// (`{"type", "code"}` of the ICMP error that came back, or null),
-/// `"errno"` (the sending call's error, `"ENETUNREACH"`, or null) and
-/// `"counters"` (`{NS: {"Ip": {...}, ...}}`, every namespace's deltas);
-/// FILE a pcapng with one interface per device `NS/DEV` holding the frames
-/// it saw, in order.
+/// The form expected of `fwdsim send --script FILE --topology DIR -j --out
+/// FRAMES`: one JSON object per send line, with `"line"`, `"hops"`
+/// (`[{"ns", "dev", "verdict", "drop_reason"}]`), the last hop's fields at
+/// top level, `"icmp"` (`{"type", "code"}` of the ICMP error that came back,
+/// or null), `"errno"` (the sending call's error, `"ENETUNREACH"`, or null)
+/// and `"counters"` (`{NS: {"Ip": {...}, ...}}`, every namespace's deltas);
+/// FRAMES a pcapng with one interface per device `NS/DEV` holding the
+/// frames it saw, in order, each with the comment `line N` of the send
+/// that caused it.
 pub fn compare_with_fwdsim(
     bin: &Path,
     dir: &Path,
     spec: &TopoSpec,
-    probe: &Probe,
-    obs: &KernelObs,
-) -> std::result::Result<Vec<String>, String> {
-    let out_file = dir.join("probe.pcapng");
+    probes: &[Probe],
+    obs: &[KernelObs],
+) -> std::result::Result<Vec<Vec<String>>, String> {
+    let script = dir.join("probes.txt");
+    let out_file = dir.join("probes.pcapng");
     let _ = std::fs::remove_file(&out_file);
-    let mut cmd = std::process::Command::new(bin);
-    cmd.arg("send")
-        .args(probe.send_words())
+    let mut text = String::new();
+    for (p, k) in probes.iter().zip(obs) {
+        let at = k.at.as_secs_f64();
+        text.push_str(&format!("@{at:.6} neigh flush\n"));
+        text.push_str(&format!("@{at:.6} {}", p.send_words().join(" ")));
+        if let Some(port) = k.sport {
+            text.push_str(&format!(" --sport {port}"));
+        }
+        text.push('\n');
+    }
+    std::fs::write(&script, &text).map_err(|e| format!("{}: {e}", script.display()))?;
+    let o = std::process::Command::new(bin)
+        .arg("send")
+        .arg("--script")
+        .arg(&script)
         .arg("--topology")
         .arg(dir)
-        .arg("-j");
-    let no_frames = std::env::var("FWDSIM_TOPO_FRAMES").is_ok_and(|v| v == "0");
-    if !no_frames {
-        cmd.arg("--out").arg(&out_file);
-    }
-    if let Some(p) = obs.sport {
-        cmd.args(["--sport", &p.to_string()]);
-    }
-    let o = cmd
+        .arg("-j")
+        .arg("--out")
+        .arg(&out_file)
         .output()
         .map_err(|e| format!("running {}: {e}", bin.display()))?;
-    let text = String::from_utf8_lossy(&o.stdout);
-    let v: serde_json::Value = serde_json::from_str(text.trim()).map_err(|e| {
-        format!(
-            "`fwdsim send {}` did not print one JSON object ({e}); exit {:?}, stderr: {}",
-            probe.send_words().join(" "),
-            o.status.code(),
-            String::from_utf8_lossy(&o.stderr).trim()
-        )
-    })?;
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let mut answers: BTreeMap<usize, serde_json::Value> = BTreeMap::new();
+    for l in stdout.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).map_err(|e| {
+            format!(
+                "`fwdsim send --script` printed a line that is not JSON ({e}): {l}; exit {:?}, stderr: {}",
+                o.status.code(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            )
+        })?;
+        let line = v["line"].as_u64().ok_or("an answer without \"line\"")? as usize;
+        answers.insert(line, v);
+    }
+    let mut frames: BTreeMap<usize, Vec<crate::packet::capture::EgressFrame>> = BTreeMap::new();
+    for f in crate::packet::capture::read_egress(&out_file)? {
+        let line = f
+            .comment
+            .as_deref()
+            .and_then(|c| c.strip_prefix("line "))
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("a frame on {} without a `line N` comment", f.dev))?;
+        frames.entry(line).or_default().push(f);
+    }
+    let mut out = Vec::new();
+    for (i, (p, k)) in probes.iter().zip(obs).enumerate() {
+        let line = 2 * i + 2;
+        let Some(v) = answers.get(&line) else {
+            return Err(format!(
+                "`fwdsim send --script` gave no answer for line {line} ({p:?}); exit {:?}, stderr: {}",
+                o.status.code(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+        };
+        out.push(compare_one(
+            spec,
+            p,
+            k,
+            v,
+            frames.remove(&line).unwrap_or_default(),
+        ));
+    }
+    Ok(out)
+}
+
+/// One probe's answer from fwdsim (`v`, `frames`) against the kernel's.
+fn compare_one(
+    spec: &TopoSpec,
+    probe: &Probe,
+    obs: &KernelObs,
+    v: &serde_json::Value,
+    frames: Vec<crate::packet::capture::EgressFrame>,
+) -> Vec<String> {
     let mut bad = Vec::new();
     let f_errno = v["errno"].as_str().map(str::to_string);
     if obs.errno != f_errno {
@@ -1122,15 +1182,20 @@ pub fn compare_with_fwdsim(
         bad.push(format!("ICMP back: kernel {k_icmp:?}, fwdsim {f_icmp:?}"));
     }
     // The frames of every device.
-    // FWDSIM_TOPO_FRAMES=0 leaves the frames out (to see the other
-    // comparisons while fwdsim cannot write them).
-    let frames = if std::env::var("FWDSIM_TOPO_FRAMES").is_ok_and(|v| v == "0") {
-        Vec::new()
-    } else {
-        crate::packet::capture::read_egress(&out_file)?
-    };
+    // The devices the lab captures on.
+    let captured: BTreeSet<String> = spec
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            n.ifaces
+                .iter()
+                .map(|f| f.name.as_str())
+                .chain(["lo"])
+                .map(move |f| format!("{}/{f}", n.name))
+        })
+        .collect();
     let mut f_by_dev: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
-    for f in frames {
+    for f in frames.into_iter().filter(|f| captured.contains(&f.dev)) {
         f_by_dev
             .entry(f.dev)
             .or_default()
@@ -1141,12 +1206,7 @@ pub fn compare_with_fwdsim(
         .iter()
         .map(|(d, fs)| (d.clone(), fs.iter().map(|c| mask_frame(&c.frame)).collect()))
         .collect();
-    let devs: BTreeSet<&String> =
-        if f_by_dev.is_empty() && std::env::var("FWDSIM_TOPO_FRAMES").is_ok_and(|v| v == "0") {
-            BTreeSet::new()
-        } else {
-            k_by_dev.keys().chain(f_by_dev.keys()).collect()
-        };
+    let devs: BTreeSet<&String> = k_by_dev.keys().chain(f_by_dev.keys()).collect();
     for d in devs {
         let (k, f) = (k_by_dev.get(d), f_by_dev.get(d));
         if k != f {
@@ -1171,7 +1231,7 @@ pub fn compare_with_fwdsim(
             bad.push(format!("{}: {name}: kernel {k}, fwdsim {f}", n.name));
         }
     }
-    Ok(bad)
+    bad
 }
 
 fn first_difference(a: &[Vec<u8>], b: &[Vec<u8>]) -> usize {

@@ -71,6 +71,9 @@ pub struct Packet<'a> {
     pub direction: Option<Direction>,
     /// Byte offset of the packet's record in the capture.
     pub offset: u64,
+    /// The pcapng Enhanced Packet Block's first `opt_comment`, when it has
+    /// one that is UTF-8.
+    pub comment: Option<&'a str>,
 }
 
 /// Which way a captured frame went through its device.
@@ -184,6 +187,10 @@ struct State {
     big_endian: bool,
     /// The reused frame buffer.
     frame: Vec<u8>,
+    /// The current packet's comment (reused buffer).
+    comment: String,
+    /// Whether the current packet has a comment.
+    has_comment: bool,
     packets_read: u64,
 }
 
@@ -406,6 +413,8 @@ impl<R: Read> CaptureReader<R> {
                 ifaces: Vec::new(),
                 big_endian: false,
                 frame: Vec::new(),
+                comment: String::new(),
+                has_comment: false,
                 packets_read: 0,
             },
             capacity: INITIAL_CAPACITY,
@@ -473,6 +482,10 @@ impl<R: Read> CaptureReader<R> {
                 .epb_direction
                 .or_else(|| m.pkt_type.and_then(Direction::from_pkt_type)),
             offset: m.offset,
+            comment: self
+                .state
+                .has_comment
+                .then_some(self.state.comment.as_str()),
         }
     }
 
@@ -633,6 +646,7 @@ impl State {
     }
 
     fn on_block(&mut self, block: PcapBlockOwned<'_>, offset: u64) -> Step {
+        self.has_comment = false;
         match block {
             PcapBlockOwned::LegacyHeader(_) => Step::Skip,
             PcapBlockOwned::Legacy(b) => {
@@ -695,6 +709,17 @@ impl State {
                     + i128::from(units) * NANOS_PER_SEC / i128::from(iface.units_per_sec);
                 let link_type = iface.link_type;
                 let direction = epb_direction(&epb.options, self.big_endian);
+                if let Some(c) = epb
+                    .options
+                    .iter()
+                    .find(|o| o.code.0 == 1)
+                    .and_then(|o| o.as_bytes().ok())
+                    .and_then(|b| std::str::from_utf8(b).ok())
+                {
+                    self.comment.clear();
+                    self.comment.push_str(c.trim_end_matches('\0'));
+                    self.has_comment = true;
+                }
                 self.packet(
                     link_type,
                     Some(epb.if_id as usize),

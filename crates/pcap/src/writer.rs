@@ -147,6 +147,20 @@ impl<W: Write> PcapngWriter<W> {
         frame: &[u8],
         direction: Option<crate::Direction>,
     ) -> Result<(), WriteError> {
+        self.write_packet_with_options(if_id, ts_nanos, frame, direction, None)
+    }
+
+    /// As [`write_packet_with_direction`](Self::write_packet_with_direction),
+    /// with an `opt_comment` when `comment` is given (a packet comment, as
+    /// Wireshark shows and edits them; at most 65,535 bytes).
+    pub fn write_packet_with_options(
+        &mut self,
+        if_id: u32,
+        ts_nanos: i128,
+        frame: &[u8],
+        direction: Option<crate::Direction>,
+        comment: Option<&str>,
+    ) -> Result<(), WriteError> {
         if if_id as usize >= self.ifaces.len() {
             return Err(WriteError::UnknownInterface {
                 if_id,
@@ -174,9 +188,13 @@ impl<W: Write> PcapngWriter<W> {
             block_len2: 0,
         };
         let flags = direction.map(|d| d.epb_flags().to_le_bytes());
+        // opt_comment, then epb_flags (the serializer ends the list).
+        if let Some(c) = comment {
+            let c = &c.as_bytes()[..c.len().min(usize::from(u16::MAX))];
+            epb.options.push(option(OptionCode(1), c));
+        }
         if let Some(flags) = &flags {
-            // epb_flags (the serializer ends the list).
-            epb.options = vec![option(OptionCode(2), flags)];
+            epb.options.push(option(OptionCode(2), flags));
         }
         write_block(&mut self.out, &mut epb)
     }

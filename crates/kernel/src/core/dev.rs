@@ -121,6 +121,27 @@ pub fn netif_receive_skb<T: Tracer>(
     __netif_receive_skb(ns, frame, dev, None, t)
 }
 
+/// [`netif_receive_skb`] of a frame that comes with its route: what
+/// `loopback_xmit` hands back to the stack keeps the dst it was sent with,
+/// so `ip_rcv_finish` does not route it again.
+pub fn netif_receive_skb_dst<T: Tracer>(
+    ns: &mut Netns,
+    frame: &mut [u8],
+    dev: IfIndex,
+    dst: Option<Rtable>,
+    t: &mut T,
+) -> RxOutcome {
+    ns.tx.clear();
+    ns.rx_seq += 1;
+    ns.tx.seq = ns.rx_seq;
+    ns.rx_queued = false;
+    ns.arp_ignored = None;
+    if let Some(nf) = ns.nf.as_mut() {
+        nf.trail.clear();
+    }
+    receive_core(ns, frame, dev, None, dst, t)
+}
+
 /// `__netif_receive_skb_core` without the per-packet reset: the frame on
 /// `dev`, or handed up by a bridge (`pass_up`) to its device.
 pub fn __netif_receive_skb<T: Tracer>(
@@ -130,7 +151,20 @@ pub fn __netif_receive_skb<T: Tracer>(
     pass_up: Option<PassUp>,
     t: &mut T,
 ) -> RxOutcome {
+    receive_core(ns, frame, dev, pass_up, None, t)
+}
+
+/// `__netif_receive_skb_core` with the skb's dst when it has one.
+fn receive_core<T: Tracer>(
+    ns: &mut Netns,
+    frame: &mut [u8],
+    dev: IfIndex,
+    pass_up: Option<PassUp>,
+    dst: Option<Rtable>,
+    t: &mut T,
+) -> RxOutcome {
     let mut skb = SkBuff::new(frame, dev, 0);
+    skb.dst = dst;
     if !eth_type_trans(ns, &mut skb) {
         return RxOutcome {
             dev,

@@ -334,6 +334,24 @@ fn settle(
     });
 }
 
+/// `ip neigh flush all` (`RTM_DELNEIGH` for each entry it lists): every
+/// entry but `NUD_PERMANENT` and `NUD_NOARP` ones is deleted, with the
+/// packets queued on it. Returns how many entries went.
+pub fn neigh_flush(ns: &mut Netns) -> usize {
+    let before = ns.neigh.len();
+    let keep = |s: NudState| matches!(s, NudState::NUD_PERMANENT | NudState::NUD_NOARP);
+    let gone: Vec<(IfIndex, Ipv4Addr)> = ns
+        .neigh
+        .iter()
+        .filter(|n| !keep(n.state))
+        .map(|n| (n.dev, n.ip))
+        .collect();
+    ns.neigh.retain(|n| keep(n.state));
+    ns.arp_queue
+        .retain(|q| !gone.iter().any(|&(d, ip)| q.dev == d && q.ip == ip));
+    before - ns.neigh.len()
+}
+
 /// Whether a received packet still has packets waiting on a neighbour.
 pub fn is_waiting(ns: &Netns, seq: u64) -> bool {
     ns.arp_queue.iter().any(|q| q.seq == seq)

@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 
+use crate::core::dst::Rtable;
 use crate::netns::IfIndex;
 
 /// Why a frame was sent.
@@ -32,6 +33,9 @@ pub struct TxFrame {
     /// caused by: the packet being handled, or, for a packet that waited for
     /// its neighbour, the one that queued it.
     pub seq: u64,
+    /// The route of a frame sent on `lo`: `loopback_xmit` keeps the skb's
+    /// dst, so the frame is received with it and not routed again.
+    pub dst: Option<Rtable>,
 }
 
 /// Frames sent for the current packet.
@@ -63,6 +67,7 @@ impl TxQueue {
             range: start..self.bytes.len(),
             at,
             seq: self.seq,
+            dst: None,
         });
     }
 

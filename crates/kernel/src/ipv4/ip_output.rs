@@ -246,6 +246,11 @@ pub fn ip_finish_output2<T: Tracer>(
     match dst_mac {
         Some(mac) => {
             neigh_hh_output(ns, dev, mac, pkt, kind);
+            if ns.dev(dev).is_some_and(|d| d.is_loopback())
+                && let Some(f) = ns.tx.frames.last_mut()
+            {
+                f.dst = Some(*rt);
+            }
             if T::ENABLED {
                 t.step(Step::new(
                     KernelFn::ip_output,

@@ -52,6 +52,8 @@ pub struct EgressFrame {
     pub dev: String,
     /// The Ethernet frame.
     pub frame: Vec<u8>,
+    /// The packet's comment (`fwdsim send --script`: `line N`).
+    pub comment: Option<String>,
 }
 
 /// Reads fwdsim's egress pcapng (which `--out` must write even when
@@ -69,6 +71,7 @@ pub fn read_egress(path: &Path) -> std::result::Result<Vec<EgressFrame>, String>
             ts_nanos: p.ts_nanos,
             dev: p.iif_name.unwrap_or("").to_string(),
             frame: p.frame.to_vec(),
+            comment: p.comment.map(str::to_string),
         });
     }
     Ok(out)

@@ -563,6 +563,7 @@ mod tests {
             ts_nanos: 1,
             dev: "r0".into(),
             frame: theirs,
+            comment: None,
         };
         let out = PacketOut {
             index: 1,
@@ -583,6 +584,7 @@ mod tests {
             ts_nanos: 1,
             dev: "r1".into(),
             frame: other,
+            comment: None,
         };
         let out = PacketOut {
             verdict: "forward".into(),

@@ -142,6 +142,34 @@ fn pcapng_epb_flags_written_and_read() {
 }
 
 #[test]
+fn pcapng_comments_written_and_read() {
+    let f = eth_frame(3);
+    let mut w = PcapngWriter::new(Vec::new()).unwrap();
+    let d0 = w.add_interface("docker0", LinkType::ETHERNET).unwrap();
+    w.write_packet_with_options(d0, 1, &f, Some(Direction::Outbound), Some("line 2"))
+        .unwrap();
+    w.write_packet_with_options(d0, 2, &f, None, Some("line 12"))
+        .unwrap();
+    w.write_packet(d0, 3, &f).unwrap();
+    let bytes = w.into_inner();
+    let mut r = crate::CaptureReader::new(&bytes[..]).unwrap();
+    let mut got = Vec::new();
+    while let Some(p) = r.next_packet() {
+        let p = p.unwrap();
+        got.push((p.comment.map(str::to_string), p.direction, p.frame.to_vec()));
+    }
+    use Direction::*;
+    assert_eq!(
+        got,
+        [
+            (Some("line 2".to_string()), Some(Outbound), f.clone()),
+            (Some("line 12".to_string()), None, f.clone()),
+            (None, None, f.clone()),
+        ]
+    );
+}
+
+#[test]
 fn pcapng_epb_flags_take_precedence_over_sll() {
     // An SLL2 interface in pcapng (dumpcap -i any): epb_flags, when
     // present, say the direction; else the packet type does.
