@@ -211,3 +211,62 @@ fn topo_dump_finds_a_process_namespace_and_its_veth() {
     );
     assert!(dir.join("ctr/addr.json").is_file() && dir.join("ctr/link.json").is_file());
 }
+
+/// An ICMP redirect taken (`__ip_do_redirect`), as the kernel takes it:
+/// host n1 pings 10.2.0.2 four times, 100 ms apart, through router n0,
+/// which sends it back out the bridge it came from toward router n2 and
+/// redirects n1 there. The first redirect finds n2's address unknown (n1
+/// asks ARP for it and keeps its route); the second, once it is known,
+/// makes a next-hop exception: the later pings go to n2 directly, past
+/// n0's bridge device. Compared with `fwdsim send --script` as the suite
+/// compares: every device's frames, the drops, the counters.
+#[test]
+fn a_redirect_makes_a_next_hop_exception_as_in_the_kernel() {
+    let test = "kernel_topology::a_redirect_makes_a_next_hop_exception_as_in_the_kernel";
+    let _guard = crate::KFREE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mut trace) = fwdsim_lab::packet::run::require(test) else {
+        return;
+    };
+    let spec = TopoSpec::redirect();
+    let lab = LabTopo::build(&spec).expect("build the redirect topology");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("topo");
+    lab.dump(&bin(), &dir).expect("topo dump");
+    let ping = topo_lab::Probe {
+        from: 1,
+        dst: "10.2.0.2".parse().unwrap(),
+        kind: topo_lab::ProbeKind::Icmp,
+    };
+    let probes = [ping; 4];
+    let obs = lab
+        .observe_with(
+            &probes,
+            &mut trace,
+            false,
+            std::time::Duration::from_millis(100),
+        )
+        .expect("observe");
+    drop(lab);
+    // The kernel did what the scenario says: a redirect to n1 with the
+    // first ping, none of the last ping's echo requests through n0's
+    // bridge device.
+    let is_redirect = |f: &[u8]| f.len() > 34 && f[23] == 1 && f[34] == 5;
+    let is_request = |f: &[u8]| f.len() > 34 && f[23] == 1 && f[34] == 8;
+    let br0 = |k: &topo_lab::KernelObs| k.frames.get("n0/br0").cloned().unwrap_or_default();
+    assert!(
+        br0(&obs[0]).iter().any(|c| c.sent && is_redirect(&c.frame)),
+        "the kernel's n0 sent no redirect with the first ping"
+    );
+    assert!(
+        !br0(&obs[3]).iter().any(|c| is_request(&c.frame)),
+        "the kernel's n1 still sent the last ping through n0"
+    );
+    let per_probe =
+        topo_lab::compare_with_fwdsim(&bin(), &dir, &spec, &probes, &obs).expect("fwdsim send");
+    let bad: Vec<String> = per_probe
+        .iter()
+        .enumerate()
+        .flat_map(|(i, d)| d.iter().map(move |d| format!("ping {}: {d}", i + 1)))
+        .collect();
+    assert!(bad.is_empty(), "{test}:\n{}", bad.join("\n"));
+}

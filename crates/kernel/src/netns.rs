@@ -384,6 +384,12 @@ pub struct Netns {
     /// Packets waiting for their next hop's ARP answer (every entry's
     /// `arp_queue`, oldest first).
     pub arp_queue: Vec<crate::core::neighbour::QueuedSkb>,
+    /// A neighbour resolves with no packet queued (`neigh_event_send` from
+    /// an ICMP redirect): its timer must run although `arp_queue` is empty.
+    pub neigh_probing: bool,
+    /// Next-hop exceptions (`fib_nh_exception`): the gateways ICMP
+    /// redirects taught, per next hop and destination.
+    pub fnhe: Vec<crate::ipv4::route::FibNhException>,
     /// Fates of waiting packets decided since the caller last took them.
     pub settled: Vec<crate::core::neighbour::Settled>,
     /// The number of the packet being received (counts every received frame).
@@ -435,6 +441,8 @@ impl Netns {
             reasm: Vec::new(),
             sockets: Vec::new(),
             arp_queue: Vec::new(),
+            neigh_probing: false,
+            fnhe: Vec::new(),
             settled: Vec::new(),
             rx_seq: 0,
             rx_queued: false,
@@ -1214,8 +1222,9 @@ impl Netns {
 
     // ---- IN_DEV_* accessors ----------------------------------------------
 
+    /// `IPV4_DEVCONF_ALL(net, k)`: the `conf.all` value.
     #[inline]
-    fn conf_all(&self, k: DevconfKey) -> i32 {
+    pub fn conf_all(&self, k: DevconfKey) -> i32 {
         self.devconf_all.data[k as usize]
     }
 
@@ -1319,8 +1328,9 @@ impl Netns {
         self.or_conf(idev, DevconfKey::IGNORE_ROUTES_WITH_LINKDOWN)
     }
 
+    /// `IN_DEV_ORCONF(idev, k)`: `conf.all` or the device's value is set.
     #[inline]
-    fn or_conf(&self, idev: &InDevice, k: DevconfKey) -> bool {
+    pub fn or_conf(&self, idev: &InDevice, k: DevconfKey) -> bool {
         self.conf_all(k) != 0 || idev.cnf.get(k) != 0
     }
 

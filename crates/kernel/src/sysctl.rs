@@ -83,6 +83,9 @@ net_sysctls! {
     route_min_pmtu = "net.ipv4.route.min_pmtu", 552;
     /// `route.mtu_expires` (s)
     route_mtu_expires = "net.ipv4.route.mtu_expires", 600;
+    /// `route.gc_timeout` (s): how long a next-hop exception (a redirect's
+    /// gateway) lives
+    route_gc_timeout = "net.ipv4.route.gc_timeout", 300;
     /// `route.error_cost` (jiffies, HZ=250; global in the kernel)
     route_error_cost = "net.ipv4.route.error_cost", 250;
     /// `route.error_burst` (jiffies)

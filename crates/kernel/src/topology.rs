@@ -754,7 +754,7 @@ impl Topology {
             n.wall_ns += (now - n.jiffies) as i128 * 1_000_000_000 / crate::HZ as i128;
             n.jiffies = now;
         }
-        if !n.arp_queue.is_empty() || n.frags.q.iter().any(|q| q.live) {
+        if !n.arp_queue.is_empty() || n.neigh_probing || n.frags.q.iter().any(|q| q.live) {
             n.tx.clear();
             crate::core::neighbour::run_timers(n, now, None, &mut NoTrace);
             self.drain_tx(ns);

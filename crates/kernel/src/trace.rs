@@ -188,6 +188,10 @@ kernel_fns! {
     rt_set_nexthop => "net/ipv4/route.c",
     /// `rt_cache_valid` (the per-nexthop cached input route)
     rt_cache_valid => "net/ipv4/route.c",
+    /// `__ip_do_redirect` (an ICMP redirect received)
+    __ip_do_redirect => "net/ipv4/route.c",
+    /// `icmp_socket_deliver` (an ICMP error to the quoted packet's protocol)
+    icmp_socket_deliver => "net/ipv4/icmp.c",
     /// `ip_handle_martian_source`
     ip_handle_martian_source => "net/ipv4/route.c",
     /// `fib_lookup`
@@ -626,6 +630,21 @@ pub enum Check {
     BrDeliver { to: IfIndex, sent: bool },
     /// The frame handed up to the bridge device's stack.
     BrPassUp { br: IfIndex },
+    /// An ICMP redirect: the flow to `daddr` went by `old_gw`, the
+    /// redirect names `new_gw`; whether the host takes it.
+    Redirect {
+        old_gw: Ipv4Addr,
+        new_gw: Ipv4Addr,
+        daddr: Ipv4Addr,
+        accepted: bool,
+    },
+    /// The socket the quoted packet was sent from (protocol, its port or
+    /// echo identifier), found or not.
+    ErrSocket {
+        protocol: u8,
+        port: u16,
+        found: bool,
+    },
 }
 
 /// Where the code went: the kernel's goto labels and outcomes.
@@ -660,6 +679,8 @@ pub enum Branch {
     cached,
     /// The function returned success.
     ok,
+    /// `goto reject_redirect`.
+    reject_redirect,
 }
 
 impl Branch {
@@ -680,6 +701,7 @@ impl Branch {
             Branch::ip_route_input_slow => "ip_route_input_slow",
             Branch::cached => "cached",
             Branch::ok => "ok",
+            Branch::reject_redirect => "reject_redirect",
         }
     }
 }

@@ -383,6 +383,74 @@ impl TopoSpec {
             .collect()
     }
 
+    /// Host `n1` behind router `n0` (a bridge `br0`, 10.1.0.0/24), which
+    /// reaches 10.2.0.0/24 by router `n2` on the same bridge: `n0`
+    /// forwards `n1`'s packets for `n3` (10.2.0.2) back out where they came
+    /// from and sends `n1` an ICMP redirect to `n2`.
+    pub fn redirect() -> TopoSpec {
+        let iface = |name: &str, addr: Option<(Ipv4Addr, u8)>, master: Option<&str>| IfaceSpec {
+            name: name.into(),
+            addr,
+            master: master.map(str::to_string),
+        };
+        let a = |o: [u8; 4]| Some((Ipv4Addr::from(o), 24));
+        let node = |name: &str, ifaces, bridge, routes: &[&str], forward| NodeSpec {
+            name: name.into(),
+            ifaces,
+            bridge,
+            routes: routes.iter().map(|r| r.to_string()).collect(),
+            forward,
+            rp_filter: 0,
+            rules: Vec::new(),
+            listens: false,
+        };
+        TopoSpec {
+            seed: 0,
+            nodes: vec![
+                node(
+                    "n0",
+                    vec![
+                        iface("br0", a([10, 1, 0, 1]), None),
+                        iface("p1", None, Some("br0")),
+                        iface("p2", None, Some("br0")),
+                    ],
+                    true,
+                    &["10.2.0.0/24 via 10.1.0.3"],
+                    true,
+                ),
+                node(
+                    "n1",
+                    vec![iface("eth0", a([10, 1, 0, 2]), None)],
+                    false,
+                    &["default via 10.1.0.1"],
+                    false,
+                ),
+                node(
+                    "n2",
+                    vec![
+                        iface("eth0", a([10, 1, 0, 3]), None),
+                        iface("v3", a([10, 2, 0, 1]), None),
+                    ],
+                    false,
+                    &["default via 10.1.0.1"],
+                    true,
+                ),
+                node(
+                    "n3",
+                    vec![iface("eth0", a([10, 2, 0, 2]), None)],
+                    false,
+                    &["default via 10.2.0.1"],
+                    false,
+                ),
+            ],
+            cables: vec![
+                ((0, "p1".into()), (1, "eth0".into())),
+                ((0, "p2".into()), (2, "eth0".into())),
+                ((2, "v3".into()), (3, "eth0".into())),
+            ],
+        }
+    }
+
     /// The topology in a few lines, for failure messages.
     pub fn describe(&self) -> String {
         let mut s = format!("topology seed {}:\n", self.seed);
@@ -434,15 +502,16 @@ impl LabTopo {
         let mut netns = Vec::new();
         for _ in &spec.nodes {
             let ns = Netns::new()?;
-            // No ICMP rate limit: every probe meets full buckets in the
-            // kernel as in a fresh `fwdsim send`; ping sockets for root.
+            // The ICMP rate limits stay the kernel's (fwdsim keeps their
+            // state from one probe to the next, as the kernel does); ping
+            // sockets for root; no IGMP reports for link-local groups (a
+            // bridge joins 224.0.0.106 and reports it on a timer, which
+            // the model does not send).
             ns.sysctl(&[
                 ("net.ipv6.conf.all.disable_ipv6", "1"),
                 ("net.ipv6.conf.default.disable_ipv6", "1"),
-                ("net.ipv4.icmp_ratelimit", "0"),
-                ("net.ipv4.icmp_msgs_per_sec", "100000"),
-                ("net.ipv4.icmp_msgs_burst", "100000"),
                 ("net.ipv4.ping_group_range", "0 0"),
+                ("net.ipv4.igmp_link_local_mcast_reports", "0"),
             ])?;
             netns.push(ns);
         }
@@ -547,11 +616,28 @@ impl LabTopo {
         probes: &[Probe],
         trace: &mut KfreeTrace,
     ) -> std::result::Result<Vec<KernelObs>, String> {
+        self.observe_with(probes, trace, true, Duration::ZERO)
+    }
+
+    /// [`LabTopo::observe`], flushing every neighbour cache before each
+    /// probe or not (`flush`), and waiting `gap` between probes (so that
+    /// what the kernel learned from one probe, an ARP answer or a
+    /// redirect, and its rate limits' refill shape the next).
+    pub fn observe_with(
+        &self,
+        probes: &[Probe],
+        trace: &mut KfreeTrace,
+        flush: bool,
+        gap: Duration,
+    ) -> std::result::Result<Vec<KernelObs>, String> {
         let mut w = Wire::open(self).map_err(|e| format!("opening the sockets: {e}"))?;
         let mut out = Vec::new();
         let start = std::time::Instant::now();
         for (i, p) in probes.iter().enumerate() {
-            for ns in &self.netns {
+            if i > 0 {
+                std::thread::sleep(gap);
+            }
+            for ns in self.netns.iter().filter(|_| flush) {
                 ns.ip(&["neigh", "flush", "all"])
                     .map_err(|e| format!("probe {i}: {e}"))?;
             }
@@ -572,6 +658,7 @@ impl LabTopo {
                 .collect();
             out.push(KernelObs {
                 at,
+                flushed: flush,
                 sport: sent.sport,
                 errno: sent.errno,
                 frames,
@@ -591,6 +678,8 @@ impl LabTopo {
 pub struct KernelObs {
     /// When it was sent, since the first probe.
     pub at: Duration,
+    /// Every neighbour cache was flushed just before.
+    pub flushed: bool,
     /// The source port the kernel chose (UDP, TCP).
     pub sport: Option<u16>,
     /// The error the sending call returned (`ENETUNREACH`, ...): the
@@ -609,9 +698,11 @@ impl KernelObs {
     /// IPv4 destination and ID, as it left the sender; NAT may change the
     /// source), where its fate was decided; the sender's when it never
     /// left.
-    /// `dist` is each namespace's distance from the sender in links: the
-    /// farthest receiver is the last (a packet's copies keep one
-    /// timestamp across namespaces, so time alone cannot order them).
+    /// The copy received with the lowest TTL is the last; among copies of
+    /// one TTL (a bridge's), the farthest receiver: `dist` is each
+    /// namespace's distance from the sender in links (a packet's copies
+    /// keep one timestamp across namespaces, so time alone cannot order
+    /// them).
     pub fn last_received(
         &self,
         from: &str,
@@ -640,8 +731,12 @@ impl KernelObs {
                     .filter(|c| !c.sent && key(&c.frame) == Some(probe))
                     .map(move |c| {
                         let ns = d.split('/').next().unwrap_or("");
+                        // Each forward lowers the TTL: the copy with the
+                        // lowest was received last (a packet looping
+                        // between two routers too).
+                        let ttl = std::cmp::Reverse(c.frame[22]);
                         (
-                            (dist.get(ns).copied().unwrap_or(0), c.ts),
+                            (ttl, dist.get(ns).copied().unwrap_or(0), c.ts),
                             d.clone(),
                             c.frame.clone(),
                         )
@@ -1071,9 +1166,14 @@ pub fn compare_with_fwdsim(
     let out_file = dir.join("probes.pcapng");
     let _ = std::fs::remove_file(&out_file);
     let mut text = String::new();
+    // The script line of each probe.
+    let mut lines = Vec::new();
     for (p, k) in probes.iter().zip(obs) {
         let at = k.at.as_secs_f64();
-        text.push_str(&format!("@{at:.6} neigh flush\n"));
+        if k.flushed {
+            text.push_str(&format!("@{at:.6} neigh flush\n"));
+        }
+        lines.push(text.lines().count() + 1);
         text.push_str(&format!("@{at:.6} {}", p.send_words().join(" ")));
         if let Some(port) = k.sport {
             text.push_str(&format!(" --sport {port}"));
@@ -1116,8 +1216,7 @@ pub fn compare_with_fwdsim(
         frames.entry(line).or_default().push(f);
     }
     let mut out = Vec::new();
-    for (i, (p, k)) in probes.iter().zip(obs).enumerate() {
-        let line = 2 * i + 2;
+    for ((p, k), &line) in probes.iter().zip(obs).zip(&lines) {
         let Some(v) = answers.get(&line) else {
             return Err(format!(
                 "`fwdsim send --script` gave no answer for line {line} ({p:?}); exit {:?}, stderr: {}",
@@ -1210,14 +1309,21 @@ fn compare_one(
     for d in devs {
         let (k, f) = (k_by_dev.get(d), f_by_dev.get(d));
         if k != f {
+            let (ks, fs) = (
+                k.map_or(&[][..], Vec::as_slice),
+                f.map_or(&[][..], Vec::as_slice),
+            );
+            let at = first_difference(ks, fs);
+            let show = |v: &[Vec<u8>]| {
+                v.get(at - 1)
+                    .map_or("none".to_string(), |x| describe_frame(x))
+            };
             bad.push(format!(
-                "frames on {d}: kernel {} frame(s), fwdsim {} (first difference at #{})",
-                k.map_or(0, Vec::len),
-                f.map_or(0, Vec::len),
-                first_difference(
-                    k.map_or(&[][..], Vec::as_slice),
-                    f.map_or(&[][..], Vec::as_slice)
-                )
+                "frames on {d}: kernel {} frame(s), fwdsim {} (first difference at #{at}: kernel {}, fwdsim {})",
+                ks.len(),
+                fs.len(),
+                show(ks),
+                show(fs)
             ));
         }
     }
@@ -1232,6 +1338,57 @@ fn compare_one(
         }
     }
     bad
+}
+
+/// A frame in a few words, as tcpdump would say it: `ARP who-has B tell
+/// A`, `10.1.0.2 > 10.2.0.2 ICMP 8/0`, `... UDP 40000 > 5001`, `... TCP
+/// [S]`, with its length.
+pub fn describe_frame(f: &[u8]) -> String {
+    let ip4 = |b: &[u8]| format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3]);
+    let len = f.len();
+    if f.len() >= 42 && f[12..14] == [0x08, 0x06] {
+        let op = u16::from_be_bytes([f[20], f[21]]);
+        return match op {
+            1 => format!(
+                "ARP who-has {} tell {} ({len} bytes)",
+                ip4(&f[38..42]),
+                ip4(&f[28..32])
+            ),
+            2 => format!(
+                "ARP reply {} is-at {:02x?} ({len} bytes)",
+                ip4(&f[28..32]),
+                &f[22..28]
+            ),
+            o => format!("ARP op {o} ({len} bytes)"),
+        };
+    }
+    if f.len() < 34 || f[12..14] != [0x08, 0x00] {
+        return format!(
+            "ethertype {:02x?} ({len} bytes)",
+            f.get(12..14).unwrap_or(&[])
+        );
+    }
+    let ip = &f[14..];
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let (s, d) = (ip4(&ip[12..16]), ip4(&ip[16..20]));
+    let l4 = ip.get(ihl..).unwrap_or(&[]);
+    let what = match ip[9] {
+        1 if l4.len() >= 2 => format!("ICMP {}/{}", l4[0], l4[1]),
+        2 => "IGMP".to_string(),
+        6 if l4.len() >= 14 => format!(
+            "TCP {} > {} flags 0x{:02x}",
+            u16::from_be_bytes([l4[0], l4[1]]),
+            u16::from_be_bytes([l4[2], l4[3]]),
+            l4[13]
+        ),
+        17 if l4.len() >= 4 => format!(
+            "UDP {} > {}",
+            u16::from_be_bytes([l4[0], l4[1]]),
+            u16::from_be_bytes([l4[2], l4[3]])
+        ),
+        p => format!("proto {p}"),
+    };
+    format!("{s} > {d} ttl {} {what} ({len} bytes)", ip[8])
 }
 
 fn first_difference(a: &[Vec<u8>], b: &[Vec<u8>]) -> usize {

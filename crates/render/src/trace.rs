@@ -249,6 +249,29 @@ pub fn describe(ns: &Netns, c: &Check) -> String {
         },
         Check::NhCache { hit } => format!("nhc_rth_input cached and valid = {}", b(hit)),
         Check::DoRedirect { value } => format!("IPSKB_DOREDIRECT = {}", b(value)),
+        Check::Redirect {
+            old_gw,
+            new_gw,
+            daddr,
+            accepted,
+        } => format!(
+            "redirect for {daddr}: via {new_gw} instead of {old_gw}, accepted = {}",
+            b(accepted)
+        ),
+        Check::ErrSocket {
+            protocol,
+            port,
+            found,
+        } => format!(
+            "{} socket of port {port} for the error: {}",
+            match protocol {
+                1 => "ping",
+                6 => "TCP",
+                17 => "UDP",
+                _ => "raw",
+            },
+            if found { "found" } else { "none" }
+        ),
         Check::Multipath { hash, nh_sel } => format!("hash 0x{hash:08x} -> nexthop {nh_sel}"),
         Check::DstMade {
             input,

@@ -308,6 +308,32 @@ pub fn __neigh_event_send<T: Tracer>(
     }
 }
 
+/// Kernel: `neigh_event_send(n, NULL)` for the entry of `ip` on `dev`
+/// (created when missing): an entry neither valid nor resolving starts
+/// resolving with no packet queued (`NUD_INCOMPLETE`, the first
+/// solicitation now, the timer a `retrans_time` away). What `__ip_do_redirect`
+/// does for a new gateway it has no address for yet.
+pub fn neigh_event_send_nopkt<T: Tracer>(ns: &mut Netns, dev: IfIndex, ip: Ipv4Addr, t: &mut T) {
+    let pos = ns.neigh.iter().position(|n| n.dev == dev && n.ip == ip);
+    if let Some(i) = pos {
+        let n = &ns.neigh[i];
+        if n.state.is_valid() || (n.state == NudState::NUD_INCOMPLETE && n.timer.is_some()) {
+            return;
+        }
+    }
+    let now = ns.jiffies;
+    let mut n = Neighbour::new(dev, ip, None, NudState::NUD_INCOMPLETE);
+    n.updated = now;
+    n.probes = UCAST_PROBES + 1;
+    n.timer = Some(now + RETRANS_TIME);
+    match pos {
+        Some(i) => ns.neigh[i] = n,
+        None => ns.neigh.push(n),
+    }
+    ns.neigh_probing = true;
+    arp_solicit(ns, dev, ip, 1, t);
+}
+
 /// Records the fate of a forwarded packet that waited (one per received
 /// packet: its later fragments add nothing).
 fn settle(
@@ -656,11 +682,15 @@ fn arp_send_reply<T: Tracer>(
 /// their time), fates to `ns.settled`. Only the work of the neighbour
 /// holding packets of `watch` (a received packet's number) is traced.
 pub fn run_timers<T: Tracer>(ns: &mut Netns, until: u64, watch: Option<u64>, t: &mut T) {
-    // A resolving entry always holds a queued packet (the one that started
-    // it, or a later one that pushed older ones out): with no queue and no
-    // reassembly in progress, no timer is armed.
-    if ns.arp_queue.is_empty() && !ns.frags.q.iter().any(|q| q.live) {
+    // A resolving entry holds a queued packet (the one that started it, or
+    // a later one that pushed older ones out), unless a redirect started it
+    // (`neigh_probing`): with neither and no reassembly in progress, no
+    // timer is armed.
+    if ns.arp_queue.is_empty() && !ns.neigh_probing && !ns.frags.q.iter().any(|q| q.live) {
         return;
+    }
+    if ns.neigh_probing && !ns.neigh.iter().any(|n| n.timer.is_some()) {
+        ns.neigh_probing = false;
     }
     let start = ns.jiffies;
     let wall = ns.wall_ns;

@@ -932,6 +932,17 @@ fn icmp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx
                 t,
             );
         }
+        3 | 4 | 5 | 11 | 12 => {
+            let dev = skb.dev;
+            let from = skb.ip_saddr().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+            let msg = transport(skb);
+            let (code, info) = (msg[1], [msg[4], msg[5], msg[6], msg[7]]);
+            // The quoted IP header (at most 60 bytes) and 8 bytes past it.
+            let mut quoted = [0u8; 68];
+            let n = (msg.len() - 8).min(68);
+            quoted[..n].copy_from_slice(&msg[8..8 + n]);
+            icmp_socket_deliver(ns, dev, from, ty, code, info, &quoted[..n], t);
+        }
         ICMP_ECHO if ns.sysctl.icmp_echo_ignore_all == 0 => icmp_reply(ns, skb, ICMP_ECHOREPLY, t),
         ICMP_TIMESTAMP => {
             // icmp_timestamp: the originate timestamp must be there.
@@ -950,6 +961,83 @@ fn icmp_rcv<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T) -> NetRx
     }
     skb.delivered = true;
     NetRx::Success
+}
+
+#[allow(clippy::too_many_arguments)]
+/// Kernel: `icmp_socket_deliver` of the ICMP error (`ty`, `code`, the
+/// header's 4 bytes of `info`, the datagram it quotes): the quoted
+/// packet's protocol handler (`tcp_v4_err`, `__udp4_lib_err`, `icmp_err` →
+/// `ping_err`) looks for the socket it was sent from; UDP and TCP count
+/// `InErrors` when there is none. A redirect (`from` its sender, received
+/// on `dev`) goes to that socket's route (`ipv4_sk_redirect`,
+/// `do_redirect`; an echo reply's redirect to `ipv4_redirect`).
+fn icmp_socket_deliver<T: Tracer>(
+    ns: &mut Netns,
+    dev: crate::netns::IfIndex,
+    from: std::net::Ipv4Addr,
+    ty: u8,
+    code: u8,
+    info: [u8; 4],
+    q: &[u8],
+    t: &mut T,
+) {
+    let ihl = usize::from(q[0] & 0xf) * 4;
+    let proto = q[9];
+    let saddr = std::net::Ipv4Addr::new(q[12], q[13], q[14], q[15]);
+    let daddr = std::net::Ipv4Addr::new(q[16], q[17], q[18], q[19]);
+    let Some(l4) = q.get(ihl..ihl + 8) else {
+        // The IP header and 8 bytes of the protocol's must be there.
+        ns.mib.icmp.InErrors += 1;
+        return;
+    };
+    let (port, socket) = match proto {
+        IPPROTO_ICMP => {
+            let id = u16::from_be_bytes([l4[4], l4[5]]);
+            match (l4[0], l4[1]) {
+                // icmp_err: the kernel's own echo reply has no socket.
+                (ICMP_ECHOREPLY, _) => (id, true),
+                // ping_err: only for an echo request, from its socket.
+                (ICMP_ECHO, 0) => (id, ns.socket_lookup(IPPROTO_ICMP, saddr, id).is_some()),
+                _ => (id, false),
+            }
+        }
+        IPPROTO_UDP | IPPROTO_TCP => {
+            let sport = u16::from_be_bytes([l4[0], l4[1]]);
+            let found = ns.socket_lookup(proto, saddr, sport).is_some();
+            if !found {
+                ns.mib.icmp.InErrors += 1;
+            }
+            (sport, found)
+        }
+        _ => (0, false),
+    };
+    let echo_request = proto == IPPROTO_ICMP && l4[0] == ICMP_ECHO;
+    if T::ENABLED && (proto != IPPROTO_ICMP || echo_request) {
+        t.step(Step::new(
+            KernelFn::icmp_socket_deliver,
+            Check::ErrSocket {
+                protocol: proto,
+                port,
+                found: socket,
+            },
+            Branch::Next,
+        ));
+    }
+    if ty == 5 && socket && matches!(proto, IPPROTO_ICMP | IPPROTO_UDP | IPPROTO_TCP) {
+        let new_gw = std::net::Ipv4Addr::from(info);
+        crate::ipv4::route::__ip_do_redirect(
+            ns,
+            dev,
+            from,
+            new_gw,
+            code,
+            saddr,
+            daddr,
+            proto,
+            crate::netns::IfIndex(0),
+            t,
+        );
+    }
 }
 
 /// `ICMP_TIMESTAMP`.

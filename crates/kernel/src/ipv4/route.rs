@@ -1049,8 +1049,12 @@ fn mkroute_inner<T: Tracer>(
         skb.cb.flags.0 |= IpskbFlags::IPSKB_NOPOLICY.0;
     }
     let noxfrm = ns.in_dev_noxfrm(out_dev);
+    let fnhe = find_exception(ns, fi_id, res.nh_sel, daddr);
     if do_cache {
-        let cached = ns.fib.info(fi_id).fib_nh[res.nh_sel].nh_rth_input;
+        let cached = match fnhe {
+            Some(i) => ns.fnhe[i].rth_input,
+            None => ns.fib.info(fi_id).fib_nh[res.nh_sel].nh_rth_input,
+        };
         let hit = rt_cache_valid(ns, cached.as_ref());
         if T::ENABLED {
             t.step(Step::new(
@@ -1084,8 +1088,14 @@ fn mkroute_inner<T: Tracer>(
     rth.table = res.table;
     rth.dscp = res.dscp;
     rth.prefsrc = prefsrc;
+    if let Some(i) = fnhe {
+        rt_bind_exception(ns, i, &mut rth);
+    }
     if do_cache {
-        ns.fib.info_mut(fi_id).fib_nh[res.nh_sel].nh_rth_input = Some(rth);
+        match fnhe {
+            Some(i) => ns.fnhe[i].rth_input = Some(rth),
+            None => ns.fib.info_mut(fi_id).fib_nh[res.nh_sel].nh_rth_input = Some(rth),
+        }
     }
     trace_dst_made(t, KernelFn::rt_dst_alloc, &rth);
     skb.dst = Some(rth);
@@ -1265,4 +1275,225 @@ pub fn ip_rt_send_redirect<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &
         p.rate_last = now;
         p.n_redirects += 1;
     }
+}
+
+/// Kernel: `struct fib_nh_exception`: what one next hop learned about one
+/// destination; here the gateway an ICMP redirect named, until `expires`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FibNhException {
+    /// The route's fib_info.
+    pub fi: crate::ipv4::fib_semantics::FibInfoId,
+    /// The next hop in it.
+    pub nh_sel: usize,
+    /// `fnhe_daddr`.
+    pub daddr: Ipv4Addr,
+    /// `fnhe_gw`: the redirect's new gateway (unspecified: forgotten).
+    pub gw: Ipv4Addr,
+    /// `fnhe_genid`: a route change since makes it forget the gateway.
+    pub genid: u32,
+    /// `fnhe_expires` (jiffies).
+    pub expires: u64,
+    /// `fnhe_rth_input`: the input route cached on it.
+    pub rth_input: Option<Rtable>,
+}
+
+/// Kernel: `find_exception`: the live exception of next hop
+/// (`fi`, `nh_sel`) for `daddr`; an expired one is deleted.
+pub fn find_exception(
+    ns: &mut Netns,
+    fi: crate::ipv4::fib_semantics::FibInfoId,
+    nh_sel: usize,
+    daddr: Ipv4Addr,
+) -> Option<usize> {
+    let i = ns
+        .fnhe
+        .iter()
+        .position(|e| e.fi == fi && e.nh_sel == nh_sel && e.daddr == daddr)?;
+    let e = ns.fnhe[i];
+    if e.expires != 0 && ns.jiffies > e.expires {
+        ns.fnhe.remove(i);
+        return None;
+    }
+    Some(i)
+}
+
+/// Kernel: `rt_bind_exception` → `fill_route_from_fnhe`: a route through
+/// exception `i` goes by its gateway (`RTCF_REDIRECTED`); one made before
+/// the routes last changed has forgotten it.
+pub fn rt_bind_exception(ns: &mut Netns, i: usize, rt: &mut Rtable) {
+    let genid = ns.rt_genid;
+    let e = &mut ns.fnhe[i];
+    if e.genid != genid {
+        e.genid = genid;
+        e.gw = Ipv4Addr::UNSPECIFIED;
+        e.expires = 0;
+        e.rth_input = None;
+    }
+    if !e.gw.is_unspecified() {
+        rt.rt_flags.0 |= RtcFlags::RTCF_REDIRECTED.0;
+        rt.rt_uses_gateway = true;
+        rt.rt_gw4 = e.gw;
+    }
+}
+
+/// Kernel: `update_or_create_fnhe` for a redirect: next hop (`fi`,
+/// `nh_sel`) goes to `daddr` by `gw` until `expires`. A new exception makes
+/// the next hop's cached input route stale.
+pub fn update_or_create_fnhe(
+    ns: &mut Netns,
+    fi: crate::ipv4::fib_semantics::FibInfoId,
+    nh_sel: usize,
+    daddr: Ipv4Addr,
+    gw: Ipv4Addr,
+    expires: u64,
+) {
+    let genid = ns.rt_genid;
+    if let Some(e) = ns
+        .fnhe
+        .iter_mut()
+        .find(|e| e.fi == fi && e.nh_sel == nh_sel && e.daddr == daddr)
+    {
+        e.gw = gw;
+        e.expires = expires.max(1);
+        e.rth_input = None;
+        return;
+    }
+    ns.fnhe.push(FibNhException {
+        fi,
+        nh_sel,
+        daddr,
+        gw,
+        genid,
+        expires: expires.max(1),
+        rth_input: None,
+    });
+    if let Some(nh) = ns.fib.info_mut(fi).fib_nh.get_mut(nh_sel) {
+        nh.nh_rth_input = None;
+    }
+}
+
+/// What an ICMP redirect's receiver did with it ([`__ip_do_redirect`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedirectOutcome {
+    /// Not a redirect this host takes (its code, its route does not go by
+    /// the sender, `accept_redirects`, a bad or non-unicast new gateway).
+    Rejected,
+    /// The new gateway's address is not known yet: ARP asks for it; the
+    /// route stays (a later redirect, once it is known, changes it).
+    Resolving,
+    /// The destination now goes by the new gateway (a next-hop exception
+    /// for `route.gc_timeout`).
+    Learned,
+}
+
+/// Kernel: `__ip_do_redirect` for a redirect received on `dev` from
+/// `old_gw` naming `new_gw` (`code`), about the flow `saddr` → `daddr`
+/// (`proto`, `oif`: the socket's, `ipv4_sk_redirect`/`ip_do_redirect`):
+/// the flow's output route must go by `old_gw`; the device must accept
+/// redirects (`IN_DEV_RX_REDIRECTS`); the new gateway must be a unicast
+/// address, on the link unless `shared_media` (and, with
+/// `secure_redirects`, a default gateway); then its neighbour is resolved,
+/// or, when it already is, a next-hop exception sends `daddr` by it.
+#[allow(clippy::too_many_arguments)]
+pub fn __ip_do_redirect<T: Tracer>(
+    ns: &mut Netns,
+    dev: IfIndex,
+    old_gw: Ipv4Addr,
+    new_gw: Ipv4Addr,
+    code: u8,
+    saddr: Ipv4Addr,
+    daddr: Ipv4Addr,
+    proto: u8,
+    oif: IfIndex,
+    t: &mut T,
+) -> RedirectOutcome {
+    // ICMP_REDIR_NET, _HOST, _NETTOS, _HOSTTOS.
+    if code & 7 > 3 {
+        return RedirectOutcome::Rejected;
+    }
+    let mut fl4 = Flowi4::new(daddr, saddr);
+    fl4.flowi4_oif = oif;
+    fl4.flowi4_proto = proto;
+    let mut res = FibResult::empty();
+    let Ok(rt) = crate::ipv4::route_output::ip_route_output_key_hash_rcu(
+        ns,
+        &mut fl4,
+        &mut res,
+        &mut crate::trace::NoTrace,
+    ) else {
+        return RedirectOutcome::Rejected;
+    };
+    if !rt.rt_uses_gateway || rt.rt_gw4 != old_gw {
+        return RedirectOutcome::Rejected;
+    }
+    let Some(idev) = ns.in_dev(dev) else {
+        return RedirectOutcome::Rejected;
+    };
+    let rx = if ns.in_dev_forward(idev) {
+        ns.conf_all(crate::ipv4::devinet::DevconfKey::ACCEPT_REDIRECTS) != 0
+            && idev
+                .cnf
+                .get(crate::ipv4::devinet::DevconfKey::ACCEPT_REDIRECTS)
+                != 0
+    } else {
+        ns.or_conf(idev, crate::ipv4::devinet::DevconfKey::ACCEPT_REDIRECTS)
+    };
+    let bad = new_gw == old_gw
+        || !rx
+        || new_gw.is_multicast()
+        || new_gw.is_broadcast()
+        || new_gw.octets()[0] == 0;
+    let ok = !bad
+        && if ns.in_dev_shared_media(idev) {
+            crate::ipv4::fib_frontend::inet_addr_type_table(ns, new_gw, 255)
+                == RouteType::RTN_UNICAST
+        } else {
+            idev.inet_addr_onlink(new_gw, old_gw)
+                && (!ns.or_conf(idev, crate::ipv4::devinet::DevconfKey::SECURE_REDIRECTS)
+                    || ip_fib_check_default(ns, new_gw, dev))
+        };
+    if T::ENABLED {
+        t.step(Step::new(
+            KernelFn::__ip_do_redirect,
+            Check::Redirect {
+                old_gw,
+                new_gw,
+                daddr,
+                accepted: ok,
+            },
+            if ok {
+                Branch::Next
+            } else {
+                Branch::reject_redirect
+            },
+        ));
+    }
+    if !ok {
+        return RedirectOutcome::Rejected;
+    }
+    let out = rt.dst.dev;
+    let valid = ns
+        .neigh
+        .iter()
+        .any(|n| n.dev == out && n.ip == new_gw && n.state.is_valid());
+    if !valid {
+        crate::core::neighbour::neigh_event_send_nopkt(ns, out, new_gw, t);
+        return RedirectOutcome::Resolving;
+    }
+    let Some(fi) = res.fi else {
+        return RedirectOutcome::Rejected;
+    };
+    let expires = ns.jiffies + ns.sysctl.route_gc_timeout.max(0) as u64 * crate::HZ;
+    update_or_create_fnhe(ns, fi, res.nh_sel, daddr, new_gw, expires);
+    RedirectOutcome::Learned
+}
+
+/// Kernel: `ip_fib_check_default` == 0: some next hop of the FIB goes
+/// through `dev` by gateway `gw`.
+fn ip_fib_check_default(ns: &Netns, gw: Ipv4Addr, dev: IfIndex) -> bool {
+    ns.fib.infos.iter().any(|fi| {
+        fi.fib_nh
+            .iter()
+            .any(|nh| nh.nh_dev == dev && nh.nh_gw == Some(gw))
+    })
 }

@@ -313,6 +313,11 @@ fn mkroute_output(
         }
         rth.mtu_metric = fi.fib_mtu;
         rth.rt_mtu_locked = fi.fib_mtu_locked;
+        if let Some(fid) = res.fi
+            && let Some(i) = crate::ipv4::route::find_exception(ns, fid, res.nh_sel, fl4.daddr)
+        {
+            crate::ipv4::route::rt_bind_exception(ns, i, &mut rth);
+        }
     }
     rth.table = res.table;
     rth.dscp = res.dscp;

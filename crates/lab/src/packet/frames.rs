@@ -198,6 +198,32 @@ fn set_icmp_type(f: &mut [u8], t: u8, code: u8) {
     f[o + 2..o + 4].copy_from_slice(&c.to_be_bytes());
 }
 
+/// Writes into an ICMP frame's 28 bytes after its header the datagram it
+/// quotes: an IPv4 header from r0 to the server, protocol `proto`, and 8
+/// bytes of it (source port 33434 to port 53, or an echo request).
+fn quote_datagram(f: &mut [u8], proto: u8) {
+    let o = IP + 28;
+    let mut q = [0u8; 28];
+    q[0] = 0x45;
+    q[2..4].copy_from_slice(&28u16.to_be_bytes());
+    q[6] = 0x40;
+    q[8] = 64;
+    q[9] = proto;
+    q[12..16].copy_from_slice(&R0_ADDR.octets());
+    q[16..20].copy_from_slice(&SERVER_ADDR.octets());
+    let c = inet_csum(0, &q[..20]);
+    q[10..12].copy_from_slice(&c.to_be_bytes());
+    if proto == 1 {
+        q[20] = 8;
+        q[24..26].copy_from_slice(&0x7777u16.to_be_bytes());
+    } else {
+        q[20..22].copy_from_slice(&33434u16.to_be_bytes());
+        q[22..24].copy_from_slice(&53u16.to_be_bytes());
+        q[24..26].copy_from_slice(&8u16.to_be_bytes());
+    }
+    f[o..o + 28].copy_from_slice(&q);
+}
+
 /// Recomputes the TCP checksum of a TCP frame (no IP options).
 fn fix_l4_checksum(f: &mut [u8]) {
     let o = IP + 20;
@@ -644,6 +670,29 @@ pub fn catalogue(cfg: &RouterConfig, seed: u64, base_ns: i128) -> Vec<Probe> {
         |_, s, _| pkt(s, R0_ADDR, L4::Echo(8)),
         |f| set_icmp_type(f, 3, 1),
     );
+    // ICMP errors about a datagram r0 would have sent, from a port no
+    // socket holds: icmp_socket_deliver finds none (UDP and TCP count
+    // InErrors; a redirect is then ignored).
+    for (name, t, code, proto) in [
+        ("icmp-port-unreach-quoting-udp-to-r0", 3, 3, 17),
+        ("icmp-host-unreach-quoting-tcp-to-r0", 3, 1, 6),
+        ("icmp-redirect-quoting-udp-to-r0", 5, 1, 17),
+        ("icmp-time-exceeded-quoting-echo-to-r0", 11, 0, 1),
+    ] {
+        c.bad(
+            name,
+            |_, s, _| pkt(s, R0_ADDR, L4::Echo(28)),
+            move |f| {
+                quote_datagram(f, proto);
+                if t == 5 {
+                    // The new gateway: the client's own address.
+                    let gw = [f[IP + 12], f[IP + 13], f[IP + 14], f[IP + 15]];
+                    f[IP + 24..IP + 28].copy_from_slice(&gw);
+                }
+                set_icmp_type(f, t, code);
+            },
+        );
+    }
     c.bad(
         "icmp-timestamp-reply-to-r0-bcast",
         |_, s, _| Pkt {
