@@ -641,7 +641,7 @@ fn host_dump_says_what_it_wrote() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     let want = format!(
-        "wrote {}: addr.json, ipset.txt, iptables.txt, neigh.json, nft.json, route.json, rule.json, sysctl.txt (",
+        "wrote {}: addr.json, fdb.json, ipset.txt, iptables.txt, neigh.json, nft.json, route.json, rule.json, sysctl.txt (",
         d.display()
     );
     assert!(out.starts_with(&want), "{out}");

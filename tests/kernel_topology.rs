@@ -270,3 +270,64 @@ fn a_redirect_makes_a_next_hop_exception_as_in_the_kernel() {
         .collect();
     assert!(bad.is_empty(), "{test}:\n{}", bad.join("\n"));
 }
+
+/// A bridge's FDB as the snapshot recorded it (`fdb.json`, `bridge -j -s
+/// fdb show`): on n0's bridge a static entry puts a MAC behind port p2 and
+/// a permanent neighbour gives 10.1.0.9 that MAC; n0's pings to 10.1.0.9
+/// leave by p2 alone, where an unknown MAC would be flooded to p1 too.
+/// Compared with `fwdsim send --script` on the dump: every device's frames,
+/// the drops, the counters.
+#[test]
+fn a_static_fdb_entry_from_the_snapshot_steers_frames_as_in_the_kernel() {
+    let test =
+        "kernel_topology::a_static_fdb_entry_from_the_snapshot_steers_frames_as_in_the_kernel";
+    let _guard = crate::KFREE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mut trace) = fwdsim_lab::packet::run::require(test) else {
+        return;
+    };
+    let spec = TopoSpec::redirect();
+    let lab = LabTopo::build(&spec).expect("build the topology");
+    let n0 = lab.netns(0);
+    let mac = "02:00:00:00:99:99";
+    n0.exec(&["bridge", "fdb", "add", mac, "dev", "p2", "master", "static"])
+        .expect("bridge fdb add");
+    n0.ip(&[
+        "neigh",
+        "add",
+        "10.1.0.9",
+        "lladdr",
+        mac,
+        "dev",
+        "br0",
+        "nud",
+        "permanent",
+    ])
+    .expect("ip neigh add");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("topo");
+    lab.dump(&bin(), &dir).expect("topo dump");
+    let fdb = std::fs::read_to_string(dir.join("n0/fdb.json")).expect("n0/fdb.json");
+    assert!(fdb.contains(mac), "{fdb}");
+    let ping = topo_lab::Probe {
+        from: 0,
+        dst: "10.1.0.9".parse().unwrap(),
+        kind: topo_lab::ProbeKind::Icmp,
+    };
+    let probes = [ping; 2];
+    let obs = lab
+        .observe_with(&probes, &mut trace, false, std::time::Duration::ZERO)
+        .expect("observe");
+    drop(lab);
+    // The kernel sent the pings out of p2 only.
+    for k in &obs {
+        assert!(k.frames.contains_key("n0/p2") && !k.frames.contains_key("n0/p1"));
+    }
+    let per_probe =
+        topo_lab::compare_with_fwdsim(&bin(), &dir, &spec, &probes, &obs).expect("fwdsim send");
+    let bad: Vec<String> = per_probe
+        .iter()
+        .enumerate()
+        .flat_map(|(i, d)| d.iter().map(move |d| format!("ping {}: {d}", i + 1)))
+        .collect();
+    assert!(bad.is_empty(), "{test}:\n{}", bad.join("\n"));
+}

@@ -523,8 +523,8 @@ fn frames_the_host_sent_are_not_received_in_any_capture_format() {
 }
 
 // See: issue 8. Frames captured on the bridge port are the bridge's: for
-// docker0's MAC delivered up to docker0, for another MAC switched (not
-// simulated yet), and the host's own sent.
+// docker0's MAC delivered up to docker0, for another MAC flooded to the
+// other ports (docker0 has none: freed), and the host's own sent.
 #[test]
 fn frames_on_a_bridge_port_go_through_the_bridge() {
     let frames = docker_frames_with_the_reply();
@@ -557,12 +557,12 @@ fn frames_on_a_bridge_port_go_through_the_bridge() {
         serde_json::json!({"master": "docker0", "action": "up"})
     );
     assert_eq!(l[1]["iif"], "vethc");
-    assert_eq!(l[1]["verdict"], "bridged");
+    assert_eq!(l[1]["verdict"], "drop");
+    assert_eq!(l[1]["drop_reason"], "NOT_SPECIFIED");
     assert_eq!(
         l[1]["bridge"],
-        serde_json::json!({"master": "docker0", "action": "switched"})
+        serde_json::json!({"master": "docker0", "action": "dropped"})
     );
-    assert!(l[1]["drop_reason"].is_null());
     assert_eq!(l[2]["verdict"], "sent");
     assert_eq!(l[3]["snmp"]["Ip"]["InReceives"], 1);
     assert!(l[3].get("devices").is_none(), "no otherhost drop: {}", l[3]);
@@ -580,7 +580,7 @@ fn frames_on_a_bridge_port_go_through_the_bridge() {
         "{out}"
     );
     assert!(out.contains(
-        "        bridging between ports is not simulated yet: docker0 would switch this frame for 02:42:ac:11:00:03 to another port (br_handle_frame), not pass it up to IP\n"
+        "        dropped by docker0 (br_handle_frame): not for the host, and no other port took it (a port not forwarding, or an unknown destination flooded to no other port)\n"
     ), "{out}");
     assert!(!out.contains("OTHERHOST"), "{out}");
 }

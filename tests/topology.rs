@@ -420,3 +420,82 @@ fn a_sysctl_set_in_one_namespace_changes_the_outcome() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("name the namespace: NS:KEY=VALUE"));
 }
+
+/// `send --script`: the lines run in one topology (the second ping finds
+/// the neighbours the first resolved: no ARP in its hops), a bad line is
+/// reported as FILE:LINE and left out while the others run (exit 1), and
+/// `--out` holds every device's frames, each commented with its line.
+#[test]
+fn a_script_of_sends_keeps_the_state_and_names_its_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s.txt");
+    std::fs::write(
+        &script,
+        "icmp 8.8.8.8 --from ctr\n@0.5 icmp 8.8.8.8 --from nowhere\n@0.25 icmp 8.8.8.8 --from ctr\n@1 icmp 8.8.8.8 --from ctr # again\nudp 8.8.8.8 --from ctr\n",
+    )
+    .unwrap();
+    let out = dir.path().join("f.pcapng");
+    let o = fwdsim(&[
+        "send",
+        "--script",
+        script.to_str().unwrap(),
+        "--topology",
+        "fixtures/topologies/docker-forwarding-on",
+        "-j",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let s = script.display();
+    for want in [
+        format!("fwdsim: {s}:3: @0.25 is earlier than the line before (times only go forward)"),
+        format!("fwdsim: {s}:5: send udp: give the destination port with --port N"),
+        format!("fwdsim: {s}:2: no namespace \"nowhere\" in the topology (its namespaces: "),
+    ] {
+        assert!(stderr.contains(&want), "{want}\n{stderr}");
+    }
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "lines 1 and 4");
+    assert_eq!(
+        (lines[0]["line"].as_u64(), lines[0]["at"].as_f64()),
+        (Some(1), Some(0.0))
+    );
+    assert_eq!(
+        (lines[1]["line"].as_u64(), lines[1]["at"].as_f64()),
+        (Some(4), Some(1.0))
+    );
+    let first_hop = |l: &serde_json::Value| l["hops"][0]["verdict"].as_str().map(str::to_string);
+    assert_eq!(first_hop(&lines[0]).as_deref(), Some("queued"), "ARP first");
+    assert_eq!(
+        first_hop(&lines[1]).as_deref(),
+        Some("sent"),
+        "resolved already"
+    );
+    for l in &lines {
+        assert_eq!(l["reply"]["ns"], "ctr", "{l}");
+    }
+    let mut r = fwdsim_pcap::CaptureReader::open(&out).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(p) = r.next_packet() {
+        let p = p.unwrap();
+        seen.insert((
+            p.iif_name.unwrap_or("").to_string(),
+            p.comment.unwrap_or("").to_string(),
+        ));
+    }
+    for (dev, line) in [
+        ("ctr/eth0", "line 1"),
+        ("host/docker0", "line 1"),
+        ("host/eth0", "line 4"),
+        ("uplink/up0", "line 4"),
+    ] {
+        assert!(
+            seen.contains(&(dev.to_string(), line.to_string())),
+            "{dev} {line}: {seen:?}"
+        );
+    }
+}

@@ -3,15 +3,16 @@
 //! frame captured on a bridge port goes to the bridge, not to `ip_rcv` on
 //! the port.
 //!
-//! [`CaptureView::classify`] is the one place that decides. Until the
-//! bridge model (net/bridge `br_handle_frame`) lands, it stands for the
-//! bridge's local delivery: a frame on a port for the bridge's own MAC (or
-//! the port's, or broadcast or multicast) is passed up to the bridge
-//! device and simulated there, any other unicast is switched to another
-//! port, which is not simulated. Where the capture also covers the bridge
-//! device (`-i any`, a pcapng of both), the frame passed up is in the
-//! capture a second time, on the bridge: that copy is the one simulated,
-//! and the port's line says so.
+//! [`CaptureView::classify`] is the one place that decides. A frame on a
+//! bridge port is received on the port, where the bridge model
+//! (`br_handle_frame`) learns its source and passes it up to the bridge
+//! device, switches it to another port or floods it. Where the capture
+//! also covers the bridge device (`-i any`, a pcapng of both), a frame
+//! passed up is in the capture a second time, on the bridge: that copy is
+//! the one simulated, and the port's line says so (its verdict `forward`:
+//! the bridge took it on). So is a frame of a cooked capture of the port
+//! alone that was not addressed to the port, whose destination MAC the
+//! capture does not record.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -49,11 +50,13 @@ pub enum BrAction {
     /// Passed up to the bridge device; the capture has its copy on the
     /// bridge, which is simulated instead.
     UpCopy,
-    /// For another MAC: switched to another port (not simulated yet).
+    /// For another MAC: switched to another port.
     Switched,
     /// A cooked capture (SLL/SLL2) says "to another host" without the
     /// destination MAC: passed up or switched, the capture cannot tell.
     DstUnknown,
+    /// Freed by the bridge: no port took it and it was not for the host.
+    Dropped,
 }
 
 impl BrAction {
@@ -64,6 +67,7 @@ impl BrAction {
             BrAction::UpCopy => "up_copy",
             BrAction::Switched => "switched",
             BrAction::DstUnknown => "dst_unknown",
+            BrAction::Dropped => "dropped",
         }
     }
 }
@@ -71,8 +75,8 @@ impl BrAction {
 /// What becomes of a captured frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ingress {
-    /// Received: `netif_receive_skb` on `dev`. `port` is the bridge port
-    /// it was captured on when the bridge passed it up to `dev`.
+    /// Received: `netif_receive_skb` on `dev`; `port` is `Some(dev)` when
+    /// `dev` is a bridge port (`br_handle_frame` takes the frame).
     Receive {
         /// The device whose stack receives it.
         dev: IfIndex,
@@ -86,7 +90,8 @@ pub enum Ingress {
         /// Why it is taken as sent.
         by: SentBy,
     },
-    /// Captured on bridge port `port` and not simulated there.
+    /// Captured on bridge port `port` and not simulated there (its copy on
+    /// the bridge is; or a cooked capture does not say where it went).
     Bridged {
         /// The port.
         port: IfIndex,
@@ -226,18 +231,17 @@ impl CaptureView {
         } else {
             BrAction::Switched
         };
-        if action != BrAction::Up {
+        if !matches!(action, BrAction::Up | BrAction::Switched) {
             return Ingress::Bridged {
                 port: dev,
                 bridge: br,
                 action,
             };
         }
-        if dst == port_mac && port_mac != br_mac {
-            buf[..6].copy_from_slice(&br_mac);
-        }
+        // Received on the port: br_handle_frame learns its source and
+        // passes it up, switches it to another port or floods it.
         Ingress::Receive {
-            dev: br,
+            dev,
             port: Some(dev),
         }
     }
@@ -250,9 +254,15 @@ impl CaptureView {
             BrAction::UpCopy => format!(
                 "delivered up to {br} by the bridge: its copy on {br}, later in this capture, is the one simulated"
             ),
-            BrAction::Switched => format!(
-                "bridging between ports is not simulated yet: {br} would switch this frame for {} to another port (br_handle_frame), not pass it up to IP",
-                mac(buf.get(..6).unwrap_or(&[]))
+            BrAction::Switched => match buf.get(..6) {
+                Some(m) => format!(
+                    "switched by {br} to another port (br_handle_frame: {} is not the bridge's), not passed up to IP",
+                    mac(m)
+                ),
+                None => format!("switched by {br} to another port, not passed up to IP"),
+            },
+            BrAction::Dropped => format!(
+                "dropped by {br} (br_handle_frame): not for the host, and no other port took it (a port not forwarding, or an unknown destination flooded to no other port)"
             ),
             BrAction::DstUnknown => format!(
                 "captured on a port of {br} and not addressed to the port: {br} passes it up or switches it by its destination MAC, which a cooked capture does not record; capture on {br} too (or with `tcpdump -i any`) to see it passed up"
@@ -450,29 +460,26 @@ mod tests {
             (0, None, frame(BR, CTR, 1)),
             // Broadcast: up too.
             (0, None, frame([0xff; 6], CTR, 2)),
-            // Another container's MAC: switched, not simulated.
+            // Another container's MAC: switched by the bridge.
             (0, None, frame(OTHER, CTR, 3)),
             // Sent by the host through the bridge (docker0's MAC).
             (0, None, frame(CTR, BR, 4)),
             // The port's own MAC: up as well.
             (0, Some(Direction::Inbound), frame(PORT, CTR, 5)),
         ];
-        let up = Ingress::Receive {
-            dev: d0,
+        // Received on the port: the bridge decides (up or switched).
+        let on_port = Ingress::Receive {
+            dev: port,
             port: Some(port),
-        };
-        let switched = Ingress::Bridged {
-            port,
-            bridge: d0,
-            action: BrAction::Switched,
         };
         let sent = Ingress::Sent {
             dev: port,
             by: SentBy::OwnMac,
         };
-        // A capture of the port alone: what goes up is simulated there.
+        // A capture of the port alone: every frame the host did not send
+        // goes through the bridge on the port.
         let (got, _) = classify_all(&ns, &["vethc"], "", &packets);
-        assert_eq!(got, [up, up, switched, sent, up]);
+        assert_eq!(got, [on_port, on_port, on_port, sent, on_port]);
         // A capture of the port and the bridge: the copies on the bridge
         // are simulated instead.
         let copy = Ingress::Bridged {
@@ -481,7 +488,7 @@ mod tests {
             action: BrAction::UpCopy,
         };
         let (got, _) = classify_all(&ns, &["vethc", "docker0"], "", &packets);
-        assert_eq!(got, [copy, copy, switched, sent, copy]);
+        assert_eq!(got, [copy, copy, on_port, sent, copy]);
     }
 
     #[test]
@@ -543,16 +550,16 @@ mod tests {
                 }
             );
             // PACKET_HOST on the port (for the port's own MAC, filled in
-            // by the replay): up, as for docker0's MAC.
+            // by the replay): received on the port, where the bridge
+            // passes it up (the port's MAC is a local FDB entry).
             let mut f = frame(PORT, CTR, 4);
             assert_eq!(
                 fresh.classify(&ns, port, seen(PACKET_HOST), &mut f),
                 Ingress::Receive {
-                    dev: d0,
+                    dev: port,
                     port: Some(port)
                 }
             );
-            assert_eq!(f[..6], BR, "the port's MAC becomes the bridge's");
         }
     }
 

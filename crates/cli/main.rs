@@ -86,7 +86,7 @@ enum Cmd {
     /// Send a packet from a namespace's own stack across a topology, as
     /// ping, `nc -u` or `nc` would, and follow it and its reply hop by hop.
     #[command(
-        after_help = "Examples:\n  fwdsim send icmp 8.8.8.8 --from ctr --topology fixtures/topologies/docker-forwarding-off\n  fwdsim send tcp 10.0.2.2 --port 80 --from a --topology fixtures/topologies/two-routers.toml -j"
+        after_help = "Examples:\n  fwdsim send icmp 8.8.8.8 --from ctr --topology fixtures/topologies/docker-forwarding-off\n  fwdsim send tcp 10.0.2.2 --port 80 --from a --topology fixtures/topologies/two-routers.toml -j\n  fwdsim send --script fixtures/send/ctr-ping-dns.txt --topology fixtures/topologies/docker-forwarding-on --out frames.pcapng   (a ping, then a DNS query a second later; every device's frames)"
     )]
     Send(send::SendArgs),
     /// Topologies: several namespaces and the links between them (dump one of this machine, show one).
@@ -262,7 +262,7 @@ enum HostCmd {
         after_help = "Example:\n  fwdsim host dump snapshot   (this machine's namespace into ./snapshot; --netns NAME for a named one)"
     )]
     Dump {
-        /// The directory to write addr.json, route.json, rule.json, neigh.json, sysctl.txt and the netfilter state (iptables.txt, nft.json; iptables-legacy.txt and ipset.txt where they exist) into.
+        /// The directory to write addr.json, route.json, rule.json, neigh.json, sysctl.txt, fdb.json (the bridges' FDBs, where iproute2's `bridge` is installed) and the netfilter state (iptables.txt, nft.json; iptables-legacy.txt and ipset.txt where they exist) into.
         dir: PathBuf,
         /// The network namespace to snapshot (default: this one).
         #[arg(long)]
@@ -896,17 +896,16 @@ impl Sink {
             ),
             Ingress::Bridged { bridge, action, .. } => {
                 let note = capture::CaptureView::bridged_text(ns, bridge, action, dst);
-                if matches!(
-                    action,
-                    capture::BrAction::Switched | capture::BrAction::DstUnknown
-                ) {
+                if action == capture::BrAction::DstUnknown {
                     self.summary.note(format!(
-                        "frames captured on a port of {} that the bridge would switch to another port are not simulated (bridging between ports is not modelled yet)",
+                        "frames captured on a port of {} by a cooked capture (no destination MAC) were passed up or switched by the bridge, which the capture cannot tell: capture on {} too, or with `tcpdump -i any`",
+                        ns.dev_name(bridge),
                         ns.dev_name(bridge)
                     ));
                 }
                 (
-                    "bridged",
+                    // The bridge took the frame on (up, or out of a port).
+                    "forward",
                     Some(note),
                     "bridge",
                     serde_json::json!({"master": ns.dev_name(bridge), "action": action.word()}),
@@ -991,17 +990,28 @@ impl Sink {
             }
         }
         let iif = ns.dev_name(row.ingress.iif()).to_string();
-        let bridged_up = match row.ingress {
-            capture::Ingress::Receive { dev, port: Some(_) } => Some(dev),
+        // A frame received on a bridge port: what the bridge did with it.
+        let bridged = match row.ingress {
+            capture::Ingress::Receive { port: Some(p), .. } => {
+                ns.br_port_master(p).and_then(|br| {
+                    if o.dev == br {
+                        Some((br, capture::BrAction::Up))
+                    } else if o.verdict == fwdsim_kernel::core::dev::Verdict::Bridged {
+                        Some((br, capture::BrAction::Switched))
+                    } else {
+                        Some((br, capture::BrAction::Dropped))
+                    }
+                })
+            }
             _ => None,
         };
         if self.json {
             let mut line = out::packet_json(ns, row.index, &iif, &o);
             if let serde_json::Value::Object(m) = &mut line {
-                if let Some(br) = bridged_up {
+                if let Some((br, action)) = bridged {
                     m.insert(
                         "bridge".into(),
-                        serde_json::json!({"master": ns.dev_name(br), "action": "up"}),
+                        serde_json::json!({"master": ns.dev_name(br), "action": action.word()}),
                     );
                 }
                 if let Some(g) = &gap {
@@ -1025,11 +1035,11 @@ impl Sink {
                 "{}",
                 out::table_row_styled(ns, row.index, &iif, &o, self.colour)
             );
-            if let Some(br) = bridged_up {
+            if let Some((br, action)) = bridged {
                 let _ = writeln!(
                     so,
                     "        {}",
-                    capture::CaptureView::bridged_text(ns, br, capture::BrAction::Up, &[])
+                    capture::CaptureView::bridged_text(ns, br, action, frame.unwrap_or(&[]))
                 );
             }
             if let (Some(_), Some(rt)) = (&gap, o.route) {

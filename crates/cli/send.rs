@@ -428,13 +428,12 @@ fn send_one(
         Proto::Icmp => StackProto::echo(s.sport.unwrap_or(1), 1),
         Proto::Udp | Proto::Tcp => {
             let dport = s.port.ok_or_else(|| {
-                Failure(
-                    format!(
-                        "send {:?}: give the destination port with --port N",
-                        s.proto
-                    )
-                    .to_lowercase(),
-                )
+                let p = if matches!(s.proto, Proto::Udp) {
+                    "udp"
+                } else {
+                    "tcp"
+                };
+                Failure(format!("send {p}: give the destination port with --port N"))
             })?;
             let sport = s.sport.unwrap_or(40000);
             match s.proto {

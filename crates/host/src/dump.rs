@@ -19,6 +19,10 @@ pub const SNAPSHOT_COMMANDS: [(&str, &[&str]); 5] = [
     ("sysctl.txt", &["sysctl", "net.ipv4"]),
 ];
 
+/// The command of `fdb.json`, written when iproute2's `bridge` is
+/// installed: every bridge's FDB entries, `-s` adding their ages.
+pub const FDB_COMMAND: [&str; 5] = ["bridge", "-j", "-s", "fdb", "show"];
+
 /// The network namespace a command runs in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NsRef {
@@ -170,6 +174,15 @@ pub fn dump_at(dir: &Path, netns: &NsRef) -> Result<(), HostError> {
             }
         }
         write(&file, &bytes)?;
+    }
+    // The bridges' forwarding databases (`bridge fdb`), with their ages.
+    if installed(FDB_COMMAND[0]) {
+        let file = dir.join("fdb.json");
+        let argv = command_at(&FDB_COMMAND, netns);
+        let out = run(&file, &argv)?;
+        if out.status.success() {
+            write(&file, &out.stdout)?;
+        }
     }
     for (name, base, when) in NETFILTER_COMMANDS {
         let file = dir.join(name);

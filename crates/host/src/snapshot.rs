@@ -278,6 +278,7 @@ pub fn load_snapshot_with_notes(dir: &Path) -> Result<(Netns, Vec<String>), Host
         Err(e) => Err(e),
     };
     let neigh = optional("neigh.json")?;
+    let fdb = optional("fdb.json")?;
     let iptables = optional("iptables.txt")?;
     let iptables_legacy = optional("iptables-legacy.txt")?;
     let ipset = optional("ipset.txt")?;
@@ -290,6 +291,9 @@ pub fn load_snapshot_with_notes(dir: &Path) -> Result<(Netns, Vec<String>), Host
     ns.fib_recheck_nexthops();
     if let Some(n) = neigh {
         load_neigh_json(&mut ns, &f("neigh.json"), &n)?;
+    }
+    if let Some(t) = fdb {
+        load_fdb_json(&mut ns, &f("fdb.json"), &t)?;
     }
 
     let mut nf = NfLoad::default();
@@ -385,6 +389,82 @@ pub(crate) fn load_neigh_json(ns: &mut Netns, file: &Path, text: &str) -> Result
                 NudState::NUD_INCOMPLETE
             });
         ns.neigh.push(Neighbour::new(dev, ip, lladdr, state));
+    }
+    Ok(())
+}
+
+/// The bridges' FDB entries from `bridge -j -s fdb show`: those with a
+/// `master` (the device's own `self` entries are not the bridge's), behind
+/// port `ifname` or, when `ifname` is the bridge, its own. `state`
+/// `permanent` is a local entry, `static` one that never ages, `""` one the
+/// bridge learned `updated` seconds before the snapshot (it ages from
+/// then); the `sticky` flag keeps an entry on its port. An entry whose
+/// bridge or port the snapshot lacks is an error.
+pub(crate) fn load_fdb_json(ns: &mut Netns, file: &Path, text: &str) -> Result<(), HostError> {
+    use fwdsim_kernel::bridge::{FdbFlags, NetBridgeFdbEntry};
+    let entries: Vec<serde_json::Map<String, Value>> = parse_json(file, text)?;
+    for e in entries {
+        let Some(master) = e.get("master").and_then(Value::as_str) else {
+            continue;
+        };
+        let word = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
+        let mac = word("mac");
+        let addr = crate::names::parse_mac(mac)
+            .ok_or_else(|| bad_value(file, format!("fdb entry with bad \"mac\" {mac:?}")))?;
+        let dev_of = |name: &str| {
+            ns.dev_by_name(name)
+                .map(|d| d.ifindex)
+                .ok_or_else(|| HostError::UnknownDevice {
+                    file: file.to_path_buf(),
+                    name: name.to_string(),
+                })
+        };
+        let br = dev_of(master)?;
+        if ns.dev(br).and_then(|d| d.bridge()).is_none() {
+            return Err(bad_value(
+                file,
+                format!("fdb entry {mac}: master {master:?} is not a bridge"),
+            ));
+        }
+        let port = match word("ifname") {
+            n if n == master || n.is_empty() => None,
+            n => Some(dev_of(n)?),
+        };
+        let mut flags = match word("state") {
+            "permanent" => FdbFlags(FdbFlags::BR_FDB_LOCAL.0 | FdbFlags::BR_FDB_STATIC.0),
+            "static" => FdbFlags::BR_FDB_STATIC,
+            _ => FdbFlags(0),
+        };
+        let listed = |f: &str| {
+            e.get("flags")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(f)))
+        };
+        if listed("sticky") {
+            flags.0 |= FdbFlags::BR_FDB_STICKY.0;
+        }
+        if flags.0 != 0 {
+            flags.0 |= FdbFlags::BR_FDB_ADDED_BY_USER.0;
+        }
+        let ago = |k: &str| {
+            e.get(k)
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                .saturating_mul(fwdsim_kernel::HZ)
+        };
+        let now = ns.jiffies;
+        let entry = NetBridgeFdbEntry {
+            addr,
+            vlan_id: 0,
+            dst: port,
+            flags,
+            updated: now.saturating_sub(ago("updated")),
+            used: now.saturating_sub(ago("used")),
+        };
+        if let Some(b) = ns.dev_mut(br).and_then(|d| d.bridge_mut()) {
+            b.fdb.retain(|x| x.addr != addr);
+            b.fdb.push(entry);
+        }
     }
     Ok(())
 }

@@ -409,3 +409,51 @@ master = "docker0"
         other => panic!("{:?}", other.map(|_| ())),
     }
 }
+
+/// `fdb.json` (`bridge -j -s fdb show`): the bridge's entries load into its
+/// FDB (static and sticky ones flagged, a learned one aged from its
+/// `updated`), the devices' own `self` entries are left out, and an entry
+/// naming a device the snapshot lacks is an error naming the file.
+#[test]
+fn fdb_json_loads_into_the_bridge() {
+    use fwdsim_kernel::bridge::FdbFlags;
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/topologies/docker-forwarding-off/host");
+    let d = tempdir::Dir::new();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), d.0.join(e.file_name())).unwrap();
+    }
+    let fdb = r#"[
+      {"mac":"33:33:00:00:00:01","ifname":"docker0","flags":["self"],"state":"permanent"},
+      {"mac":"02:11:22:33:44:55","ifname":"veth3a1f2c9","used":1,"updated":1,"flags":[],"master":"docker0","state":"static"},
+      {"mac":"02:11:22:33:44:66","ifname":"veth3a1f2c9","used":3,"updated":2,"flags":["sticky"],"master":"docker0","state":""},
+      {"mac":"02:11:22:33:44:77","ifname":"veth3a1f2c9","used":3,"updated":2,"flags":[],"master":"docker0","state":""}
+    ]"#;
+    std::fs::write(d.0.join("fdb.json"), fdb).unwrap();
+    let ns = load_snapshot(&d.0).unwrap();
+    let br = ns.dev_by_name("docker0").unwrap();
+    let port = ns.dev_by_name("veth3a1f2c9").unwrap().ifindex;
+    let b = br.bridge().unwrap();
+    let entry = |m: [u8; 6]| b.fdb.iter().find(|e| e.addr == m).cloned();
+    let st = entry([2, 0x11, 0x22, 0x33, 0x44, 0x55]).expect("the static entry");
+    assert_eq!(st.dst, Some(port));
+    assert!(st.flags.contains(FdbFlags::BR_FDB_STATIC));
+    let sticky = entry([2, 0x11, 0x22, 0x33, 0x44, 0x66]).expect("the sticky entry");
+    assert!(sticky.flags.contains(FdbFlags::BR_FDB_STICKY));
+    assert!(!sticky.flags.contains(FdbFlags::BR_FDB_STATIC));
+    let learned = entry([2, 0x11, 0x22, 0x33, 0x44, 0x77]).expect("the learned entry");
+    assert_eq!((learned.dst, learned.flags), (Some(port), FdbFlags(0)));
+    assert!(entry([0x33, 0x33, 0, 0, 0, 1]).is_none(), "a self entry");
+
+    std::fs::write(
+        d.0.join("fdb.json"),
+        r#"[{"mac":"02:11:22:33:44:55","ifname":"veth0","master":"docker0","state":""}]"#,
+    )
+    .unwrap();
+    let e = load_snapshot(&d.0).unwrap_err();
+    assert!(
+        matches!(&e, HostError::UnknownDevice { file, name } if file.ends_with("fdb.json") && name == "veth0"),
+        "{e}"
+    );
+}

@@ -304,7 +304,7 @@ struct Case {
     /// that its counters are the kernel's.
     complete: bool,
     /// Lines for frames on the bridge port that the bridge passed up and
-    /// whose copy on docker0 is simulated.
+    /// whose copy on docker0 is simulated (`forward`, `up_copy`).
     bridged: i64,
 }
 
@@ -564,10 +564,23 @@ fn compare_phase(
             r.verdicts,
             snmp::render(&snmp::compared(&r.snmp))
         ));
-        let mut want = vec![("sent", c.sent), ("bridged", c.bridged)];
+        // The port's copies of frames the bridge passed up: `forward` (the
+        // bridge took them on), marked `up_copy`.
+        let up_copies = r
+            .lines
+            .iter()
+            .filter(|l| l["bridge"]["action"] == "up_copy" && l["verdict"] == "forward")
+            .count() as i64;
+        if up_copies != c.bridged {
+            rep.disagreements.push(format!(
+                "[{phase}, {}] {} port copies of frames passed up to docker0 expected (`forward`, bridge action `up_copy`), fwdsim gave {up_copies}",
+                c.name, c.bridged
+            ));
+        }
+        let mut want = vec![("sent", c.sent)];
         if c.complete {
             want.push(("local", delivers));
-            want.push(("forward", forwarded));
+            want.push(("forward", forwarded + c.bridged));
         }
         for (w, n) in want {
             if v(w) != n {

@@ -583,6 +583,11 @@ impl LabTopo {
         })
     }
 
+    /// The real namespace of node `i` (for setup a spec does not hold).
+    pub fn netns(&self, i: usize) -> &Netns {
+        &self.netns[i]
+    }
+
     /// `--netns fws-..=nI` for every namespace.
     pub fn netns_args(&self) -> Vec<String> {
         self.netns

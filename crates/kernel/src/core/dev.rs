@@ -33,14 +33,14 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The word of the replay contract.
+    /// The word of the replay contract: a frame a bridge sent on by its
+    /// ports left through another device, `forward`.
     pub fn word(self) -> &'static str {
         match self {
-            Verdict::Forward => "forward",
+            Verdict::Forward | Verdict::Bridged => "forward",
             Verdict::Local => "local",
             Verdict::Drop => "drop",
             Verdict::Queued => "queued",
-            Verdict::Bridged => "bridged",
         }
     }
 }

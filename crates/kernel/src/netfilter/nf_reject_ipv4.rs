@@ -88,7 +88,9 @@ pub fn nf_send_unreach<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, code: u8
 /// Kernel: `nf_send_reset`: no reset for a fragment, a non-TCP packet, a
 /// RST, a bad checksum or a broadcast/multicast route; the RST has TOS 0,
 /// id 0, DF and the route's hop limit, ports swapped, and `seq` from the
-/// segment's ACK or an ACK of everything it carried.
+/// segment's ACK or an ACK of everything it carried. It is sent with
+/// `ip_local_out`, or, for a packet that came in through a bridge port with
+/// br_netfilter on (`nf_bridge_info_exists`), straight out of that port.
 pub fn nf_send_reset(ns: &mut Netns, skb: &mut SkBuff<'_>, hook: NfInetHook) {
     let _ = hook;
     let nh = skb.network_header as usize;
@@ -174,6 +176,39 @@ pub fn nf_send_reset(ns: &mut Netns, skb: &mut SkBuff<'_>, hook: NfInetHook) {
     let c = ip_compute_csum(&pkt[..20]);
     pkt[10..12].copy_from_slice(&c.to_be_bytes());
     if pkt.len() as u32 > crate::ipv4::ip_output::route_mtu(ns, &rt) {
+        return;
+    }
+    // A packet br_netfilter saw (it came in through a bridge port): the
+    // reset goes straight out of that port, the segment's MAC addresses
+    // swapped, without the IP output path (so as not to carry the host's
+    // own source MAC on a bridged flow).
+    if let Some(nb) = skb.nf_bridge {
+        let Some(eth) = nh.checked_sub(14).and_then(|m| skb.data.get(m..nh)) else {
+            return;
+        };
+        let (odst_mac, osrc_mac) = (
+            <[u8; 6]>::try_from(&eth[..6]),
+            <[u8; 6]>::try_from(&eth[6..12]),
+        );
+        let (Ok(odst_mac), Ok(osrc_mac)) = (odst_mac, osrc_mac) else {
+            return;
+        };
+        if nb.physindev == crate::netns::IfIndex(0) || ns.dev(nb.physindev).is_none() {
+            return;
+        }
+        let at = ns.jiffies;
+        crate::core::dev::dev_queue_xmit(
+            ns,
+            nb.physindev,
+            crate::core::tx::TxKind::Local,
+            at,
+            |b| {
+                b.extend_from_slice(&osrc_mac);
+                b.extend_from_slice(&odst_mac);
+                b.extend_from_slice(&0x0800u16.to_be_bytes());
+                b.extend_from_slice(&pkt);
+            },
+        );
         return;
     }
     // nf_ct_attach: the reset belongs to the segment's connection, as a
