@@ -992,17 +992,15 @@ impl Sink {
         let iif = ns.dev_name(row.ingress.iif()).to_string();
         // A frame received on a bridge port: what the bridge did with it.
         let bridged = match row.ingress {
-            capture::Ingress::Receive { port: Some(p), .. } => {
-                ns.br_port_master(p).and_then(|br| {
-                    if o.dev == br {
-                        Some((br, capture::BrAction::Up))
-                    } else if o.verdict == fwdsim_kernel::core::dev::Verdict::Bridged {
-                        Some((br, capture::BrAction::Switched))
-                    } else {
-                        Some((br, capture::BrAction::Dropped))
-                    }
-                })
-            }
+            capture::Ingress::Receive { port: Some(p), .. } => ns.br_port_master(p).map(|br| {
+                if o.dev == br {
+                    (br, capture::BrAction::Up)
+                } else if o.verdict == fwdsim_kernel::core::dev::Verdict::Bridged {
+                    (br, capture::BrAction::Switched)
+                } else {
+                    (br, capture::BrAction::Dropped)
+                }
+            }),
             _ => None,
         };
         if self.json {
