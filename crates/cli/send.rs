@@ -82,7 +82,8 @@ pub struct SendArgs {
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// One JSON object per send: the request's "hops", its last hop's
-    /// fields, "reply" (its hops and fields, or null), "icmp" (the ICMP
+    /// fields, "reply" (its hops and fields, or null), "caused" (every
+    /// packet it made the topology send, redirects too), "icmp" (the ICMP
     /// error that came back to the sender's device), "errno", "outcome",
     /// "counterfactuals" and every namespace's "counters" (with --script,
     /// also "line" and "at", one object a line).
@@ -338,9 +339,15 @@ fn fate_words(topo: &Topology, p: &TopoPacket) -> String {
     }
 }
 
-/// The packet the request caused that went back (not ARP).
+/// Whether a packet is an ICMP redirect (a router's side message, not the
+/// answer to the request).
+fn is_redirect(p: &TopoPacket) -> bool {
+    ip_of(&p.frame).is_some_and(|(_, _, proto, l4)| proto == 1 && l4.first() == Some(&5))
+}
+
+/// The packet the request caused that went back (not ARP, not a redirect).
 fn reply_of(topo: &Topology, id: PacketId) -> Option<&TopoPacket> {
-    topo.replies_to(id).find(|p| !p.is_arp())
+    topo.replies_to(id).find(|p| !p.is_arp() && !is_redirect(p))
 }
 
 /// Runs `send`.
@@ -568,17 +575,34 @@ fn send_one(
             }
             None => Value::Null,
         };
-        // The ICMP error that came back to the sender's device (whatever
-        // the sender's stack then did with it).
-        let back = reply.as_ref().is_some_and(|r| {
+        // The first ICMP error (a redirect too) that came back to the
+        // sender's device, whatever the sender's stack then did with it.
+        let back = |r: &TopoPacket| {
             r.hops
                 .iter()
                 .any(|h| h.ns == from && h.verdict != HopVerdict::Sent)
-        });
-        o["icmp"] = match reply.as_ref().and_then(|r| icmp_error(&r.frame)) {
-            Some((t, c)) if back => json!({"type": t, "code": c}),
-            _ => Value::Null,
         };
+        o["icmp"] = match topo
+            .replies_to(id)
+            .filter(|c| !c.is_arp() && back(c))
+            .find_map(|c| icmp_error(&c.frame))
+        {
+            Some((t, c)) => json!({"type": t, "code": c}),
+            None => Value::Null,
+        };
+        // Every packet the request made the topology send (replies, ICMP
+        // errors, redirects; not ARP), in the order they were made.
+        o["caused"] = Value::Array(
+            topo.replies_to(id)
+                .filter(|c| !c.is_arp())
+                .map(|c| {
+                    let mut v = last(c);
+                    v["what"] = json!(reply_words(&c.frame));
+                    v["hops"] = Value::Array(c.hops.iter().map(|h| hop_json(topo, h)).collect());
+                    v
+                })
+                .collect(),
+        );
         o["errno"] = Value::Null;
         o["outcome"] = json!(outcome);
         o["counterfactuals"] = Value::Array(

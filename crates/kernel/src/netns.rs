@@ -384,6 +384,11 @@ pub struct Netns {
     /// Packets waiting for their next hop's ARP answer (every entry's
     /// `arp_queue`, oldest first).
     pub arp_queue: Vec<crate::core::neighbour::QueuedSkb>,
+    /// The socket the sending system call holds (`lock_sock` in a TCP
+    /// `connect`): ICMP errors about it that arrive while the call runs
+    /// (veth delivers synchronously) count `LockDroppedIcmps`, and a
+    /// redirect is not taken. (protocol, address, port).
+    pub sock_owned: Option<(u8, Ipv4Addr, u16)>,
     /// A neighbour resolves with no packet queued (`neigh_event_send` from
     /// an ICMP redirect): its timer must run although `arp_queue` is empty.
     pub neigh_probing: bool,
@@ -442,6 +447,7 @@ impl Netns {
             sockets: Vec::new(),
             arp_queue: Vec::new(),
             neigh_probing: false,
+            sock_owned: None,
             fnhe: Vec::new(),
             settled: Vec::new(),
             rx_seq: 0,

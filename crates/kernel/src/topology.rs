@@ -772,6 +772,9 @@ impl Topology {
     ) -> Result<PacketId, TopologyError> {
         let to = self.endpoint(ns, dev)?;
         self.advance(now);
+        for n in &mut self.netns {
+            n.sock_owned = None;
+        }
         let pid = self.new_packet(PacketOrigin::Injected, None, frame);
         self.queue.push_back(InFlight {
             pid,
@@ -793,6 +796,9 @@ impl Topology {
     ) -> Result<PacketId, TopologyError> {
         let e = self.endpoint(ns, dev)?;
         self.advance(now);
+        for n in &mut self.netns {
+            n.sock_owned = None;
+        }
         self.sync(e.ns);
         let pid = self.new_packet(PacketOrigin::InjectedSent, None, frame);
         let n = &mut self.netns[e.ns.0];
@@ -822,6 +828,10 @@ impl Topology {
             .id(ns)
             .ok_or_else(|| TopologyError::UnknownNetns(ns.into()))?;
         self.advance(now);
+        // The system call before this one has returned.
+        for n in &mut self.netns {
+            n.sock_owned = None;
+        }
         self.sync(id);
         let n = &mut self.netns[id.0];
         let oif = match &req.oif {
@@ -897,6 +907,11 @@ impl Topology {
         };
         if !n.sockets.contains(&sock) {
             n.sockets.push(sock);
+        }
+        // connect() holds the socket while its SYN, and whatever veth
+        // delivers meanwhile, are handled.
+        if matches!(req.proto, StackProto::TcpSyn { .. }) {
+            n.sock_owned = Some((6, saddr, port));
         }
         n.tx.clear();
         n.rx_seq += 1;

@@ -1154,7 +1154,8 @@ pub fn icmp_back(obs: &KernelObs, from: &str) -> Option<(u8, u8)> {
 /// The form expected of `fwdsim send --script FILE --topology DIR -j --out
 /// FRAMES`: one JSON object per send line, with `"line"`, `"hops"`
 /// (`[{"ns", "dev", "verdict", "drop_reason"}]`), the last hop's fields at
-/// top level, `"icmp"` (`{"type", "code"}` of the ICMP error that came back,
+/// top level, `"caused"` (every packet it made the topology send, each with
+/// its last hop's `drop_reason`), `"icmp"` (`{"type", "code"}` of the ICMP error that came back,
 /// or null), `"errno"` (the sending call's error, `"ENETUNREACH"`, or null)
 /// and `"counters"` (`{NS: {"Ip": {...}, ...}}`, every namespace's deltas);
 /// FRAMES a pcapng with one interface per device `NS/DEV` holding the
@@ -1260,9 +1261,21 @@ fn compare_one(
     // order, and where the packet itself was dropped.
     let k_drops: Vec<String> = obs.drops.iter().map(|d| d.reason.clone()).collect();
     let f_req = v["drop_reason"].as_str().map(str::to_string);
-    let f_reply = v["reply"]["drop_reason"].as_str().map(str::to_string);
-    let f_drops: Vec<String> = f_req.iter().chain(f_reply.iter()).cloned().collect();
-    if k_drops != f_drops {
+    // Then those of every packet it caused (replies, errors, redirects).
+    let f_caused = v["caused"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["drop_reason"].as_str().map(str::to_string));
+    let f_drops: Vec<String> = f_req.iter().cloned().chain(f_caused).collect();
+    // Compared as sets with counts: drops in different namespaces come in
+    // the order their softirqs ran, which the model need not follow.
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    if sorted(&k_drops) != sorted(&f_drops) {
         bad.push(format!("drops: kernel {k_drops:?}, fwdsim {f_drops:?}"));
     } else if f_req.is_some() {
         let k_ns = obs

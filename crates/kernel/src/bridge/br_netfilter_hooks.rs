@@ -152,6 +152,17 @@ pub fn br_nf_forward<T: Tracer>(
         physoutdev: to,
         ..info
     });
+    // bridge_parent_rtable: the bridge's fake route (no flags, not an
+    // input route), what a REJECT's icmp_send finds on the bridged skb.
+    let mut fake = crate::ipv4::route::rt_dst_alloc(
+        ns,
+        br,
+        crate::uapi::RtcFlags(0),
+        crate::uapi::RouteType::RTN_UNSPEC,
+        true,
+    );
+    fake.rt_is_input = false;
+    skb.dst = Some(fake);
     nf_hook_skb(ns, NfInetHook::Forward, &mut skb, br, br, t).is_ok()
         && nf_hook_skb(ns, NfInetHook::PostRouting, &mut skb, IfIndex(0), br, t).is_ok()
 }

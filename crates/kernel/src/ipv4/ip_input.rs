@@ -1007,6 +1007,15 @@ fn icmp_socket_deliver<T: Tracer>(
             if !found {
                 ns.mib.icmp.InErrors += 1;
             }
+            if found && proto == IPPROTO_TCP && ns.sock_owned == Some((proto, saddr, sport)) {
+                // tcp_v4_err on a socket its connect() still holds.
+                if !(ty == 3 && code == 4) {
+                    ns.mib.tcp_ext.LockDroppedIcmps += 1;
+                }
+                if ty == 5 {
+                    return;
+                }
+            }
             (sport, found)
         }
         _ => (0, false),
@@ -1136,13 +1145,17 @@ fn icmp_reply<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, reply_type: u8, t
     pkt[10..12].copy_from_slice(&c.to_be_bytes());
     // icmp_reply holds the ICMP socket while the reply goes out.
     ns.icmp_xmit_lock = true;
-    send_reply(ns, &mut pkt, src, first_hop, tos, t);
-    ns.icmp_xmit_lock = false;
     // Both replies count as echo replies: the kernel here (6.18) counts a
-    // timestamp reply in OutType0, as the packet lab shows.
-    ns.mib.icmp.OutMsgs += 1;
-    ns.mib.icmp.OutEchoReps += 1;
-    ns.mib.icmp_msg.OutType0 += 1;
+    // timestamp reply in OutType0, as the packet lab shows. They count as
+    // __ip_make_skb builds the reply, once its route is found: a reply
+    // with no route back is neither built nor counted.
+    let counted = |ns: &mut Netns| {
+        ns.mib.icmp.OutMsgs += 1;
+        ns.mib.icmp.OutEchoReps += 1;
+        ns.mib.icmp_msg.OutType0 += 1;
+    };
+    send_reply(ns, &mut pkt, src, first_hop, tos, counted, t);
+    ns.icmp_xmit_lock = false;
     ns.scratch = pkt;
 }
 
@@ -1191,6 +1204,7 @@ fn send_reply<T: Tracer>(
     src: std::net::Ipv4Addr,
     dst: std::net::Ipv4Addr,
     tos: u8,
+    built: impl FnOnce(&mut Netns),
     t: &mut T,
 ) {
     let _ = t;
@@ -1203,6 +1217,7 @@ fn send_reply<T: Tracer>(
         &mut res,
         &mut crate::trace::NoTrace,
     ) {
+        built(ns);
         let _ = crate::ipv4::ip_output::ip_local_out(ns, &rt, pkt, &mut crate::trace::NoTrace);
     }
 }
@@ -1390,7 +1405,7 @@ fn tcp_v4_send_reset<T: Tracer>(ns: &mut Netns, skb: &mut SkBuff<'_>, t: &mut T)
     pkt[36..38].copy_from_slice(&c.to_be_bytes());
     let c = ip_compute_csum(&pkt[..20]);
     pkt[10..12].copy_from_slice(&c.to_be_bytes());
-    send_reply(ns, &mut pkt, src, dst, tos, t);
+    send_reply(ns, &mut pkt, src, dst, tos, |_| {}, t);
     ns.scratch = pkt;
 }
 

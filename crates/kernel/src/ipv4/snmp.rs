@@ -77,6 +77,7 @@ mib! {
     /// The counters of the `TcpExt:` line that the IPv4 input path touches.
     TcpExtStats, "TcpExt" {
         IPReversePathFilter = "IPReversePathFilter",
+        LockDroppedIcmps = "LockDroppedIcmps",
     }
 }
 

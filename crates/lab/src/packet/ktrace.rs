@@ -2,7 +2,7 @@
 //!
 //! The tracepoint is global (every namespace, every process). Rather than
 //! switch the top-level event on and off under whoever else uses it, the
-//! lab makes an instance `/sys/kernel/tracing/instances/fws-pkt-<pid>` with
+//! lab makes an instance `/sys/kernel/tracing/instances/fws-pkt-<pid>-<n>` with
 //! its own buffer and its own event switch, enables `skb/kfree_skb` there
 //! with the filter `protocol == 2048` (IPv4 skbs), and reads its
 //! `trace_pipe` without blocking. Dropping [`KfreeTrace`] disables the event
@@ -121,16 +121,17 @@ fn write(path: &Path, value: &str) -> std::result::Result<(), String> {
         .map_err(|e| format!("cannot write {value:?} to {}: {e}", path.display()))
 }
 
-/// Removes instances `fws-pkt-<pid>` whose process is gone.
+/// Removes instances `fws-pkt-<pid>[-<n>]` whose process is gone.
 fn remove_stale(instances: &Path) {
     let Ok(rd) = std::fs::read_dir(instances) else {
         return;
     };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix("fws-pkt-") else {
+        let Some(rest) = name.strip_prefix("fws-pkt-") else {
             continue;
         };
+        let pid = rest.split('-').next().unwrap_or(rest);
         if pid.parse::<u32>().is_ok() && !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = std::fs::write(e.path().join("events/skb/kfree_skb/enable"), "0");
             let _ = std::fs::write(e.path().join("events/net/netif_receive_skb/enable"), "0");
@@ -156,13 +157,24 @@ impl KfreeTrace {
             }
         }
         remove_stale(&instances);
-        let dir = instances.join(format!("fws-pkt-{}", std::process::id()));
-        if dir.exists() {
-            let _ = std::fs::write(dir.join("events/skb/kfree_skb/enable"), "0");
-            let _ = std::fs::remove_dir(&dir);
-        }
-        std::fs::create_dir(&dir)
-            .map_err(|e| format!("cannot make the tracefs instance {}: {e}", dir.display()))?;
+        // A name of its own for every instance this process makes: the
+        // kernel may take a moment to let an instance just closed go.
+        static OPENED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        // (One left by an earlier process of the same pid is passed over.)
+        let dir = loop {
+            let n = OPENED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let dir = instances.join(format!("fws-pkt-{}-{n}", std::process::id()));
+            match std::fs::create_dir(&dir) {
+                Ok(()) => break dir,
+                Err(e) if e.kind() == ErrorKind::AlreadyExists && n < 64 => continue,
+                Err(e) => {
+                    return Err(format!(
+                        "cannot make the tracefs instance {}: {e}",
+                        dir.display()
+                    ));
+                }
+            }
+        };
         // From here on, Drop removes the instance.
         let mut t = KfreeTrace {
             dir,
@@ -255,7 +267,16 @@ impl Drop for KfreeTrace {
         let _ = std::fs::write(self.dir.join("events/skb/kfree_skb/enable"), "0");
         let _ = std::fs::write(self.dir.join("events/net/netif_receive_skb/enable"), "0");
         self.pipe = None;
-        if let Err(e) = std::fs::remove_dir(&self.dir) {
+        // An instance still busy (its pipe being released) goes a moment later.
+        let mut last = None;
+        for _ in 0..20 {
+            match std::fs::remove_dir(&self.dir) {
+                Ok(()) => return,
+                Err(e) => last = Some(e),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        if let Some(e) = last {
             eprintln!(
                 "fwdsim-lab: could not remove tracefs instance {}: {e}",
                 self.dir.display()
