@@ -83,7 +83,7 @@ pub struct SendArgs {
     out: Option<PathBuf>,
     /// One JSON object per send: the request's "hops", its last hop's
     /// fields, "reply" (its hops and fields, or null), "caused" (every
-    /// packet it made the topology send, redirects too), "icmp" (the ICMP
+    /// packet it made the topology send, and those made in turn), "icmp" (the ICMP
     /// error that came back to the sender's device), "errno", "outcome",
     /// "counterfactuals" and every namespace's "counters" (with --script,
     /// also "line" and "at", one object a line).
@@ -590,10 +590,20 @@ fn send_one(
             Some((t, c)) => json!({"type": t, "code": c}),
             None => Value::Null,
         };
-        // Every packet the request made the topology send (replies, ICMP
-        // errors, redirects; not ARP), in the order they were made.
+        // Every packet the request made the topology send, and those they
+        // made in turn (replies, ICMP errors, redirects; not ARP), in the
+        // order they were made.
+        let mut family = vec![id];
+        let mut i = 0;
+        while i < family.len() {
+            family.extend(topo.replies_to(family[i]).map(|c| c.id));
+            i += 1;
+        }
+        family.sort();
         o["caused"] = Value::Array(
-            topo.replies_to(id)
+            family[1..]
+                .iter()
+                .map(|&c| topo.packet(c))
                 .filter(|c| !c.is_arp())
                 .map(|c| {
                     let mut v = last(c);

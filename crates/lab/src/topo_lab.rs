@@ -1276,7 +1276,15 @@ fn compare_one(
         v
     };
     if sorted(&k_drops) != sorted(&f_drops) {
-        bad.push(format!("drops: kernel {k_drops:?}, fwdsim {f_drops:?}"));
+        let at: Vec<String> = obs
+            .drops
+            .iter()
+            .map(|d| format!("{} in {}", d.reason, d.location))
+            .collect();
+        bad.push(format!(
+            "drops: kernel {k_drops:?} ({}), fwdsim {f_drops:?}",
+            at.join(", ")
+        ));
     } else if f_req.is_some() {
         let k_ns = obs
             .last_received(&spec.nodes[probe.from].name, &spec.distances(probe.from))
