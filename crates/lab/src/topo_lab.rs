@@ -638,6 +638,8 @@ impl LabTopo {
         let mut w = Wire::open(self).map_err(|e| format!("opening the sockets: {e}"))?;
         let mut out = Vec::new();
         let start = std::time::Instant::now();
+        // The kernel's own clock at the first probe, when it can be read.
+        let mut first_jiffies = None;
         for (i, p) in probes.iter().enumerate() {
             if i > 0 {
                 std::thread::sleep(gap);
@@ -649,7 +651,17 @@ impl LabTopo {
             w.drain_all();
             trace.drain_all();
             let before = w.counters();
-            let at = start.elapsed();
+            // The time of the probe on the kernel's clock: the redirect and
+            // ICMP limits count whole jiffies, so a wall-clock gap close to
+            // a limit can fall on either side of it depending on where
+            // within a jiffy each probe went. Read just before sending.
+            let at = match kernel_jiffies() {
+                Some(j) => {
+                    let j0 = *first_jiffies.get_or_insert(j);
+                    Duration::from_nanos(j.saturating_sub(j0) * (1_000_000_000 / KERNEL_HZ))
+                }
+                None => start.elapsed(),
+            };
             let sent = w.send(p).map_err(|e| format!("probe {i} ({p:?}): {e}"))?;
             std::thread::sleep(Duration::from_millis(2));
             let frames = w.drain_all();
@@ -678,10 +690,23 @@ impl LabTopo {
     }
 }
 
+/// `CONFIG_HZ` of the kernels this runs on (`net.ipv4.route.redirect_load`
+/// = HZ/50 = 5), the same as fwdsim's.
+const KERNEL_HZ: u64 = 250;
+
+/// The kernel's `jiffies` now, from `/proc/timer_list` (root only).
+fn kernel_jiffies() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/timer_list").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("jiffies: "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// What the kernel did with one probe.
 #[derive(Clone, Debug, Default)]
 pub struct KernelObs {
-    /// When it was sent, since the first probe.
+    /// When it was sent, since the first probe: on the kernel's clock in
+    /// whole jiffies where `/proc/timer_list` can be read, else wall time.
     pub at: Duration,
     /// Every neighbour cache was flushed just before.
     pub flushed: bool,
