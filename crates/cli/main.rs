@@ -202,8 +202,9 @@ struct TraceArgs {
     /// The steps as a JSON array.
     #[arg(short = 'j', long = "json")]
     json: bool,
-    /// Walk one step at a time: Enter or `n` next, `c` continue, `s` show
-    /// the packet's headers and skb fields, `q` quit.
+    /// Walk one step at a time, single keys on a terminal: Enter or `n`
+    /// next, `b` back, `c` continue, `s` show the packet's headers and skb
+    /// fields, `q` quit.
     #[arg(long, conflicts_with = "json")]
     step: bool,
     /// Start conntrack from the connections of this `conntrack -L` output.
@@ -239,8 +240,9 @@ struct RouteGetArgs {
     /// Print the walk through the kernel's functions before the answer.
     #[arg(long)]
     trace: bool,
-    /// Walk one step at a time (implies --trace): Enter or `n` next, `c`
-    /// continue, `s` show the packet, `q` quit.
+    /// Walk one step at a time (implies --trace), single keys on a
+    /// terminal: Enter or `n` next, `b` back, `c` continue, `s` show the
+    /// packet, `q` quit.
     #[arg(long, conflicts_with = "json")]
     step: bool,
 }
@@ -410,18 +412,20 @@ fn route_get(a: &RouteGetArgs) -> Result<ExitCode, Failure> {
             println!("{}", trace::trace_json(&ns, steps));
         } else {
             use std::io::IsTerminal;
-            let style = trace::Style {
-                colour: trace::colour_wanted(std::io::stdout().is_terminal()),
-            };
-            let text = trace::trace_text_styled(&ns, steps, style);
-            let mut result = trace::paint_result(&last, answer.is_err(), style);
+            let style = terminal_style(std::io::stdout().is_terminal());
+            let lines = trace::trace_lines_styled(&ns, steps, style);
+            let mut result = trace::paint_result(
+                &trace::wrap_line(&last, style.width, 8),
+                answer.is_err(),
+                style,
+            );
             if answer.is_err()
                 && let Some(w) = why_line(&ns, steps)
             {
-                result += &format!("\n{w}; `fwdsim explain` lists what would change it");
+                let w = format!("{w}; `fwdsim explain` lists what would change it");
+                result += &format!("\n{}", trace::wrap_line(&w, style.width, 5));
             }
             if a.step {
-                let lines: Vec<String> = text.lines().map(str::to_string).collect();
                 let dev = |i: Option<fwdsim_kernel::netns::IfIndex>| {
                     i.map_or("none".to_string(), |i| ns.dev_name(i).to_string())
                 };
@@ -441,7 +445,7 @@ fn route_get(a: &RouteGetArgs) -> Result<ExitCode, Failure> {
                     return Ok(ExitCode::SUCCESS);
                 }
             } else {
-                print!("{text}");
+                print!("{}", trace::join_lines(&lines));
                 println!("{result}");
             }
         }
@@ -1132,20 +1136,43 @@ fn why_line(ns: &Netns, steps: &[fwdsim_kernel::trace::Step]) -> Option<String> 
 /// `--step` on the terminal: steps on stdout, prompts on stderr, keys from
 /// stdin. False when the user quit.
 fn run_steps(
-    lines: &[String],
+    lines: &[trace::TraceLine],
     result: &str,
     show: &dyn Fn(usize) -> String,
 ) -> Result<bool, Failure> {
+    use std::io::IsTerminal;
     let stdin = std::io::stdin();
-    step::step_through(
-        lines,
-        result,
-        show,
-        &mut stdin.lock(),
-        &mut std::io::stdout(),
-        &mut std::io::stderr(),
-    )
+    let (out, prompt) = (&mut std::io::stdout(), &mut std::io::stderr());
+    if stdin.is_terminal() {
+        step::step_through(lines, result, show, &mut step::TerminalKeys, out, prompt)
+    } else {
+        let mut keys = step::LineKeys(stdin.lock());
+        step::step_through(lines, result, show, &mut keys, out, prompt)
+    }
     .map_err(|e| Failure(format!("--step: {e}")))
+}
+
+/// How the walk is printed: coloured as `colour_wanted` says, and fitted
+/// to the terminal's width when stdout is one (its window size, else
+/// `COLUMNS`, else 80 columns).
+fn terminal_style(stdout_is_terminal: bool) -> trace::Style {
+    let width = stdout_is_terminal.then(|| {
+        crossterm::terminal::size()
+            .ok()
+            .map(|(w, _)| w as usize)
+            .filter(|&w| w > 0)
+            .or_else(|| {
+                std::env::var("COLUMNS")
+                    .ok()
+                    .and_then(|c| c.parse().ok())
+                    .filter(|&w: &usize| w > 0)
+            })
+            .unwrap_or(80)
+    });
+    trace::Style {
+        colour: trace::colour_wanted(stdout_is_terminal),
+        width,
+    }
 }
 
 fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
@@ -1260,10 +1287,8 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
             println!("{}", trace::trace_json(&ns, &rec.steps));
         } else {
             use std::io::IsTerminal;
-            let style = trace::Style {
-                colour: trace::colour_wanted(std::io::stdout().is_terminal()),
-            };
-            let text = trace::trace_text_styled(&ns, &rec.steps, style);
+            let style = terminal_style(std::io::stdout().is_terminal());
+            let lines = trace::trace_lines_styled(&ns, &rec.steps, style);
             let mut last = format!("result: {}", o.verdict.word());
             if let Some(r) = o.drop_reason {
                 last += &format!(", SKB_DROP_REASON_{}", r.name());
@@ -1274,18 +1299,21 @@ fn trace_packet(a: &TraceArgs) -> Result<ExitCode, Failure> {
             if let Some(i) = o.icmp {
                 last += &format!(", ICMP {}/{} sent", i.icmp_type, i.code);
             }
-            let mut result = trace::paint_result(&last, o.drop_reason.is_some(), style);
+            let mut result = trace::paint_result(
+                &trace::wrap_line(&last, style.width, 8),
+                o.drop_reason.is_some(),
+                style,
+            );
             if o.drop_reason.is_some()
                 && let Some(w) = why_line(&ns, &rec.steps)
             {
-                result += &format!("\n{w}");
+                result += &format!("\n{}", trace::wrap_line(&w, style.width, 5));
             }
             if a.step {
-                let lines: Vec<String> = text.lines().map(str::to_string).collect();
                 let show = |i: usize| step::skb_at(&ns, &frame, dev, &rec.steps, i);
                 run_steps(&lines, &result, &show)?;
             } else {
-                print!("{text}");
+                print!("{}", trace::join_lines(&lines));
                 println!("{result}");
             }
         }

@@ -4,25 +4,31 @@
 
 use std::io::{BufRead, Write};
 
+use fwdsim_render::trace::TraceLine;
+
 /// What the user asked for at a prompt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Key {
-    /// Enter or `n`: the next step.
+    /// Enter, space, `n` or the right/down arrow: the next step.
     Next,
+    /// `b`, `p`, Backspace or the left/up arrow: the step before.
+    Back,
     /// `c`: every remaining step and the result.
     Continue,
     /// `s`: the packet's headers and the skb's fields.
     Show,
-    /// `q`: stop here.
+    /// `q`, Escape or Ctrl-C: stop here.
     Quit,
     /// Anything else: the keys are listed again.
     Unknown,
 }
 
-/// Reads one answer to the prompt (a line; surrounding spaces ignored).
+/// Reads one answer typed as a line (input that is not a terminal;
+/// surrounding spaces ignored).
 pub fn parse_key(line: &str) -> Key {
     match line.trim() {
         "" | "n" | "next" => Key::Next,
+        "b" | "p" | "back" => Key::Back,
         "c" | "continue" => Key::Continue,
         "s" | "show" => Key::Show,
         "q" | "quit" => Key::Quit,
@@ -30,52 +36,143 @@ pub fn parse_key(line: &str) -> Key {
     }
 }
 
-const KEYS: &str = "Enter/n next, c continue, s show the packet, q quit";
+/// Where the answers to the prompt come from.
+pub trait Keys {
+    /// The next answer; `None` at the end of the input.
+    fn next_key(&mut self) -> std::io::Result<Option<Key>>;
+    /// Whether each key acts as soon as it is pressed, so that the prompt
+    /// line is erased before what the key prints.
+    fn single_keys(&self) -> bool;
+}
 
-/// Prints `lines` (one step each) one at a time, asking after each; `show`
-/// gives the packet and skb at a step (0-based). End of input continues to
-/// the end. Returns false when the user quit before the result.
-pub fn step_through<R: BufRead, W: Write, P: Write>(
-    lines: &[String],
+/// Answers typed as lines, from a pipe or a file.
+pub struct LineKeys<R>(pub R);
+
+impl<R: BufRead> Keys for LineKeys<R> {
+    fn next_key(&mut self) -> std::io::Result<Option<Key>> {
+        let mut line = String::new();
+        Ok((self.0.read_line(&mut line)? > 0).then(|| parse_key(&line)))
+    }
+    fn single_keys(&self) -> bool {
+        false
+    }
+}
+
+/// Single keys from the terminal: raw mode only while a key is read, so
+/// the walk itself prints as ordinary lines.
+pub struct TerminalKeys;
+
+impl Keys for TerminalKeys {
+    fn next_key(&mut self) -> std::io::Result<Option<Key>> {
+        use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers, read};
+        use crossterm::terminal::{disable_raw_mode, enable_raw_mode};
+        enable_raw_mode()?;
+        let key = loop {
+            match read() {
+                Err(e) => break Err(e),
+                Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
+                    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+                    break Ok(Some(match k.code {
+                        KeyCode::Char('c' | 'd') if ctrl => Key::Quit,
+                        KeyCode::Enter
+                        | KeyCode::Char(' ' | 'n')
+                        | KeyCode::Right
+                        | KeyCode::Down => Key::Next,
+                        KeyCode::Char('b' | 'p')
+                        | KeyCode::Backspace
+                        | KeyCode::Left
+                        | KeyCode::Up => Key::Back,
+                        KeyCode::Char('c') => Key::Continue,
+                        KeyCode::Char('s') => Key::Show,
+                        KeyCode::Char('q') | KeyCode::Esc => Key::Quit,
+                        _ => Key::Unknown,
+                    }));
+                }
+                Ok(_) => {}
+            }
+        };
+        disable_raw_mode()?;
+        key
+    }
+    fn single_keys(&self) -> bool {
+        true
+    }
+}
+
+/// The keys, as the prompt lists them.
+pub const KEYS: &str = "Enter/n next, b back, c continue, s show the packet, q quit";
+
+/// Prints a walk's steps one at a time, asking after each; a function's
+/// header line is printed with the step after it, never stopped at. `b`
+/// goes back a step: the step is printed again on the prompt's stream, so
+/// stdout stays the plain walk, and `s` then shows the packet as it was
+/// there. `show` gives the packet and skb at a step (its index in `lines`).
+/// End of input continues to the end. Returns false when the user quit
+/// before the result.
+pub fn step_through<K: Keys, W: Write, P: Write>(
+    lines: &[TraceLine],
     result: &str,
     show: &dyn Fn(usize) -> String,
-    input: &mut R,
+    keys: &mut K,
     out: &mut W,
     prompt: &mut P,
 ) -> std::io::Result<bool> {
-    let mut i = 0;
+    let stops: Vec<usize> = (0..lines.len()).filter(|&i| !lines[i].header).collect();
+    let n = stops.len();
+    let mut printed = 0;
+    let mut k = 0;
     let mut run_to_end = false;
-    while i < lines.len() {
-        writeln!(out, "{}", lines[i])?;
+    while k < n {
+        let at = stops[k];
+        if at >= printed {
+            for l in &lines[printed..=at] {
+                writeln!(out, "{}", l.text)?;
+            }
+            printed = at + 1;
+        } else {
+            writeln!(prompt, "step {}/{n} again:\n{}", k + 1, lines[at].text)?;
+        }
         out.flush()?;
-        if run_to_end || i + 1 == lines.len() {
-            i += 1;
+        if run_to_end || k + 1 == n {
+            k += 1;
             continue;
         }
         loop {
-            write!(prompt, "step {}/{} [{KEYS}] ", i + 1, lines.len())?;
+            write!(prompt, "step {}/{n} [{KEYS}] ", k + 1)?;
             prompt.flush()?;
-            let mut line = String::new();
-            let key = if input.read_line(&mut line)? == 0 {
-                Key::Continue
-            } else {
-                parse_key(&line)
-            };
+            let key = keys.next_key()?.unwrap_or(Key::Continue);
+            if keys.single_keys() {
+                // The key's effect replaces the prompt line.
+                write!(prompt, "\r\x1b[K")?;
+            }
             match key {
                 Key::Next => break,
+                Key::Back if k == 0 => writeln!(prompt, "this is the first step")?,
+                Key::Back => {
+                    k -= 1;
+                    writeln!(
+                        prompt,
+                        "back to step {}/{n}:\n{}",
+                        k + 1,
+                        lines[stops[k]].text
+                    )?;
+                }
                 Key::Continue => {
                     run_to_end = true;
                     break;
                 }
                 Key::Show => {
-                    write!(out, "{}", show(i))?;
+                    write!(out, "{}", show(stops[k]))?;
                     out.flush()?;
                 }
                 Key::Quit => return Ok(false),
                 Key::Unknown => writeln!(prompt, "keys: {KEYS}")?,
             }
         }
-        i += 1;
+        k += 1;
+    }
+    for l in &lines[printed..] {
+        writeln!(out, "{}", l.text)?;
     }
     writeln!(out, "{result}")?;
     out.flush()?;
@@ -279,15 +376,24 @@ pub fn skb_at(
 mod tests {
     use super::*;
 
+    /// Six lines: headers at 0 and 3, so four steps (1, 2, 4, 5).
+    fn walk() -> Vec<TraceLine> {
+        (0..6)
+            .map(|i| TraceLine {
+                text: format!("line {i}"),
+                header: i == 0 || i == 3,
+            })
+            .collect()
+    }
+
     fn run(keys: &str) -> (String, String, bool) {
-        let lines: Vec<String> = (1..=4).map(|i| format!("step line {i}")).collect();
         let mut out = Vec::new();
         let mut prompt = Vec::new();
         let done = step_through(
-            &lines,
+            &walk(),
             "result: ok",
             &|i| format!("SHOW {i}\n"),
-            &mut keys.as_bytes(),
+            &mut LineKeys(keys.as_bytes()),
             &mut out,
             &mut prompt,
         )
@@ -300,20 +406,50 @@ mod tests {
     }
 
     #[test]
-    fn next_show_continue_and_quit() {
+    fn headers_are_printed_with_the_next_step_and_never_stopped_at() {
         let (out, prompt, done) = run("\nn\ns\nc\n");
         assert!(done);
         assert_eq!(
             out,
-            "step line 1\nstep line 2\nstep line 3\nSHOW 2\nstep line 4\nresult: ok\n"
+            "line 0\nline 1\nline 2\nline 3\nline 4\nSHOW 4\nline 5\nresult: ok\n"
         );
-        assert_eq!(prompt.matches("step ").count(), 4, "{prompt}");
+        assert_eq!(
+            prompt,
+            format!("step 1/4 [{KEYS}] step 2/4 [{KEYS}] step 3/4 [{KEYS}] step 3/4 [{KEYS}] ")
+        );
+    }
+
+    #[test]
+    fn back_reprints_the_step_before_on_the_prompt_stream_and_show_follows_it() {
+        let (out, prompt, done) = run("b\nn\nn\nb\ns\nn\nn\n");
+        assert!(done);
+        // stdout: the plain walk once, with the packet as it was at step 2.
+        assert_eq!(
+            out,
+            "line 0\nline 1\nline 2\nline 3\nline 4\nSHOW 2\nline 5\nresult: ok\n"
+        );
+        assert!(prompt.contains("this is the first step\n"), "{prompt}");
+        assert!(prompt.contains("back to step 2/4:\nline 2\n"), "{prompt}");
+        assert!(prompt.contains("step 3/4 again:\nline 4\n"), "{prompt}");
+    }
+
+    #[test]
+    fn quit_unknown_and_end_of_input() {
         let (out, _, done) = run("n\nq\n");
         assert!(!done);
-        assert_eq!(out, "step line 1\nstep line 2\n");
-        let (out, prompt, _) = run("x\n");
-        assert!(prompt.contains("keys: Enter/n next"), "{prompt}");
-        // End of input runs to the end.
-        assert!(out.ends_with("step line 4\nresult: ok\n"), "{out}");
+        assert_eq!(out, "line 0\nline 1\nline 2\n");
+        let (out, prompt, done) = run("x\n");
+        assert!(done);
+        assert!(prompt.contains(&format!("keys: {KEYS}")), "{prompt}");
+        assert!(out.ends_with("line 5\nresult: ok\n"), "{out}");
+    }
+
+    #[test]
+    fn typed_words_map_to_keys() {
+        assert_eq!(parse_key(" back \n"), Key::Back);
+        assert_eq!(parse_key("p"), Key::Back);
+        assert_eq!(parse_key(""), Key::Next);
+        assert_eq!(parse_key("show"), Key::Show);
+        assert_eq!(parse_key("z"), Key::Unknown);
     }
 }

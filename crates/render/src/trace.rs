@@ -502,8 +502,240 @@ pub fn trace_text(ns: &Netns, steps: &[Step]) -> String {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Style {
     /// ANSI colours: functions bold, files dim, error labels red, success
-    /// labels green, and the branch arrows aligned in one column.
+    /// labels green.
     pub colour: bool,
+    /// The terminal's width: the `-> branch` arrows are aligned in one
+    /// column and long conditions wrap so every line fits (the arrow stays
+    /// on the condition's last line). `None` (a pipe or a file): one step a
+    /// line, as the contract's section 4 says.
+    pub width: Option<usize>,
+}
+
+impl Style {
+    /// Whether the walk is printed as [`trace_text`] prints it.
+    fn plain(&self) -> bool {
+        !self.colour && self.width.is_none()
+    }
+}
+
+/// The narrowest a wrapped condition gets, however deep the call.
+const MIN_CONDITION: usize = 24;
+
+/// Cuts `text` into pieces of at most `room` characters, at spaces. A
+/// word longer than `room` stands alone on its piece when it fits `hard`
+/// (an identifier is not cut for alignment's sake) and is cut at `hard`
+/// only when it does not.
+pub fn wrap_words(text: &str, room: usize, hard: usize) -> Vec<String> {
+    let room = room.max(1);
+    let hard = hard.max(room);
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut cur_len = 0;
+    // `x = y` is one word: a condition and its value stay on one line.
+    let mut words: Vec<String> = Vec::new();
+    let mut glue = false;
+    for w in text.split(' ') {
+        match words.last_mut() {
+            Some(last) if glue || w == "=" => {
+                last.push(' ');
+                last.push_str(w);
+            }
+            _ => words.push(w.to_string()),
+        }
+        glue = w == "=";
+    }
+    for word in &words {
+        let word = word.as_str();
+        let wlen = word.chars().count();
+        let need = if cur_len == 0 {
+            wlen
+        } else {
+            cur_len + 1 + wlen
+        };
+        if need <= room || (cur_len == 0 && wlen <= hard) {
+            if cur_len > 0 {
+                cur.push(' ');
+            }
+            cur.push_str(word);
+            cur_len = need;
+            continue;
+        }
+        if cur_len > 0 {
+            out.push(std::mem::take(&mut cur));
+            cur_len = 0;
+        }
+        if wlen <= hard {
+            cur.push_str(word);
+            cur_len = wlen;
+            continue;
+        }
+        let mut chars = word.chars().peekable();
+        while chars.peek().is_some() {
+            let piece: String = chars.by_ref().take(hard).collect();
+            let n = piece.chars().count();
+            if n == hard && chars.peek().is_some() {
+                out.push(piece);
+            } else {
+                cur = piece;
+                cur_len = n;
+            }
+        }
+    }
+    if cur_len > 0 || out.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// `line` wrapped to `width` columns, continuation lines indented by
+/// `indent` spaces (the result lines and `why:` on a terminal).
+pub fn wrap_line(line: &str, width: Option<usize>, indent: usize) -> String {
+    let Some(w) = width else {
+        return line.to_string();
+    };
+    if line.chars().count() <= w {
+        return line.to_string();
+    }
+    let first = wrap_words(line, w, w);
+    let head = first[0].clone();
+    let rest: String = line.chars().skip(head.chars().count()).collect();
+    let rest = rest.trim_start();
+    let mut s = head;
+    let room = w.saturating_sub(indent).max(MIN_CONDITION);
+    for piece in wrap_words(rest, room, room) {
+        s.push('\n');
+        s.push_str(&" ".repeat(indent));
+        s.push_str(&piece);
+    }
+    s
+}
+
+/// One step of a walk as printed: its text (more than one line when a
+/// long condition wraps) and whether it is a function's header line
+/// (`ip_rcv (net/ipv4/ip_input.c)`), which `--step` does not stop at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceLine {
+    /// The step's text, without a final newline.
+    pub text: String,
+    /// A header: the function entered, with its file.
+    pub header: bool,
+}
+
+/// The walk for a terminal, one [`TraceLine`] a step: see [`Style`].
+pub fn trace_lines_styled(ns: &Netns, steps: &[Step], style: Style) -> Vec<TraceLine> {
+    if style.plain() {
+        return trace_text(ns, steps)
+            .lines()
+            .zip(steps)
+            .map(|(l, st)| TraceLine {
+                text: l.to_string(),
+                header: st.check == Check::Enter,
+            })
+            .collect();
+    }
+    struct Body {
+        indent: usize,
+        name: &'static str,
+        cond: String,
+        arrow: Option<(String, Branch)>,
+    }
+    let bodies: Vec<Option<Body>> = steps
+        .iter()
+        .map(|st| {
+            (st.check != Check::Enter).then(|| Body {
+                indent: st.depth as usize * 2,
+                name: st.func.name(),
+                cond: describe(ns, &st.check),
+                arrow: (st.branch != Branch::Next)
+                    .then(|| (format!("-> {}", st.branch.name()), st.branch)),
+            })
+        })
+        .collect();
+    let len = |b: &Body| b.indent + b.name.len() + 2 + b.cond.chars().count();
+    let arrow_max = bodies
+        .iter()
+        .flatten()
+        .filter_map(|b| b.arrow.as_ref().map(|a| a.0.len()))
+        .max()
+        .unwrap_or(0);
+    // The column the arrows are aligned after: the longest body with an
+    // arrow, up to 100 columns without a width, or up to what leaves room
+    // for the longest arrow on the terminal.
+    let cap = match style.width {
+        Some(w) => w.saturating_sub(arrow_max + 1),
+        None => 100,
+    };
+    let longest = bodies
+        .iter()
+        .flatten()
+        .filter(|b| b.arrow.is_some())
+        .map(len);
+    let col = match style.width {
+        Some(_) => longest.max().unwrap_or(0).min(cap),
+        None => longest.filter(|&l| l <= cap).max().unwrap_or(0),
+    };
+    steps
+        .iter()
+        .zip(&bodies)
+        .map(|(st, b)| {
+            let Some(b) = b else {
+                return TraceLine {
+                    text: format!(
+                        "{}{} {}",
+                        "  ".repeat(st.depth as usize),
+                        paint(st.func.name(), "1;36", style.colour),
+                        paint(&format!("({})", st.func.file()), "2", style.colour)
+                    ),
+                    header: true,
+                };
+            };
+            let lead = b.indent + b.name.len() + 2;
+            let alen = b.arrow.as_ref().map_or(0, |a| a.0.len() + 1);
+            // Wrapped only on a terminal and only when the step, arrow
+            // included, would not fit its width.
+            let pieces = match style.width {
+                Some(w) if len(b) + alen > w => {
+                    let (room, hard) = if alen > 0 {
+                        (col.saturating_sub(lead), w.saturating_sub(lead + alen))
+                    } else {
+                        (w.saturating_sub(lead), w.saturating_sub(lead))
+                    };
+                    let room = room.max(MIN_CONDITION);
+                    wrap_words(&b.cond, room, hard)
+                }
+                _ => vec![b.cond.clone()],
+            };
+            let mut text = format!(
+                "{}{}: ",
+                " ".repeat(b.indent),
+                paint(b.name, "2", style.colour)
+            );
+            let last = pieces.len() - 1;
+            for (k, piece) in pieces.iter().enumerate() {
+                if k > 0 {
+                    text.push('\n');
+                    text.push_str(&" ".repeat(lead));
+                }
+                text.push_str(piece);
+                if k == last
+                    && let Some((arrow, branch)) = &b.arrow
+                {
+                    let used = lead + piece.chars().count();
+                    let pad = col.saturating_sub(used);
+                    let _ = write!(
+                        text,
+                        "{:pad$} {}",
+                        "",
+                        paint(arrow, branch_colour(*branch), style.colour)
+                    );
+                }
+            }
+            TraceLine {
+                text,
+                header: false,
+            }
+        })
+        .collect()
 }
 
 const RESET: &str = "\x1b[0m";
@@ -531,61 +763,20 @@ fn branch_colour(b: Branch) -> &'static str {
     }
 }
 
-/// [`trace_text`] for a terminal: with `style.colour`, coloured and with
-/// the `-> branch` arrows aligned (up to column 100); without, exactly
-/// [`trace_text`].
-pub fn trace_text_styled(ns: &Netns, steps: &[Step], style: Style) -> String {
-    if !style.colour {
-        return trace_text(ns, steps);
-    }
-    let lines: Vec<(String, Option<Branch>, &Step)> = steps
-        .iter()
-        .map(|st| {
-            let indent = "  ".repeat(st.depth as usize);
-            if st.check == Check::Enter {
-                (indent, None, st)
-            } else {
-                let body = format!("{indent}{}: {}", st.func.name(), describe(ns, &st.check));
-                let b = (st.branch != Branch::Next).then_some(st.branch);
-                (body, b, st)
-            }
-        })
-        .collect();
-    let width = lines
-        .iter()
-        .filter(|(_, b, _)| b.is_some())
-        .map(|(body, _, _)| body.chars().count())
-        .filter(|&w| w <= 100)
-        .max()
-        .unwrap_or(0);
+/// The steps of [`trace_lines_styled`] as one text, a newline after each.
+pub fn join_lines(lines: &[TraceLine]) -> String {
     let mut s = String::new();
-    for (body, b, st) in lines {
-        if st.check == Check::Enter {
-            let _ = writeln!(
-                s,
-                "{body}{} {}",
-                paint(st.func.name(), "1;36", true),
-                paint(&format!("({})", st.func.file()), "2", true)
-            );
-            continue;
-        }
-        let indent_len = st.depth as usize * 2;
-        let name_len = st.func.name().len();
-        let (indent, rest) = body.split_at(indent_len);
-        let (_, rest) = rest.split_at(name_len);
-        let _ = write!(s, "{indent}{}{rest}", paint(st.func.name(), "2", true));
-        if let Some(b) = b {
-            let pad = width.saturating_sub(body.chars().count());
-            let _ = write!(
-                s,
-                "{:pad$} {}",
-                "",
-                paint(&format!("-> {}", b.name()), branch_colour(b), true)
-            );
-        }
+    for l in lines {
+        s.push_str(&l.text);
         s.push('\n');
     }
     s
+}
+
+/// [`trace_text`] for a terminal: the steps of [`trace_lines_styled`],
+/// each ending in a newline; exactly [`trace_text`] without colour or width.
+pub fn trace_text_styled(ns: &Netns, steps: &[Step], style: Style) -> String {
+    join_lines(&trace_lines_styled(ns, steps, style))
 }
 
 /// The result line of a walk, bold, red for a drop or an error and green
@@ -639,5 +830,43 @@ pub fn trace_result_line(
             i
         ),
         _ => "result: none".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_wrap_at_spaces_and_keep_a_value_with_its_condition() {
+        assert_eq!(
+            wrap_words("ipv4_is_multicast(daddr 8.8.8.8) = 0", 30, 30),
+            ["ipv4_is_multicast(daddr", "8.8.8.8) = 0"]
+        );
+        assert_eq!(wrap_words("a b c", 3, 3), ["a b", "c"]);
+        assert_eq!(wrap_words("short", 80, 80), ["short"]);
+        assert_eq!(wrap_words("", 10, 10), [""]);
+    }
+
+    #[test]
+    fn a_long_word_stands_alone_up_to_hard_and_is_cut_past_it() {
+        assert_eq!(
+            wrap_words("x (net.ipv4.conf.docker0.forwarding y", 10, 40),
+            ["x", "(net.ipv4.conf.docker0.forwarding", "y"]
+        );
+        assert_eq!(wrap_words("abcdefghij", 4, 4), ["abcd", "efgh", "ij"]);
+    }
+
+    #[test]
+    fn a_line_wraps_to_the_width_with_its_continuation_indented() {
+        assert_eq!(
+            wrap_line("result: one two three four", Some(16), 8),
+            "result: one two\n        three four"
+        );
+        assert_eq!(wrap_line("result: fits", Some(80), 8), "result: fits");
+        assert_eq!(
+            wrap_line("result: one two three four", None, 8),
+            "result: one two three four"
+        );
     }
 }
